@@ -1,0 +1,121 @@
+//! Wiring: builds the issuers, policies, keys and broker from a `Config`, binds, serves, and runs the
+//! background JWKS refresher. The only place that composes modules; it holds no logic of its own.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::broker::Broker;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::credentials::{KeyError, Minter, SigningKey};
+use crate::dev::{DevError, DevIssuer};
+use crate::http::{self, AppState};
+use crate::issuers::{FetchError, Issuers};
+use crate::policy::{PolicyError, PolicySet};
+use crate::verify::Verifier;
+
+/// How often the background task looks for due JWKS refreshes (each issuer keeps its own schedule).
+const REFRESH_TICK: Duration = Duration::from_secs(5);
+
+/// Whether the embedded dev issuer and ephemeral keys are allowed. Only the `--dev` flag sets `Dev`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Production,
+    Dev,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("signing key: {0}")]
+    Key(#[from] KeyError),
+    #[error(
+        "no signing key configured (signing.key_file or TOLLGATE_SIGNING_KEY_FILE); only --dev runs with an ephemeral key"
+    )]
+    NoSigningKey,
+    #[error("policies: {0}")]
+    Policy(#[from] PolicyError),
+    #[error("trusted issuers: {0}")]
+    Issuers(#[from] FetchError),
+    #[error("dev issuer: {0}")]
+    Dev(#[from] DevError),
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A built application: the router plus the pieces the process keeps running.
+pub struct App {
+    pub state: Arc<AppState>,
+    pub issuers: Arc<Issuers>,
+}
+
+impl App {
+    /// Builds everything that can fail before binding: keys, issuers (static key files), policies.
+    pub fn build(config: &Config, mode: Mode, clock: Arc<dyn Clock>) -> Result<App, StartError> {
+        let now = clock.now();
+        let active = match (&config.signing.key_file, mode) {
+            (Some(path), _) => SigningKey::load_file(config.signing.alg, path)?,
+            (None, Mode::Dev) => SigningKey::generate(config.signing.alg)?,
+            (None, Mode::Production) => return Err(StartError::NoSigningKey),
+        };
+        let previous = config
+            .signing
+            .previous_key_files
+            .iter()
+            .map(|path| SigningKey::load_file(config.signing.alg, path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let issuers = Arc::new(Issuers::new(
+            config.issuers.clone(),
+            config.jwks.clone(),
+            now,
+        )?);
+        let policies = PolicySet::load_dir(&config.policies_dir, &config.issuer_names())?;
+        let minter = Minter::new(config.minter.clone(), active, previous);
+        let broker = Arc::new(Broker::new(
+            Verifier::new(Arc::clone(&issuers)),
+            policies,
+            minter,
+            clock,
+        ));
+        let dev = match mode {
+            Mode::Dev => Some(Arc::new(DevIssuer::generate(&config.minter.issuer_url)?)),
+            Mode::Production => None,
+        };
+        Ok(App {
+            state: Arc::new(AppState { broker, dev }),
+            issuers,
+        })
+    }
+
+    pub fn router(&self) -> axum::Router {
+        http::router(Arc::clone(&self.state))
+    }
+
+    /// Serves until `shutdown`; prefetches issuer keys once the listener is up (the dev issuer is served by
+    /// this very listener) and keeps refreshing them in the background.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartError> {
+        let refresher = tokio::spawn(refresh_forever(
+            Arc::clone(&self.issuers),
+            Arc::clone(self.state.broker.clock()),
+        ));
+        let served = http::serve(listener, self.router(), shutdown).await;
+        refresher.abort();
+        Ok(served?)
+    }
+}
+
+async fn refresh_forever(issuers: Arc<Issuers>, clock: Arc<dyn Clock>) {
+    issuers.prefetch(clock.now()).await;
+    let mut tick = tokio::time::interval(REFRESH_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        issuers.refresh_due(clock.now()).await;
+    }
+}

@@ -1,0 +1,11 @@
+//! Tollgate's own credentials: its signing keys, the tokens it mints, and the discovery document and JWKS
+//! that let any OIDC library trust them.
+//!
+//! Owns the key ring (active + previously active keys, swapped whole). It knows nothing of inbound tokens,
+//! policies or HTTP; the broker hands it finished claims.
+
+pub mod keys;
+mod mint;
+
+pub use keys::{KeyError, SigningAlg, SigningKey};
+pub use mint::{MintError, Minted, Minter, MinterConfig, TokenRequest};

@@ -1,0 +1,24 @@
+//! Tollgate as an OIDC issuer: `/.well-known/openid-configuration` and `/.well-known/jwks.json`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::AppState;
+
+pub async fn openid_configuration(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=3600")],
+        Json(state.broker.minter().discovery()),
+    )
+}
+
+pub async fn jwks(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(header::CACHE_CONTROL, "public, max-age=300")],
+        Json(state.broker.minter().jwks()),
+    )
+}

@@ -1,0 +1,128 @@
+//! The single mapping from domain errors to HTTP responses: status, stable `error` code, safe description.
+//!
+//! Internal detail is logged here and never sent; client errors log at info, server errors at error.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::broker::BrokerError;
+use crate::verify::VerifyError;
+
+/// An error as a client sees it: `{"error": code, "error_description": text}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    description: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            description: description.into(),
+        }
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            format!("the request body is larger than {limit} bytes"),
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this endpoint does not accept that method",
+        )
+    }
+
+    pub fn internal(detail: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "Request failed on our side.");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "internal error; see the server log",
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl From<VerifyError> for ApiError {
+    fn from(error: VerifyError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(error = %error, "Issuer keys are unavailable.");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                error.to_string(),
+            );
+        }
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_token", error.to_string())
+    }
+}
+
+impl From<BrokerError> for ApiError {
+    fn from(error: BrokerError) -> Self {
+        match error {
+            BrokerError::Verify(verify) => verify.into(),
+            BrokerError::UnknownRole(_)
+            | BrokerError::IssuerNotTrustedByRole { .. }
+            | BrokerError::Denied { .. }
+            | BrokerError::Render { .. } => {
+                Self::new(StatusCode::FORBIDDEN, "access_denied", error.to_string())
+            }
+            BrokerError::AudienceNotGranted { .. } => Self::invalid_request(error.to_string()),
+            BrokerError::Mint(mint) => Self::internal(&mint),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_client_error() {
+            tracing::info!(status = self.status.as_u16(), error = self.code, description = %self.description, "Request refused.");
+        }
+        let body = ErrorBody {
+            error: self.code,
+            error_description: &self.description,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}

@@ -1,0 +1,150 @@
+//! Front door 1: `POST /exchange` — JSON body (or `Authorization: Bearer` with `role` in body or query) in,
+//! a Tollgate token out.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::error::ApiError;
+use super::{AppState, MAX_BODY_BYTES};
+use crate::broker::{ExchangeRequest, Exchanged};
+use crate::verify::RawToken;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExchangeBody {
+    token: Option<String>,
+    role: Option<String>,
+    audience: Option<String>,
+    ttl_seconds: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeQuery {
+    role: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ExchangeResponse {
+    access_token: String,
+    issued_token_type: &'static str,
+    token_type: &'static str,
+    expires_in: i64,
+    expiration: String,
+}
+
+pub async fn exchange(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<ExchangeQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query
+        .map_err(|e| ApiError::invalid_request(format!("bad query string: {}", e.body_text())))?;
+    let request = to_request(query, &headers, &body_bytes(body)?)?;
+    let exchanged = state.broker.exchange(request).await?;
+    Ok(to_response(exchanged))
+}
+
+pub(super) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(MAX_BODY_BYTES),
+        _ => ApiError::invalid_request(format!(
+            "could not read the body: {}",
+            rejection.body_text()
+        )),
+    })
+}
+
+fn to_request(
+    query: ExchangeQuery,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<ExchangeRequest, ApiError> {
+    let body: ExchangeBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ExchangeBody {
+            token: None,
+            role: None,
+            audience: None,
+            ttl_seconds: None,
+        }
+    } else {
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::invalid_request(format!("the body is not a valid exchange request: {e}"))
+        })?
+    };
+    let token = match (body.token, bearer(headers)?) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_request(
+                "send the token in the body or the Authorization header, not both",
+            ));
+        }
+        (Some(token), None) | (None, Some(token)) => token,
+        (None, None) => {
+            return Err(ApiError::invalid_request(
+                "missing \"token\" (or Authorization: Bearer)",
+            ));
+        }
+    };
+    let role = match (body.role, query.role) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::invalid_request(
+                "\"role\" differs between body and query",
+            ));
+        }
+        (Some(role), _) | (None, Some(role)) => role,
+        (None, None) => return Err(ApiError::invalid_request("missing \"role\"")),
+    };
+    if role.is_empty() || role.len() > 128 {
+        return Err(ApiError::invalid_request(
+            "\"role\" must be 1 to 128 characters",
+        ));
+    }
+    if body.ttl_seconds == Some(0) {
+        return Err(ApiError::invalid_request(
+            "\"ttl_seconds\" must be positive",
+        ));
+    }
+    let token = RawToken::parse(&token).map_err(ApiError::from)?;
+    Ok(ExchangeRequest {
+        token,
+        role,
+        audience: body.audience,
+        ttl_secs: body.ttl_seconds,
+    })
+}
+
+fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::invalid_request("the Authorization header is not ASCII"))?;
+    match text.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(ApiError::invalid_request(
+            "the Authorization header must be \"Bearer <token>\"",
+        )),
+    }
+}
+
+fn to_response(exchanged: Exchanged) -> Response {
+    let body = ExchangeResponse {
+        access_token: exchanged.access_token,
+        issued_token_type: "urn:ietf:params:oauth:token-type:jwt",
+        token_type: "Bearer",
+        expires_in: exchanged.expires_in,
+        expiration: exchanged.expires_at.to_rfc3339(),
+    };
+    ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}

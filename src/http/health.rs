@@ -1,0 +1,68 @@
+//! `/healthz` (the process answers) and `/readyz` (policies and signing key loaded, every fixed issuer's keys
+//! fetched and younger than the maximum staleness).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use super::AppState;
+
+#[derive(Serialize)]
+pub struct Readiness {
+    ready: bool,
+    policies: usize,
+    issuers: Vec<IssuerReadiness>,
+}
+
+#[derive(Serialize)]
+struct IssuerReadiness {
+    name: String,
+    url: String,
+    ready: bool,
+    keys: usize,
+    stale: bool,
+    last_success: Option<String>,
+    last_error: Option<String>,
+}
+
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Readiness>) {
+    let now = state.broker.clock().now();
+    let issuers: Vec<IssuerReadiness> = state
+        .broker
+        .verifier()
+        .issuers()
+        .health(now)
+        .into_iter()
+        .map(|h| IssuerReadiness {
+            ready: !h.status.unusable,
+            keys: h.status.keys,
+            stale: h.status.stale,
+            last_success: h.status.last_success.map(|t| t.to_rfc3339()),
+            last_error: h.status.last_error,
+            name: h.name,
+            url: h.url,
+        })
+        .collect();
+    let policies = state.broker.policies().len();
+    let ready = policies > 0 && issuers.iter().all(|i| i.ready);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Readiness {
+            ready,
+            policies,
+            issuers,
+        }),
+    )
+}

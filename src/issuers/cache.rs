@@ -1,0 +1,277 @@
+//! The per-issuer key cache: last good key set, refresh schedule, unknown-`kid` refresh with cooldown and
+//! single flight, stale-if-error up to a maximum staleness.
+//!
+//! Owns the `ArcSwap`ped key set of one concrete issuer URL and the mutex that makes refreshes single-flight.
+//! It reads no clock (callers pass `now`) and knows nothing of tokens beyond a `kid` to look up.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwapOption;
+use tokio::sync::Mutex;
+
+use super::fetch::{FetchError, FetchedKeys, Fetcher};
+use super::jwks::{KeyMatch, KeySet, VerifyKey};
+use crate::clock::UnixTime;
+
+/// Limits on fetching and keeping issuer keys (config `jwks:`).
+#[derive(Clone, Debug)]
+pub struct JwksSettings {
+    /// Bounds on the refresh interval taken from the issuer's `Cache-Control: max-age`.
+    pub refresh_min_secs: i64,
+    pub refresh_max_secs: i64,
+    /// At most one unknown-`kid` refresh per issuer per this many seconds.
+    pub unknown_kid_cooldown_secs: i64,
+    /// Keys older than this (since the last successful fetch) are no longer used.
+    pub max_staleness_secs: i64,
+    /// Wait after a failed scheduled refresh before the next try.
+    pub retry_secs: i64,
+    pub fetch_timeout_secs: u64,
+    pub max_response_bytes: usize,
+}
+
+impl Default for JwksSettings {
+    fn default() -> Self {
+        Self {
+            refresh_min_secs: 300,
+            refresh_max_secs: 86_400,
+            unknown_kid_cooldown_secs: 60,
+            max_staleness_secs: 86_400,
+            retry_secs: 30,
+            fetch_timeout_secs: 5,
+            max_response_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// Where one issuer's keys come from.
+#[derive(Clone, Debug)]
+pub enum KeySource {
+    /// OIDC discovery at `{issuer}/.well-known/openid-configuration`, then its `jwks_uri`.
+    Discovery { issuer: String },
+    /// A configured JWKS URL (skips discovery).
+    JwksUri(String),
+    /// Keys given once at start (a `jwks_file`); never refreshed, never stale.
+    Static,
+}
+
+/// Why no key could be had for a token.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("no key with kid {0:?} is published by this issuer")]
+    UnknownKid(String),
+    #[error("the token has no kid and the issuer publishes several keys")]
+    KidRequired,
+    #[error("the issuer's keys are not available: {0}")]
+    Unavailable(String),
+}
+
+/// What the cache can say about itself, for readiness and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheStatus {
+    pub keys: usize,
+    pub last_success: Option<UnixTime>,
+    /// Serving a set whose refresh is overdue because fetches failed.
+    pub stale: bool,
+    /// No set, or the set is older than the maximum staleness.
+    pub unusable: bool,
+    pub last_error: Option<String>,
+}
+
+struct Cached {
+    keys: KeySet,
+    fetched_at: UnixTime,
+    refresh_at: UnixTime,
+}
+
+#[derive(Default)]
+struct RefreshState {
+    last_attempt: Option<UnixTime>,
+    last_error: Option<String>,
+    next_try: Option<UnixTime>,
+}
+
+/// The key cache of one concrete issuer URL.
+pub struct KeyCache {
+    source: KeySource,
+    settings: Arc<JwksSettings>,
+    current: ArcSwapOption<Cached>,
+    refresh: Mutex<RefreshState>,
+    fetches: AtomicU64,
+}
+
+impl KeyCache {
+    pub fn new(source: KeySource, settings: Arc<JwksSettings>) -> Self {
+        Self {
+            source,
+            settings,
+            current: ArcSwapOption::empty(),
+            refresh: Mutex::new(RefreshState::default()),
+            fetches: AtomicU64::new(0),
+        }
+    }
+
+    /// A cache holding a fixed set (from a file, or the dev issuer).
+    pub fn with_static(keys: KeySet, settings: Arc<JwksSettings>, now: UnixTime) -> Self {
+        let cache = Self::new(KeySource::Static, settings);
+        cache.current.store(Some(Arc::new(Cached {
+            keys,
+            fetched_at: now,
+            refresh_at: UnixTime::from_secs(i64::MAX),
+        })));
+        cache
+    }
+
+    /// How many fetches were started (discovery + JWKS counts as one).
+    pub fn fetch_count(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    /// Finds the key for a token's `kid`, refreshing at most once per cooldown when the `kid` is unknown.
+    pub async fn key_for(
+        &self,
+        fetcher: &Fetcher,
+        kid: Option<&str>,
+        now: UnixTime,
+    ) -> Result<Arc<VerifyKey>, KeyError> {
+        match self.lookup(kid, now) {
+            Some(KeyMatch::Found(key)) => return Ok(key),
+            Some(KeyMatch::KidRequired) => return Err(KeyError::KidRequired),
+            Some(KeyMatch::UnknownKid) | None => {}
+        }
+        if matches!(self.source, KeySource::Static) {
+            return Err(self.miss(kid, now));
+        }
+        let mut state = self.refresh.lock().await;
+        // Whoever held the lock before us may have fetched the key already.
+        if let Some(found) = self.lookup(kid, now).and_then(|m| as_found(m, kid)) {
+            return found;
+        }
+        let cooled = state
+            .last_attempt
+            .is_none_or(|at| now.secs_since(at) >= self.settings.unknown_kid_cooldown_secs);
+        if cooled {
+            self.fetch_locked(&mut state, fetcher, now).await;
+        }
+        drop(state);
+        match self.lookup(kid, now) {
+            Some(KeyMatch::Found(key)) => Ok(key),
+            Some(KeyMatch::KidRequired) => Err(KeyError::KidRequired),
+            _ => Err(self.miss(kid, now)),
+        }
+    }
+
+    /// Refreshes now if the schedule says so (or `force`); returns when the next refresh is due.
+    pub async fn refresh_if_due(
+        &self,
+        fetcher: &Fetcher,
+        now: UnixTime,
+        force: bool,
+    ) -> Option<UnixTime> {
+        if matches!(self.source, KeySource::Static) {
+            return None;
+        }
+        let mut state = self.refresh.lock().await;
+        let due = self.next_due(&state);
+        if force || due.is_none_or(|at| now >= at) {
+            self.fetch_locked(&mut state, fetcher, now).await;
+        }
+        self.next_due(&state)
+    }
+
+    pub fn status(&self, now: UnixTime) -> CacheStatus {
+        let current = self.current.load_full();
+        let last_error = self
+            .refresh
+            .try_lock()
+            .ok()
+            .and_then(|s| s.last_error.clone());
+        CacheStatus {
+            keys: current.as_ref().map_or(0, |c| c.keys.len()),
+            last_success: current.as_ref().map(|c| c.fetched_at),
+            stale: current.as_ref().is_some_and(|c| now > c.refresh_at) && last_error.is_some(),
+            unusable: current.as_ref().is_none_or(|c| self.too_old(c, now)),
+            last_error,
+        }
+    }
+
+    fn next_due(&self, state: &RefreshState) -> Option<UnixTime> {
+        let scheduled = self.current.load().as_ref().map(|c| c.refresh_at);
+        match (scheduled, state.next_try) {
+            (Some(at), Some(retry)) => Some(at.max(retry)),
+            (at, retry) => at.or(retry),
+        }
+    }
+
+    fn lookup(&self, kid: Option<&str>, now: UnixTime) -> Option<KeyMatch> {
+        let current = self.current.load();
+        let cached = current.as_ref().filter(|c| !self.too_old(c, now))?;
+        Some(cached.keys.find(kid))
+    }
+
+    fn too_old(&self, cached: &Cached, now: UnixTime) -> bool {
+        !matches!(self.source, KeySource::Static)
+            && now.secs_since(cached.fetched_at) > self.settings.max_staleness_secs
+    }
+
+    fn miss(&self, kid: Option<&str>, now: UnixTime) -> KeyError {
+        let status = self.status(now);
+        if status.unusable {
+            let reason = status.last_error.unwrap_or_else(|| "never fetched".into());
+            return KeyError::Unavailable(reason);
+        }
+        KeyError::UnknownKid(kid.unwrap_or_default().to_owned())
+    }
+
+    async fn fetch_locked(&self, state: &mut RefreshState, fetcher: &Fetcher, now: UnixTime) {
+        state.last_attempt = Some(now);
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        match self.fetch(fetcher).await {
+            Ok(fetched) => {
+                let max_age = fetched
+                    .max_age_secs
+                    .map_or(self.settings.refresh_min_secs, |s| {
+                        i64::try_from(s).unwrap_or(i64::MAX)
+                    });
+                let interval = max_age.clamp(
+                    self.settings.refresh_min_secs,
+                    self.settings.refresh_max_secs,
+                );
+                self.current.store(Some(Arc::new(Cached {
+                    keys: fetched.keys,
+                    fetched_at: now,
+                    refresh_at: now.plus_secs(interval),
+                })));
+                state.last_error = None;
+                state.next_try = None;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "Fetching issuer keys failed; keeping the last good set.");
+                state.last_error = Some(error.to_string());
+                state.next_try = Some(now.plus_secs(self.settings.retry_secs));
+            }
+        }
+    }
+
+    async fn fetch(&self, fetcher: &Fetcher) -> Result<FetchedKeys, FetchError> {
+        match &self.source {
+            KeySource::Discovery { issuer } => {
+                let uri = fetcher.discover_jwks_uri(issuer).await?;
+                fetcher.fetch_jwks(&uri).await
+            }
+            KeySource::JwksUri(uri) => fetcher.fetch_jwks(uri).await,
+            KeySource::Static => Err(FetchError::File {
+                path: "(static)".into(),
+                reason: "static keys are not refreshed".into(),
+            }),
+        }
+    }
+}
+
+fn as_found(found: KeyMatch, _kid: Option<&str>) -> Option<Result<Arc<VerifyKey>, KeyError>> {
+    match found {
+        KeyMatch::Found(key) => Some(Ok(key)),
+        KeyMatch::KidRequired => Some(Err(KeyError::KidRequired)),
+        KeyMatch::UnknownKid => None,
+    }
+}

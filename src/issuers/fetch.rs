@@ -1,0 +1,253 @@
+//! Bounded HTTP fetches from issuers: OIDC discovery documents and JWKS.
+//!
+//! Owns the outbound HTTP client and every limit on it: a response size cap, one overall timeout, redirects
+//! re-validated (https only; plain http only to a loopback host), no proxies. It parses nothing beyond the
+//! discovery document's `issuer` and `jwks_uri`; key sets are parsed by `jwks`.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use reqwest::{StatusCode, Url, redirect};
+use serde::Deserialize;
+
+use super::jwks::{JwksError, KeySet};
+
+/// Why a fetch from an issuer failed. Every variant leaves the last good key set in place.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("URL {0:?} is not allowed: only https, or http to a loopback host")]
+    InsecureUrl(String),
+    #[error("request to {url} failed: {reason}")]
+    Transport { url: String, reason: String },
+    #[error("{url} answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url} sent more than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
+    #[error("discovery document from {url} is invalid: {reason}")]
+    Discovery { url: String, reason: String },
+    #[error("key set from {url} is unusable: {source}")]
+    Jwks { url: String, source: JwksError },
+    #[error("reading {path}: {reason}")]
+    File { path: String, reason: String },
+}
+
+/// A fetched key set and how long the issuer said it may be cached.
+#[derive(Debug)]
+pub struct FetchedKeys {
+    pub keys: KeySet,
+    pub max_age_secs: Option<u64>,
+}
+
+/// The one outbound HTTP client for issuer metadata.
+#[derive(Clone, Debug)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    max_bytes: usize,
+}
+
+impl Fetcher {
+    pub fn new(timeout: Duration, max_bytes: usize) -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .no_proxy()
+            .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
+            .redirect(redirect::Policy::custom(|attempt| {
+                if attempt.previous().len() >= 5 {
+                    attempt.error("too many redirects")
+                } else if is_allowed_url(attempt.url()) {
+                    attempt.follow()
+                } else {
+                    let refused = attempt.url().to_string();
+                    attempt.error(FetchError::InsecureUrl(refused))
+                }
+            }))
+            .build()
+            .map_err(|e| FetchError::Transport {
+                url: String::new(),
+                reason: e.to_string(),
+            })?;
+        Ok(Self { client, max_bytes })
+    }
+
+    /// Reads `{issuer}/.well-known/openid-configuration` and returns its `jwks_uri`, after checking that the
+    /// document names the same issuer and that the URI is allowed.
+    pub async fn discover_jwks_uri(&self, issuer: &str) -> Result<String, FetchError> {
+        #[derive(Deserialize)]
+        struct Discovery {
+            issuer: String,
+            jwks_uri: String,
+        }
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let (body, _) = self.get(&url).await?;
+        let doc: Discovery = serde_json::from_slice(&body).map_err(|e| FetchError::Discovery {
+            url: url.clone(),
+            reason: e.to_string(),
+        })?;
+        if doc.issuer != issuer {
+            return Err(FetchError::Discovery {
+                url,
+                reason: format!("it names issuer {:?}, expected {issuer:?}", doc.issuer),
+            });
+        }
+        parse_allowed(&doc.jwks_uri)?;
+        Ok(doc.jwks_uri)
+    }
+
+    /// Fetches and parses a JWKS.
+    pub async fn fetch_jwks(&self, uri: &str) -> Result<FetchedKeys, FetchError> {
+        let (body, cache_control) = self.get(uri).await?;
+        let keys = KeySet::parse(&body).map_err(|source| FetchError::Jwks {
+            url: uri.into(),
+            source,
+        })?;
+        Ok(FetchedKeys {
+            keys,
+            max_age_secs: cache_control.as_deref().and_then(max_age),
+        })
+    }
+
+    /// GET with the size cap; returns the body and the `Cache-Control` header.
+    async fn get(&self, url: &str) -> Result<(Vec<u8>, Option<String>), FetchError> {
+        let parsed = parse_allowed(url)?;
+        let transport = |e: reqwest::Error| FetchError::Transport {
+            url: url.to_owned(),
+            reason: error_chain(&e),
+        };
+        let mut response = self.client.get(parsed).send().await.map_err(transport)?;
+        if response.status() != StatusCode::OK {
+            return Err(FetchError::Status {
+                url: url.into(),
+                status: response.status().as_u16(),
+            });
+        }
+        let too_large = || FetchError::TooLarge {
+            url: url.into(),
+            limit: self.max_bytes,
+        };
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_bytes as u64)
+        {
+            return Err(too_large());
+        }
+        let cache_control = response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if body.len() + chunk.len() > self.max_bytes {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body, cache_control))
+    }
+}
+
+/// Reads a static JWKS file (air-gapped issuers, captured tokens in tests).
+pub fn read_jwks_file(path: &std::path::Path, max_bytes: usize) -> Result<KeySet, FetchError> {
+    let file_error = |reason: String| FetchError::File {
+        path: path.display().to_string(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| file_error(e.to_string()))?;
+    if meta.len() > max_bytes as u64 {
+        return Err(file_error(format!("larger than {max_bytes} bytes")));
+    }
+    let bytes = std::fs::read(path).map_err(|e| file_error(e.to_string()))?;
+    KeySet::parse(&bytes).map_err(|e| file_error(e.to_string()))
+}
+
+/// https anywhere; http only to 127.0.0.0/8, ::1 or `localhost`. No credentials in URLs.
+pub fn is_allowed_url(url: &Url) -> bool {
+    if !url.username().is_empty() || url.password().is_some() {
+        return false;
+    }
+    match url.scheme() {
+        "https" => url.host_str().is_some(),
+        "http" => match url.host() {
+            Some(url::Host::Domain(name)) => name == "localhost",
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+/// Parses and checks a URL against `is_allowed_url`.
+pub fn parse_allowed(text: &str) -> Result<Url, FetchError> {
+    Url::parse(text)
+        .ok()
+        .filter(is_allowed_url)
+        .ok_or_else(|| FetchError::InsecureUrl(text.to_owned()))
+}
+
+/// `max-age` from a `Cache-Control` header; `no-store`/`no-cache` mean zero (the configured minimum applies).
+pub fn max_age(header: &str) -> Option<u64> {
+    let mut result = None;
+    for directive in header.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-store" || lower == "no-cache" {
+            return Some(0);
+        }
+        if let Some(value) = lower.strip_prefix("max-age=") {
+            result = value.trim_matches('"').parse().ok();
+        }
+    }
+    result
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_rules() {
+        for ok in [
+            "https://token.actions.githubusercontent.com",
+            "http://127.0.0.1:8080/x",
+            "http://localhost/x",
+            "http://[::1]:9/x",
+        ] {
+            assert!(parse_allowed(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://example.com/jwks",
+            "http://10.0.0.1/",
+            "ftp://127.0.0.1/",
+            "file:///etc/passwd",
+            "https://user:pw@example.com/",
+            "not a url",
+            "http://127.0.0.1.nip.io/",
+        ] {
+            assert!(parse_allowed(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cache_control_max_age() {
+        assert_eq!(max_age("public, max-age=3600"), Some(3600));
+        assert_eq!(max_age("max-age=\"60\", must-revalidate"), Some(60));
+        assert_eq!(max_age("no-store"), Some(0));
+        assert_eq!(max_age("private"), None);
+        assert_eq!(max_age("max-age=-5"), None);
+    }
+}

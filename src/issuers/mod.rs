@@ -1,0 +1,379 @@
+//! Trusted CI issuers: which `iss` values are trusted, with which algorithms, audiences and leeway, and the
+//! cached key sets that verify their tokens.
+//!
+//! An unverified token's `iss` only *selects* among configured issuers here: exact URLs by lookup, templates by
+//! prefix/suffix with the placeholder checked against its allow-list or anchored pattern. No URL is ever built
+//! from a token except through such a template. Key caches of exact (and allow-listed) issuers live for the
+//! process; those of pattern templates live in a bounded moka cache. This module knows nothing of HTTP serving,
+//! policies or minting.
+
+mod cache;
+mod fetch;
+mod jwks;
+mod profile;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use regex::Regex;
+
+pub use cache::{CacheStatus, JwksSettings, KeyCache, KeyError, KeySource};
+pub use fetch::{FetchError, Fetcher, is_allowed_url, max_age, parse_allowed, read_jwks_file};
+pub use jwks::{JwksError, KeyFamily, KeyMatch, KeySet, VerifyKey, known_alg};
+pub use profile::{Profile, ProfileIssuer};
+
+use crate::clock::UnixTime;
+
+/// How many pattern-template issuers (e.g. Semaphore orgs matched by a pattern) keep a key cache at once.
+const DYNAMIC_ISSUER_CAPACITY: u64 = 1_000;
+
+/// One configured trusted issuer (validated).
+#[derive(Clone, Debug)]
+pub struct IssuerConfig {
+    pub name: String,
+    pub matcher: IssuerMatcher,
+    pub keys: KeysConfig,
+    pub algorithms: Vec<Algorithm>,
+    pub audiences: Vec<String>,
+    pub leeway_secs: i64,
+    pub profile: Option<Profile>,
+}
+
+#[derive(Clone, Debug)]
+pub enum IssuerMatcher {
+    Exact(String),
+    Template(IssuerTemplate),
+}
+
+/// Where keys come from: discovery (default), a JWKS URL (may hold the template placeholder), a file, or
+/// keys handed over in-process (the dev issuer, tests).
+#[derive(Clone, Debug)]
+pub enum KeysConfig {
+    Discovery,
+    JwksUri(String),
+    JwksFile(PathBuf),
+    Static(KeySet),
+}
+
+/// `https://{org}.semaphoreci.com`: a prefix, a placeholder bound to a rule, a suffix.
+#[derive(Clone, Debug)]
+pub struct IssuerTemplate {
+    prefix: String,
+    placeholder: String,
+    suffix: String,
+    rule: PlaceholderRule,
+}
+
+#[derive(Clone, Debug)]
+pub enum PlaceholderRule {
+    AllowList(Vec<String>),
+    /// Anchored at both ends when compiled.
+    Pattern(Regex),
+}
+
+impl IssuerTemplate {
+    /// Parses `prefix{name}suffix` (exactly one placeholder). Values must also be plain labels
+    /// (`[A-Za-z0-9][A-Za-z0-9_-]*`), so no value can change a URL's host or path shape.
+    pub fn parse(template: &str, rule: PlaceholderRule) -> Result<Self, String> {
+        let open = template
+            .find('{')
+            .ok_or("an issuer_template needs one {placeholder}")?;
+        let close = template
+            .find('}')
+            .filter(|c| *c > open)
+            .ok_or("unbalanced { } in issuer_template")?;
+        let (prefix, rest) = template.split_at(open);
+        let (placeholder, suffix) = rest.split_at(close - open + 1);
+        if suffix.contains(['{', '}']) || prefix.contains('}') {
+            return Err("an issuer_template takes exactly one {placeholder}".into());
+        }
+        let placeholder = placeholder
+            .trim_matches(|c| c == '{' || c == '}')
+            .to_owned();
+        if placeholder.is_empty() {
+            return Err("the {placeholder} needs a name".into());
+        }
+        if let PlaceholderRule::AllowList(values) = &rule
+            && let Some(bad) = values.iter().find(|v| !is_label(v))
+        {
+            return Err(format!(
+                "allowed value {bad:?} is not a plain label ([A-Za-z0-9_-])"
+            ));
+        }
+        Ok(Self {
+            prefix: prefix.to_owned(),
+            placeholder,
+            suffix: suffix.to_owned(),
+            rule,
+        })
+    }
+
+    /// The placeholder value if `iss` fits the template and the value passes the rule.
+    pub fn match_issuer<'a>(&self, iss: &'a str) -> Option<&'a str> {
+        let value = iss.strip_prefix(&self.prefix)?.strip_suffix(&self.suffix)?;
+        let allowed = is_label(value)
+            && match &self.rule {
+                PlaceholderRule::AllowList(values) => values.iter().any(|v| v == value),
+                PlaceholderRule::Pattern(pattern) => pattern.is_match(value),
+            };
+        allowed.then_some(value)
+    }
+
+    pub fn render(&self, value: &str) -> String {
+        format!("{}{value}{}", self.prefix, self.suffix)
+    }
+
+    pub fn placeholder(&self) -> &str {
+        &self.placeholder
+    }
+
+    pub fn allow_list(&self) -> &[String] {
+        match &self.rule {
+            PlaceholderRule::AllowList(values) => values,
+            PlaceholderRule::Pattern(_) => &[],
+        }
+    }
+}
+
+fn is_label(value: &str) -> bool {
+    let mut chars = value.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && value.len() <= 128
+}
+
+/// The result of selecting an issuer for a token's `iss`.
+pub struct Resolved {
+    pub issuer: Arc<IssuerConfig>,
+    pub keys: Arc<KeyCache>,
+}
+
+/// Readiness of one concrete issuer URL.
+#[derive(Clone, Debug)]
+pub struct IssuerHealth {
+    pub name: String,
+    pub url: String,
+    pub status: CacheStatus,
+}
+
+/// All trusted issuers and their key caches.
+pub struct Issuers {
+    exact: HashMap<String, (Arc<IssuerConfig>, Arc<KeyCache>)>,
+    templates: Vec<(Arc<IssuerConfig>, IssuerTemplate)>,
+    dynamic: moka::future::Cache<String, Arc<KeyCache>>,
+    fetcher: Fetcher,
+    settings: Arc<JwksSettings>,
+}
+
+impl Issuers {
+    /// Builds the registry; static key files are read here, so a bad file fails startup.
+    pub fn new(
+        configs: Vec<IssuerConfig>,
+        settings: JwksSettings,
+        now: UnixTime,
+    ) -> Result<Self, FetchError> {
+        let settings = Arc::new(settings);
+        let fetcher = Fetcher::new(
+            Duration::from_secs(settings.fetch_timeout_secs),
+            settings.max_response_bytes,
+        )?;
+        let mut exact = HashMap::new();
+        let mut templates = Vec::new();
+        for config in configs {
+            let config = Arc::new(config);
+            let static_keys = match &config.keys {
+                KeysConfig::JwksFile(path) => {
+                    Some(read_jwks_file(path, settings.max_response_bytes)?)
+                }
+                KeysConfig::Static(keys) => Some(keys.clone()),
+                KeysConfig::Discovery | KeysConfig::JwksUri(_) => None,
+            };
+            let make_cache = |url: &str, value: Option<&str>| match &static_keys {
+                Some(keys) => Arc::new(KeyCache::with_static(
+                    keys.clone(),
+                    Arc::clone(&settings),
+                    now,
+                )),
+                None => Arc::new(KeyCache::new(
+                    source_for(&config, url, value),
+                    Arc::clone(&settings),
+                )),
+            };
+            match &config.matcher {
+                IssuerMatcher::Exact(url) => {
+                    exact.insert(url.clone(), (Arc::clone(&config), make_cache(url, None)));
+                }
+                IssuerMatcher::Template(template) => {
+                    for value in template.allow_list() {
+                        let url = template.render(value);
+                        exact.insert(
+                            url.clone(),
+                            (Arc::clone(&config), make_cache(&url, Some(value))),
+                        );
+                    }
+                    templates.push((Arc::clone(&config), template.clone()));
+                }
+            }
+        }
+        let dynamic = moka::future::Cache::builder()
+            .max_capacity(DYNAMIC_ISSUER_CAPACITY)
+            .time_to_idle(Duration::from_secs(
+                u64::try_from(settings.max_staleness_secs).unwrap_or(86_400),
+            ))
+            .build();
+        Ok(Self {
+            exact,
+            templates,
+            dynamic,
+            fetcher,
+            settings,
+        })
+    }
+
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    /// Selects the configured issuer for an (unverified) `iss`; `None` when it is not trusted.
+    pub async fn resolve(&self, iss: &str) -> Option<Resolved> {
+        if let Some((issuer, keys)) = self.exact.get(iss) {
+            return Some(Resolved {
+                issuer: Arc::clone(issuer),
+                keys: Arc::clone(keys),
+            });
+        }
+        for (config, template) in &self.templates {
+            let Some(value) = template.match_issuer(iss) else {
+                continue;
+            };
+            let url = template.render(value);
+            let keys = match &config.keys {
+                KeysConfig::JwksFile(_) | KeysConfig::Static(_) => continue, // allow-listed: already exact
+                _ => {
+                    let source = source_for(config, &url, Some(value));
+                    let settings = Arc::clone(&self.settings);
+                    self.dynamic
+                        .get_with(
+                            url,
+                            async move { Arc::new(KeyCache::new(source, settings)) },
+                        )
+                        .await
+                }
+            };
+            return Some(Resolved {
+                issuer: Arc::clone(config),
+                keys,
+            });
+        }
+        None
+    }
+
+    /// Fetches every fixed issuer's keys now (at start), concurrently.
+    pub async fn prefetch(&self, now: UnixTime) {
+        self.refresh_all(now, true).await;
+    }
+
+    /// Refreshes the fixed issuers whose schedule is due; called by the background task.
+    pub async fn refresh_due(&self, now: UnixTime) {
+        self.refresh_all(now, false).await;
+    }
+
+    async fn refresh_all(&self, now: UnixTime, force: bool) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (_, keys) in self.exact.values() {
+            let (keys, fetcher) = (Arc::clone(keys), self.fetcher.clone());
+            tasks.spawn(async move { keys.refresh_if_due(&fetcher, now, force).await });
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+
+    /// Status of every fixed issuer URL, sorted by name then URL.
+    pub fn health(&self, now: UnixTime) -> Vec<IssuerHealth> {
+        let mut out: Vec<_> = self
+            .exact
+            .iter()
+            .map(|(url, (config, keys))| IssuerHealth {
+                name: config.name.clone(),
+                url: url.clone(),
+                status: keys.status(now),
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.name, &a.url).cmp(&(&b.name, &b.url)));
+        out
+    }
+
+    /// Names of all configured issuers.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<_> = self.exact.values().map(|(c, _)| c.name.clone()).collect();
+        names.extend(self.templates.iter().map(|(c, _)| c.name.clone()));
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+fn source_for(config: &IssuerConfig, url: &str, value: Option<&str>) -> KeySource {
+    match (&config.keys, &config.matcher, value) {
+        (KeysConfig::JwksUri(uri), IssuerMatcher::Template(t), Some(value)) => {
+            KeySource::JwksUri(uri.replace(&format!("{{{}}}", t.placeholder()), value))
+        }
+        (KeysConfig::JwksUri(uri), _, _) => KeySource::JwksUri(uri.clone()),
+        _ => KeySource::Discovery {
+            issuer: url.to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn semaphore(rule: PlaceholderRule) -> IssuerTemplate {
+        IssuerTemplate::parse("https://{org}.semaphoreci.com", rule).unwrap()
+    }
+
+    #[test]
+    fn template_matches_only_allowed_plain_values() {
+        let t = semaphore(PlaceholderRule::AllowList(vec!["acme".into()]));
+        assert_eq!(t.match_issuer("https://acme.semaphoreci.com"), Some("acme"));
+        assert_eq!(t.match_issuer("https://evil.semaphoreci.com"), None);
+        assert_eq!(t.match_issuer("https://acme.semaphoreci.com/"), None);
+        let p = semaphore(PlaceholderRule::Pattern(
+            Regex::new("^(?:acme-[a-z]+)$").unwrap(),
+        ));
+        assert_eq!(
+            p.match_issuer("https://acme-web.semaphoreci.com"),
+            Some("acme-web")
+        );
+        // A value that would move the host elsewhere never passes, whatever the pattern says.
+        let any = semaphore(PlaceholderRule::Pattern(Regex::new("^(?:.*)$").unwrap()));
+        assert_eq!(any.match_issuer("https://evil.com/x.semaphoreci.com"), None);
+        assert_eq!(
+            any.match_issuer("https://a@evil.com#.semaphoreci.com"),
+            None
+        );
+        assert_eq!(any.match_issuer("https://.semaphoreci.com"), None);
+    }
+
+    #[test]
+    fn template_parse_errors() {
+        let rule = || PlaceholderRule::AllowList(vec!["a".into()]);
+        assert!(IssuerTemplate::parse("https://x.example", rule()).is_err());
+        assert!(IssuerTemplate::parse("https://{a}.{b}.example", rule()).is_err());
+        assert!(IssuerTemplate::parse("https://{}.example", rule()).is_err());
+        assert!(IssuerTemplate::parse("https://}{a.example", rule()).is_err());
+        assert!(
+            IssuerTemplate::parse(
+                "https://{o}.x",
+                PlaceholderRule::AllowList(vec!["a.b".into()])
+            )
+            .is_err()
+        );
+        let t = IssuerTemplate::parse("https://oidc.circleci.com/org/{org_id}", rule()).unwrap();
+        assert_eq!(t.render("a"), "https://oidc.circleci.com/org/a");
+        assert_eq!(t.placeholder(), "org_id");
+    }
+}

@@ -1,0 +1,21 @@
+//! Tollgate: a CI workload-identity token broker.
+//!
+//! A CI job sends its OIDC ID token; Tollgate verifies it against the issuer's cached keys (`issuers`,
+//! `verify`), evaluates the role's trust policy (`policy`), and mints a short-lived credential
+//! (`credentials`). `broker::Broker::exchange` is the one use case; `http` is the only front of it.
+//!
+//! Modules in reading order: `config` (file -> validated config), `clock` (time as a parameter), `issuers`
+//! (trusted issuers, JWKS cache), `verify` (token -> `VerifiedToken`), `policy` (trust policies, pure),
+//! `credentials` (signing keys, minting, our JWKS), `broker` (the use case), `dev` (dev-mode CI issuer),
+//! `http` (routes, the one error mapping), `app` (wiring it all and serving). See ARCHITECTURE.md.
+
+pub mod app;
+pub mod broker;
+pub mod clock;
+pub mod config;
+pub mod credentials;
+pub mod dev;
+pub mod http;
+pub mod issuers;
+pub mod policy;
+pub mod verify;

@@ -1,0 +1,148 @@
+//! `${claim}` templates used by grants (the minted token's subject and extra claims): parsing once at load and
+//! rendering against a verified claim set. A `$` not followed by `{` is literal; `${` must close with `}` around
+//! a non-empty claim name. Rendering never invents a value: a missing claim is an error.
+
+use serde_json::{Map, Value};
+
+use crate::policy::condition::canonical;
+
+/// Why a template could not be rendered for a given claim set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    /// The template names a claim the token does not carry.
+    #[error("the token has no claim {0:?}, which the grant's template needs")]
+    MissingClaim(String),
+    /// The claim exists but has no string form (an array, object, null or float).
+    #[error("claim {0:?} is not a string, boolean or integer and cannot be put into a string")]
+    NotAString(String),
+    /// The subject template rendered to the empty string.
+    #[error("the grant's subject template rendered to an empty string")]
+    EmptySubject,
+}
+
+/// A parsed template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Claim(String),
+}
+
+impl Template {
+    /// Parses `text`; the error is a sentence.
+    pub(super) fn parse(text: &str) -> Result<Template, String> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            let (literal, after) = rest.split_at(start);
+            if !literal.is_empty() {
+                parts.push(Part::Literal(literal.to_owned()));
+            }
+            let body = after.get(2..).unwrap_or_default();
+            let Some(end) = body.find('}') else {
+                return Err(format!("template {text:?} has an unclosed \"${{\""));
+            };
+            let (name, tail) = body.split_at(end);
+            if name.is_empty() || name.contains('$') || name.contains('{') {
+                return Err(format!(
+                    "template {text:?} has an invalid claim name {name:?}"
+                ));
+            }
+            parts.push(Part::Claim(name.to_owned()));
+            rest = tail.get(1..).unwrap_or_default();
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.to_owned()));
+        }
+        Ok(Template { parts })
+    }
+
+    /// True when the template names at least one claim.
+    pub(super) fn has_claims(&self) -> bool {
+        self.parts.iter().any(|part| matches!(part, Part::Claim(_)))
+    }
+
+    /// The claim name when the template is exactly `${name}` and nothing else.
+    pub(super) fn as_single_claim(&self) -> Option<&str> {
+        match self.parts.as_slice() {
+            [Part::Claim(name)] => Some(name),
+            _ => None,
+        }
+    }
+
+    /// Renders to a string; every named claim must be present and have a string form.
+    pub(super) fn render(&self, claims: &Map<String, Value>) -> Result<String, RenderError> {
+        let mut rendered = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(literal) => rendered.push_str(literal),
+                Part::Claim(name) => {
+                    let value = claims
+                        .get(name)
+                        .ok_or_else(|| RenderError::MissingClaim(name.clone()))?;
+                    let text =
+                        canonical(value).ok_or_else(|| RenderError::NotAString(name.clone()))?;
+                    rendered.push_str(&text);
+                }
+            }
+        }
+        Ok(rendered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims() -> Map<String, Value> {
+        let value = json!({
+            "repository": "acme/web",
+            "ref": "refs/heads/main",
+            "run": 42,
+            "flag": true,
+            "list": ["a"],
+            "oidc.circleci.com/project-id": "p1",
+        });
+        value.as_object().cloned().unwrap()
+    }
+
+    fn check(template: &str, expected: Result<&str, RenderError>) {
+        let parsed = Template::parse(template).unwrap();
+        assert_eq!(
+            parsed.render(&claims()),
+            expected.map(str::to_owned),
+            "{template}"
+        );
+    }
+
+    #[test]
+    fn rendering() {
+        check("plain", Ok("plain"));
+        check("", Ok(""));
+        check("${repository}@${ref}", Ok("acme/web@refs/heads/main"));
+        check("run-${run}-${flag}", Ok("run-42-true"));
+        check("$5 and $x{", Ok("$5 and $x{"));
+        check("${oidc.circleci.com/project-id}", Ok("p1"));
+        check("x${nope}", Err(RenderError::MissingClaim("nope".into())));
+        check("x${list}", Err(RenderError::NotAString("list".into())));
+    }
+
+    #[test]
+    fn parsing() {
+        assert_eq!(
+            Template::parse("${a}").unwrap().as_single_claim(),
+            Some("a")
+        );
+        assert_eq!(Template::parse(" ${a}").unwrap().as_single_claim(), None);
+        assert!(!Template::parse("no claims").unwrap().has_claims());
+        assert!(Template::parse("a-${b}").unwrap().has_claims());
+        for bad in ["${", "x${a", "${}", "${a${b}}"] {
+            assert!(Template::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Token verification: `RawToken` in, `VerifiedToken` out. The only place inbound JWT payloads are decoded.
+//!
+//! Order: split and refuse unsupported headers; read the unverified `iss` only to select a configured issuer;
+//! check `alg` against that issuer's allow-list; select the key by `kid` among its cached keys (one bounded
+//! refresh for an unknown `kid`); check the signature; then the registered claims against `now` with leeway.
+//! jsonwebtoken is used only for the signature primitive, so it reads no clock here.
+
+mod claims;
+mod token;
+
+use std::sync::Arc;
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+pub use claims::{ClaimRules, VerifiedToken};
+pub use token::{MAX_TOKEN_BYTES, RawToken};
+
+use crate::clock::UnixTime;
+use crate::issuers::{Issuers, KeyError, KeyMatch, KeySet, VerifyKey, known_alg};
+use token::Jws;
+
+/// Why a token was refused. Display texts are safe to show a client: they never contain the token.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the token is malformed: {0}")]
+    Malformed(String),
+    #[error("the token is larger than {MAX_TOKEN_BYTES} bytes")]
+    TooLarge,
+    #[error("encrypted or nested tokens (JWE) are not accepted")]
+    Encrypted,
+    #[error("the header parameter {0:?} is not accepted")]
+    UnsupportedHeader(&'static str),
+    #[error("algorithm {0:?} is not allowed for this issuer")]
+    AlgorithmNotAllowed(String),
+    #[error("issuer {0:?} is not trusted")]
+    UnknownIssuer(String),
+    #[error("the signing key was not found: {0}")]
+    Key(#[from] KeyError),
+    #[error("the key selected by kid cannot verify algorithm {0:?}")]
+    KeyAlgorithmMismatch(String),
+    #[error("the signature is invalid")]
+    BadSignature,
+    #[error("the token expired at {exp}")]
+    Expired { exp: UnixTime },
+    #[error("the token is not valid before {nbf}")]
+    NotYetValid { nbf: UnixTime },
+    #[error("the token was issued in the future ({iat})")]
+    IssuedInFuture { iat: UnixTime },
+    #[error("the claim {0:?} is missing")]
+    MissingClaim(&'static str),
+    #[error("the claim {0:?} {1}")]
+    InvalidClaim(&'static str, &'static str),
+    #[error("the token's audience is not accepted by this issuer's configuration")]
+    AudienceNotAccepted,
+}
+
+impl VerifyError {
+    /// True when the failure is ours (issuer keys unreachable), not the token's.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, VerifyError::Key(KeyError::Unavailable(_)))
+    }
+}
+
+/// Verifies tokens against the trusted issuers.
+pub struct Verifier {
+    issuers: Arc<Issuers>,
+}
+
+impl Verifier {
+    pub fn new(issuers: Arc<Issuers>) -> Self {
+        Self { issuers }
+    }
+
+    pub fn issuers(&self) -> &Arc<Issuers> {
+        &self.issuers
+    }
+
+    pub async fn verify(
+        &self,
+        token: &RawToken,
+        now: UnixTime,
+    ) -> Result<VerifiedToken, VerifyError> {
+        let jws = Jws::split(token)?;
+        let untrusted = payload_object(&jws.payload)?;
+        let iss = match untrusted.get("iss") {
+            Some(Value::String(iss)) => iss.as_str(),
+            Some(_) => return Err(VerifyError::InvalidClaim("iss", "must be a string")),
+            None => return Err(VerifyError::MissingClaim("iss")),
+        };
+        let resolved = self
+            .issuers
+            .resolve(iss)
+            .await
+            .ok_or_else(|| VerifyError::UnknownIssuer(shorten(iss)))?;
+        let issuer = &resolved.issuer;
+        let alg = allowed_alg(&jws.header.alg, &issuer.algorithms)?;
+        let key = resolved
+            .keys
+            .key_for(self.issuers.fetcher(), jws.header.kid.as_deref(), now)
+            .await?;
+        check_signature(&jws, &key, alg)?;
+        let iss = iss.to_owned();
+        let rules = ClaimRules {
+            issuer_name: &issuer.name,
+            iss: &iss,
+            audiences: &issuer.audiences,
+            leeway_secs: issuer.leeway_secs,
+        };
+        claims::check(untrusted, &rules, now)
+    }
+}
+
+/// Offline verification against a given key set (`tollgate verify --jwks`, tests). `rules.iss` is matched exactly.
+pub fn verify_with_keys(
+    token: &RawToken,
+    keys: &KeySet,
+    algorithms: &[Algorithm],
+    rules: &ClaimRules<'_>,
+    now: UnixTime,
+) -> Result<VerifiedToken, VerifyError> {
+    let jws = Jws::split(token)?;
+    let alg = allowed_alg(&jws.header.alg, algorithms)?;
+    let key = match keys.find(jws.header.kid.as_deref()) {
+        KeyMatch::Found(key) => key,
+        KeyMatch::UnknownKid => {
+            return Err(KeyError::UnknownKid(jws.header.kid.clone().unwrap_or_default()).into());
+        }
+        KeyMatch::KidRequired => return Err(KeyError::KidRequired.into()),
+    };
+    check_signature(&jws, &key, alg)?;
+    claims::check(payload_object(&jws.payload)?, rules, now)
+}
+
+/// Checks only the header and signature of a compact JWS (Wycheproof vectors): returns the payload bytes.
+pub fn verify_signature_only(
+    token: &RawToken,
+    keys: &KeySet,
+    algorithms: &[Algorithm],
+) -> Result<Vec<u8>, VerifyError> {
+    let jws = Jws::split(token)?;
+    let alg = allowed_alg(&jws.header.alg, algorithms)?;
+    let KeyMatch::Found(key) = keys.find(jws.header.kid.as_deref()) else {
+        return Err(KeyError::UnknownKid(jws.header.kid.clone().unwrap_or_default()).into());
+    };
+    check_signature(&jws, &key, alg)?;
+    Ok(jws.payload)
+}
+
+fn allowed_alg(name: &str, allowed: &[Algorithm]) -> Result<Algorithm, VerifyError> {
+    known_alg(name)
+        .filter(|alg| allowed.contains(alg))
+        .ok_or_else(|| VerifyError::AlgorithmNotAllowed(shorten(name)))
+}
+
+fn check_signature(jws: &Jws<'_>, key: &VerifyKey, alg: Algorithm) -> Result<(), VerifyError> {
+    if !key.allows(alg) {
+        return Err(VerifyError::KeyAlgorithmMismatch(format!("{alg:?}")));
+    }
+    match jsonwebtoken::crypto::verify(
+        jws.signature_b64,
+        jws.signing_input,
+        key.decoding_key(),
+        alg,
+    ) {
+        Ok(true) => Ok(()),
+        _ => Err(VerifyError::BadSignature),
+    }
+}
+
+fn payload_object(payload: &[u8]) -> Result<Map<String, Value>, VerifyError> {
+    match serde_json::from_slice(payload) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(VerifyError::Malformed(
+            "the payload is not a JSON object".into(),
+        )),
+    }
+}
+
+/// Unverified text echoed in an error is cut to a readable length.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 120;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
+        None => text.to_owned(),
+    }
+}
+
+/// The payload of a token, *unverified*: for the offline CLI to choose what to check against. Never used to
+/// decide anything in the exchange path.
+pub fn unverified_claims(token: &RawToken) -> Result<Map<String, Value>, VerifyError> {
+    payload_object(&Jws::split(token)?.payload)
+}
+
+/// The `aud` claim as a list of strings (empty when absent or malformed).
+pub fn audience_values(claims: &Map<String, Value>) -> Vec<String> {
+    match claims.get("aud") {
+        Some(Value::String(aud)) => vec![aud.clone()],
+        Some(Value::Array(values)) => values
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}

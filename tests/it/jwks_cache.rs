@@ -1,0 +1,234 @@
+//! The JWKS cache against a fake issuer on 127.0.0.1:0, with fetches counted: prefetch, Cache-Control
+//! schedule, unknown-kid refresh (single flight, cooldown), rotation, stale-if-error up to max staleness,
+//! size cap, timeout, redirect rules, discovery mix-up.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tollgate::broker::ExchangeRequest;
+use tollgate::clock::{Clock, UnixTime};
+use tollgate::credentials::{SigningAlg, SigningKey};
+use tollgate::verify::RawToken;
+
+use crate::support::*;
+
+const JWKS: &str = "jwks:\n  refresh_min_seconds: 300\n  refresh_max_seconds: 3600\n  unknown_kid_cooldown_seconds: 60\n  max_staleness_seconds: 7200\n  retry_seconds: 30\n  fetch_timeout_seconds: 1\n  max_response_bytes: 65536\n";
+
+async fn app_with(github: &FakeIssuer) -> TestApp {
+    spawn_app(Setup {
+        issuers: issuer_entry("github", github, "    profile: github\n"),
+        policies: vec![policy("deploy", "github", "repo:acme/*")],
+        extra: JWKS.into(),
+    })
+    .await
+}
+
+fn claims() -> serde_json::Value {
+    json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository": "acme/web"})
+}
+
+fn request(token: String) -> ExchangeRequest {
+    ExchangeRequest {
+        token: RawToken::parse(&token).unwrap(),
+        role: "deploy".into(),
+        audience: None,
+        ttl_secs: None,
+    }
+}
+
+#[tokio::test]
+async fn keys_are_prefetched_and_refreshed_on_the_cache_control_schedule() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    github.set_cache_control(Some("public, max-age=600"));
+    let app = app_with(&github).await;
+    assert_eq!(github.jwks_fetches(), 1, "prefetched at start");
+    let token = github.token(NOW, claims());
+    for _ in 0..5 {
+        assert_eq!(app.exchange(&token, "deploy").await.0, 200);
+    }
+    assert_eq!(github.jwks_fetches(), 1, "served from cache");
+    app.clock.set(UnixTime::from_secs(NOW + 599));
+    app.issuers.refresh_due(app.clock.now()).await;
+    assert_eq!(github.jwks_fetches(), 1, "max-age=600 not yet reached");
+    app.clock.set(UnixTime::from_secs(NOW + 600));
+    app.issuers.refresh_due(app.clock.now()).await;
+    assert_eq!(github.jwks_fetches(), 2, "refreshed when max-age ran out");
+    // max-age below the configured minimum is clamped up to it (300 s).
+    github.set_cache_control(Some("max-age=5"));
+    app.clock.set(UnixTime::from_secs(NOW + 1200));
+    app.issuers.refresh_due(app.clock.now()).await;
+    assert_eq!(github.jwks_fetches(), 3);
+    app.clock.set(UnixTime::from_secs(NOW + 1200 + 299));
+    app.issuers.refresh_due(app.clock.now()).await;
+    assert_eq!(github.jwks_fetches(), 3, "clamped to refresh_min_seconds");
+    // max-age above the maximum is clamped down to it (3600 s).
+    github.set_cache_control(Some("max-age=999999"));
+    app.clock.set(UnixTime::from_secs(NOW + 1500));
+    app.issuers.refresh_due(app.clock.now()).await;
+    assert_eq!(github.jwks_fetches(), 4);
+    app.clock.set(UnixTime::from_secs(NOW + 1500 + 3600));
+    app.issuers.refresh_due(app.clock.now()).await;
+    assert_eq!(github.jwks_fetches(), 5, "clamped to refresh_max_seconds");
+}
+
+#[tokio::test]
+async fn an_unknown_kid_storm_causes_one_fetch() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let app = app_with(&github).await;
+    assert_eq!(github.jwks_fetches(), 1);
+    // 1,000 concurrent exchanges with a kid the issuer never published.
+    let stranger = SigningKey::generate(SigningAlg::Rs256).unwrap();
+    let token = github.token_with_key(&stranger, NOW, claims());
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..1000 {
+        let (broker, token) = (Arc::clone(&app.broker), token.clone());
+        tasks.spawn(async move { broker.exchange(request(token)).await });
+    }
+    let mut refused = 0;
+    while let Some(result) = tasks.join_next().await {
+        let error = result.unwrap().expect_err("unknown kid");
+        assert!(error.to_string().contains("kid"), "{error}");
+        refused += 1;
+    }
+    assert_eq!(refused, 1000);
+    assert_eq!(github.jwks_fetches(), 2, "one refresh for the whole storm");
+    // Within the cooldown nothing more is fetched, whatever the kid.
+    app.clock.set(UnixTime::from_secs(NOW + 59));
+    let other = github.token_with_key(
+        &SigningKey::generate(SigningAlg::Rs256).unwrap(),
+        NOW,
+        claims(),
+    );
+    assert!(app.broker.exchange(request(other.clone())).await.is_err());
+    assert_eq!(github.jwks_fetches(), 2, "cooldown holds");
+    app.clock.set(UnixTime::from_secs(NOW + 60));
+    assert!(app.broker.exchange(request(other)).await.is_err());
+    assert_eq!(github.jwks_fetches(), 3, "one more after the cooldown");
+}
+
+#[tokio::test]
+async fn rotation_a_new_kid_is_fetched_once_and_old_tokens_still_verify() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let app = app_with(&github).await;
+    let old_token = github.token(NOW, claims());
+    let new_key = github.rotate(SigningAlg::Rs256);
+    app.clock.set(UnixTime::from_secs(NOW + 61)); // past the cooldown started by the prefetch
+    let new_token = github.token_with_key(&new_key, NOW + 61, claims());
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let (broker, token) = (Arc::clone(&app.broker), new_token.clone());
+        tasks.spawn(async move { broker.exchange(request(token)).await });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result
+            .unwrap()
+            .expect("the rotated-in key is found after one refresh");
+    }
+    assert_eq!(github.jwks_fetches(), 2);
+    assert_eq!(
+        app.exchange(&old_token, "deploy").await.0,
+        200,
+        "the old key is still published"
+    );
+    // Once the issuer retires the old key and the cache refreshes, old tokens fail.
+    github.replace_keys(vec![new_key]);
+    app.clock.set(UnixTime::from_secs(NOW + 61 + 300));
+    app.issuers.refresh_due(app.clock.now()).await;
+    let (status, body) = app.exchange(&old_token, "deploy").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_token")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn an_outage_serves_stale_keys_until_max_staleness() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let app = app_with(&github).await;
+    let failures = [
+        JwksBehaviour::Status(500),
+        JwksBehaviour::Garbage,
+        JwksBehaviour::EmptySet,
+        JwksBehaviour::Oversized(70_000),
+        JwksBehaviour::Hang(std::time::Duration::from_secs(3)),
+        JwksBehaviour::RedirectTo("http://example.com/jwks".into()),
+    ];
+    let mut at = NOW;
+    for (i, failure) in failures.into_iter().enumerate() {
+        github.set_behaviour(failure.clone());
+        at += 301;
+        app.clock.set(UnixTime::from_secs(at));
+        let before = github.jwks_fetches();
+        app.issuers.refresh_due(app.clock.now()).await;
+        assert_eq!(github.jwks_fetches(), before + 1, "{failure:?} was tried");
+        let (status, body) = app.exchange(&github.token(at, claims()), "deploy").await;
+        assert_eq!(
+            status, 200,
+            "{failure:?}: last good keys still serve: {body}"
+        );
+        let (_, ready) = app.get("/readyz").await;
+        assert_eq!(ready["issuers"][0]["stale"], true, "{i}: {ready}");
+        assert!(ready["issuers"][0]["last_error"].is_string(), "{ready}");
+    }
+    // Past the maximum staleness (7200 s since the last success) the keys are no longer used.
+    app.clock.set(UnixTime::from_secs(NOW + 7201));
+    let (status, body) = app
+        .exchange(&github.token(NOW + 7201, claims()), "deploy")
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("temporarily_unavailable")),
+        "{body}"
+    );
+    assert_eq!(app.get("/readyz").await.0, 503);
+    // The issuer comes back: the next scheduled refresh restores service.
+    github.set_behaviour(JwksBehaviour::Serve);
+    app.clock.set(UnixTime::from_secs(NOW + 7300));
+    app.issuers.refresh_due(app.clock.now()).await;
+    assert_eq!(
+        app.exchange(&github.token(NOW + 7300, claims()), "deploy")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(app.get("/readyz").await.0, 200);
+}
+
+#[tokio::test]
+async fn redirects_to_loopback_are_followed_and_discovery_mixups_refused() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let elsewhere = FakeIssuer::start(SigningAlg::Rs256).await;
+    elsewhere.replace_keys(vec![github.signing_key()]);
+    github.set_behaviour(JwksBehaviour::RedirectTo(format!(
+        "{}/jwks",
+        elsewhere.url()
+    )));
+    let app = app_with(&github).await;
+    assert_eq!(
+        elsewhere.jwks_fetches(),
+        1,
+        "http redirect to a loopback host is followed"
+    );
+    assert_eq!(
+        app.exchange(&github.token(NOW, claims()), "deploy").await.0,
+        200
+    );
+
+    let mixup = FakeIssuer::start(SigningAlg::Rs256).await;
+    mixup.set_discovery_issuer("https://token.actions.githubusercontent.com");
+    let app = app_with(&mixup).await;
+    assert_eq!(
+        mixup.jwks_fetches(),
+        0,
+        "a discovery document naming another issuer is refused"
+    );
+    let (_, ready) = app.get("/readyz").await;
+    assert!(
+        ready["issuers"][0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("names issuer"),
+        "{ready}"
+    );
+}

@@ -1,0 +1,187 @@
+//! A fake CI OIDC issuer: real keys served over real HTTP on 127.0.0.1:0, with knobs for outages, slowness,
+//! oversized or empty sets, redirects, and counters of every fetch.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+use std::sync::Mutex;
+use tollgate::credentials::{SigningAlg, SigningKey};
+
+/// How the JWKS endpoint answers.
+#[derive(Clone, Debug)]
+pub enum JwksBehaviour {
+    Serve,
+    Status(u16),
+    Garbage,
+    EmptySet,
+    Oversized(usize),
+    Hang(Duration),
+    RedirectTo(String),
+}
+
+pub struct IssuerState {
+    pub url: String,
+    keys: Mutex<Vec<Arc<SigningKey>>>,
+    behaviour: Mutex<JwksBehaviour>,
+    cache_control: Mutex<Option<String>>,
+    discovery_issuer: Mutex<Option<String>>,
+    pub discovery_fetches: AtomicU64,
+    pub jwks_fetches: AtomicU64,
+    pub in_flight: AtomicUsize,
+}
+
+/// A running fake issuer; the server stops when the test's runtime ends.
+#[derive(Clone)]
+pub struct FakeIssuer {
+    pub state: Arc<IssuerState>,
+}
+
+impl FakeIssuer {
+    pub async fn start(alg: SigningAlg) -> FakeIssuer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(IssuerState {
+            url,
+            keys: Mutex::new(vec![Arc::new(SigningKey::generate(alg).unwrap())]),
+            behaviour: Mutex::new(JwksBehaviour::Serve),
+            cache_control: Mutex::new(None),
+            discovery_issuer: Mutex::new(None),
+            discovery_fetches: AtomicU64::new(0),
+            jwks_fetches: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+        });
+        let router = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks", get(jwks))
+            .route(
+                "/{tenant}/.well-known/openid-configuration",
+                get(tenant_discovery),
+            )
+            .route("/{tenant}/jwks", get(jwks))
+            .with_state(Arc::clone(&state));
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        FakeIssuer { state }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.state.url
+    }
+
+    /// The key tokens are signed with (the first published one).
+    pub fn signing_key(&self) -> Arc<SigningKey> {
+        Arc::clone(&self.state.keys.lock().unwrap()[0])
+    }
+
+    /// Publishes a new key first and keeps the old ones (rotation); returns the new key.
+    pub fn rotate(&self, alg: SigningAlg) -> Arc<SigningKey> {
+        let key = Arc::new(SigningKey::generate(alg).unwrap());
+        self.state.keys.lock().unwrap().insert(0, Arc::clone(&key));
+        key
+    }
+
+    /// Publishes only `key` from now on.
+    pub fn replace_keys(&self, keys: Vec<Arc<SigningKey>>) {
+        *self.state.keys.lock().unwrap() = keys;
+    }
+
+    pub fn set_behaviour(&self, behaviour: JwksBehaviour) {
+        *self.state.behaviour.lock().unwrap() = behaviour;
+    }
+
+    pub fn set_cache_control(&self, value: Option<&str>) {
+        *self.state.cache_control.lock().unwrap() = value.map(str::to_owned);
+    }
+
+    /// Make the discovery document claim another issuer (a mix-up attempt).
+    pub fn set_discovery_issuer(&self, issuer: &str) {
+        *self.state.discovery_issuer.lock().unwrap() = Some(issuer.to_owned());
+    }
+
+    pub fn jwks_fetches(&self) -> u64 {
+        self.state.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    /// Signs `claims` with the issuer's current key; standard claims default around `now`.
+    pub fn token(&self, now: i64, claims: Value) -> String {
+        self.token_with_key(&self.signing_key(), now, claims)
+    }
+
+    pub fn token_with_key(&self, key: &SigningKey, now: i64, claims: Value) -> String {
+        let mut map = Map::new();
+        map.insert("iss".into(), json!(self.state.url));
+        map.insert("aud".into(), json!("tollgate"));
+        map.insert("iat".into(), json!(now));
+        map.insert("nbf".into(), json!(now));
+        map.insert("exp".into(), json!(now + 300));
+        map.insert("jti".into(), json!(format!("jti-{now}")));
+        if let Value::Object(extra) = claims {
+            map.extend(extra);
+        }
+        key.sign(&map).unwrap()
+    }
+}
+
+async fn discovery(State(state): State<Arc<IssuerState>>) -> Response {
+    state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+    let issuer = state
+        .discovery_issuer
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| state.url.clone());
+    axum::Json(json!({"issuer": issuer, "jwks_uri": format!("{}/jwks", state.url)})).into_response()
+}
+
+/// Per-tenant issuers (`{url}/{tenant}`), as a Semaphore- or CircleCI-style template sees them; same keys.
+async fn tenant_discovery(
+    State(state): State<Arc<IssuerState>>,
+    Path(tenant): Path<String>,
+) -> Response {
+    state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+    let issuer = format!("{}/{tenant}", state.url);
+    axum::Json(json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")})).into_response()
+}
+
+async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
+    state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    state.in_flight.fetch_add(1, Ordering::SeqCst);
+    let behaviour = state.behaviour.lock().unwrap().clone();
+    let response = match behaviour {
+        JwksBehaviour::Serve => {
+            let keys: Vec<Value> = state
+                .keys
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|k| Value::Object(k.public_jwk().clone()))
+                .collect();
+            let mut headers = HeaderMap::new();
+            if let Some(cc) = state.cache_control.lock().unwrap().clone() {
+                headers.insert(header::CACHE_CONTROL, HeaderValue::from_str(&cc).unwrap());
+            }
+            (headers, axum::Json(json!({ "keys": keys }))).into_response()
+        }
+        JwksBehaviour::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
+        JwksBehaviour::Garbage => "<html>not json</html>".into_response(),
+        JwksBehaviour::EmptySet => axum::Json(json!({"keys": []})).into_response(),
+        JwksBehaviour::Oversized(bytes) => {
+            format!("{{\"keys\": [], \"pad\": \"{}\"}}", "x".repeat(bytes)).into_response()
+        }
+        JwksBehaviour::Hang(duration) => {
+            tokio::time::sleep(duration).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        JwksBehaviour::RedirectTo(location) => {
+            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+        }
+    };
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
