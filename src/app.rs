@@ -89,10 +89,6 @@ impl App {
         })
     }
 
-    pub fn router(&self) -> axum::Router {
-        http::router(Arc::clone(&self.state))
-    }
-
     /// Serves until `shutdown`; prefetches issuer keys once the listener is up (the dev issuer is served by
     /// this very listener) and keeps refreshing them in the background.
     pub async fn serve(
@@ -104,7 +100,7 @@ impl App {
             Arc::clone(&self.issuers),
             Arc::clone(self.state.broker.clock()),
         ));
-        let served = http::serve(listener, self.router(), shutdown).await;
+        let served = http::serve(listener, http::router(Arc::clone(&self.state)), shutdown).await;
         refresher.abort();
         Ok(served?)
     }

@@ -76,7 +76,9 @@ async fn an_unknown_kid_storm_causes_one_fetch() {
     let github = FakeIssuer::start(SigningAlg::Rs256).await;
     let app = app_with(&github).await;
     assert_eq!(github.jwks_fetches(), 1);
-    // 1,000 concurrent exchanges with a kid the issuer never published.
+    // The prefetch started a cooldown; a minute later, 1,000 concurrent exchanges with a kid never published.
+    let start = NOW + 60;
+    app.clock.set(UnixTime::from_secs(start));
     let stranger = SigningKey::generate(SigningAlg::Rs256).unwrap();
     let token = github.token_with_key(&stranger, NOW, claims());
     let mut tasks = tokio::task::JoinSet::new();
@@ -93,7 +95,7 @@ async fn an_unknown_kid_storm_causes_one_fetch() {
     assert_eq!(refused, 1000);
     assert_eq!(github.jwks_fetches(), 2, "one refresh for the whole storm");
     // Within the cooldown nothing more is fetched, whatever the kid.
-    app.clock.set(UnixTime::from_secs(NOW + 59));
+    app.clock.set(UnixTime::from_secs(start + 59));
     let other = github.token_with_key(
         &SigningKey::generate(SigningAlg::Rs256).unwrap(),
         NOW,
@@ -101,7 +103,7 @@ async fn an_unknown_kid_storm_causes_one_fetch() {
     );
     assert!(app.broker.exchange(request(other.clone())).await.is_err());
     assert_eq!(github.jwks_fetches(), 2, "cooldown holds");
-    app.clock.set(UnixTime::from_secs(NOW + 60));
+    app.clock.set(UnixTime::from_secs(start + 60));
     assert!(app.broker.exchange(request(other)).await.is_err());
     assert_eq!(github.jwks_fetches(), 3, "one more after the cooldown");
 }

@@ -124,6 +124,7 @@ impl FakeIssuer {
         if let Value::Object(extra) = claims {
             map.extend(extra);
         }
+        map.retain(|_, value| !value.is_null()); // a null in `claims` removes that claim
         key.sign(&map).unwrap()
     }
 }

@@ -91,7 +91,7 @@ pub async fn spawn_app(setup: Setup) -> TestApp {
     )
     .unwrap();
     app.issuers.prefetch(clock.now()).await;
-    let router = app.router();
+    let router = tollgate::http::router(Arc::clone(&app.state));
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     TestApp {
         url,

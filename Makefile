@@ -1,0 +1,30 @@
+# The gate: CI runs `make lint` and `make test` (see .ci/run).
+CARGO ?= cargo
+export TOLLGATE_TEST_PYTHON := $(CURDIR)/.venv/bin/python
+
+.PHONY: run test lint bench deps build
+
+## Build and serve on the embedded default (dev issuer, example policies, ephemeral key) at 127.0.0.1:8080.
+run:
+	$(CARGO) run --bin tollgate -- serve --dev
+
+## Install the test peers, then run the whole suite: unit, integration (real HTTP, PyJWT), benches once, README lines.
+test: deps
+	$(CARGO) test --all-targets
+	$(CARGO) run --quiet --bin tollgate -- check --config deploy/dev/tollgate.yaml
+	scripts/readme-test.sh
+
+## Formatting and lints, warnings are errors.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+## Criterion benches (release build); reports in target/criterion.
+bench:
+	$(CARGO) bench --bench exchange
+
+deps:
+	scripts/test-deps.sh
+
+build:
+	$(CARGO) build --release --bin tollgate

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs the README's quickstart shell lines, exactly as written, against `tollgate serve --dev` (what `make run`
+# starts), with real bash, curl and jq, and checks what they print.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=target/debug/tollgate
+[ -x "$bin" ] || cargo build --quiet --bin tollgate
+if curl -s -o /dev/null http://127.0.0.1:8080/healthz; then
+  echo "readme-test: something already listens on 127.0.0.1:8080 (a 'make run'?); stop it first" >&2
+  exit 1
+fi
+
+work=$(mktemp -d)
+log="$work/server.log"
+"$bin" serve --dev >"$log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+
+for _ in $(seq 1 100); do
+  curl -sf -o /dev/null http://127.0.0.1:8080/readyz && break
+  sleep 0.1
+done
+curl -sf -o /dev/null http://127.0.0.1:8080/readyz || { echo "readme-test: server never became ready"; cat "$log"; exit 1; }
+
+# The quickstart block sits between these markers in README.md.
+sed -n '/<!-- quickstart:begin -->/,/<!-- quickstart:end -->/p' README.md | sed '/^```/d; /^<!--/d' >"$work/quickstart.sh"
+[ -s "$work/quickstart.sh" ] || { echo "readme-test: no quickstart block in README.md"; exit 1; }
+(cd "$work" && bash -euo pipefail quickstart.sh) >"$work/out.txt" 2>&1 || { cat "$work/out.txt"; cat "$log"; exit 1; }
+
+passed=0 failed=0
+expect() {
+  if grep -q -- "$1" "$work/out.txt"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "readme-test: missing $1"; fi
+}
+expect '"token_type": "Bearer"'
+expect '"issued_token_type": "urn:ietf:params:oauth:token-type:jwt"'
+expect '"role": "deploy-web"'
+expect '"sub": "acme/web@refs/heads/main"'
+expect '"aud": "deploy-api"'
+expect '"error": "access_denied"'
+expect 'StringLike on \\"sub\\" did not match'
+if grep -q 'eyJ[A-Za-z0-9_-]*\.eyJ' "$log"; then
+  failed=$((failed + 1)); echo "readme-test: a token appears in the server log"
+else
+  passed=$((passed + 1))
+fi
+[ "$failed" -eq 0 ] || { echo "--- quickstart output"; cat "$work/out.txt"; }
+echo "readme: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
