@@ -79,7 +79,7 @@ impl DevIssuer {
             DevProvider::Semaphore => semaphore_defaults(),
         };
         let given_sub = request.claims.contains_key("sub");
-        claims.extend(request.claims.clone());
+        claims.extend(request.claims);
         let iss = match request.provider {
             DevProvider::Github => self.github_issuer(),
             DevProvider::Semaphore => {
@@ -100,20 +100,14 @@ impl DevIssuer {
         let standard = json!({
             "iss": iss, "aud": request.audience, "iat": now.as_secs(), "nbf": now.as_secs(),
             "exp": now.plus_secs(i64::from(request.ttl_secs)).as_secs(),
-            "jti": format!("dev-{}-{}", now.as_secs(), claims.len()),
+            "jti": format!("dev-{}", self.key.kid().get(..8).unwrap_or_default()),
         });
+        // Claims given explicitly (even `iss` or `exp`, to try out rejections) win over the computed ones.
         if let Value::Object(standard) = standard {
             for (name, value) in standard {
                 claims.entry(name).or_insert(value);
             }
         }
-        // Explicit overrides of standard claims win over the computed ones.
-        claims.extend(
-            request
-                .claims
-                .into_iter()
-                .filter(|(k, _)| k != "sub" || given_sub),
-        );
         Ok(self.key.sign(&claims)?)
     }
 }

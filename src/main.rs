@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use tollgate::app::{App, Mode};
-use tollgate::clock::{Clock, FixedClock, SystemClock, UnixTime};
+use tollgate::clock::{Clock, SystemClock, UnixTime};
 use tollgate::config::{Config, process_env};
 use tollgate::credentials::{SigningAlg, SigningKey};
 use tollgate::issuers::{Issuers, KeySet, known_alg, read_jwks_file};
@@ -260,13 +260,12 @@ async fn verify_with_config(text: &str, path: &Path, now: UnixTime) -> anyhow::R
         now,
     )?);
     let verifier = Verifier::new(issuers);
-    let clock = FixedClock::new(now);
     let token = match RawToken::parse(text) {
         Ok(token) => token,
         Err(error) => return Ok(Err(error.to_string())),
     };
     Ok(verifier
-        .verify(&token, clock.now())
+        .verify(&token, now)
         .await
         .map(|v| v.claims().clone())
         .map_err(|e| e.to_string()))

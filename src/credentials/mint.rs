@@ -128,11 +128,12 @@ impl Minter {
     pub fn discovery(&self) -> Value {
         let issuer = &self.config.issuer_url;
         let ring = self.ring.load();
-        let mut algs: Vec<&str> = std::iter::once(&ring.active)
-            .chain(ring.previous.iter())
-            .map(|k| k.alg().as_str())
-            .collect();
-        algs.dedup();
+        let mut algs: Vec<&str> = Vec::new();
+        for key in std::iter::once(&ring.active).chain(ring.previous.iter()) {
+            if !algs.contains(&key.alg().as_str()) {
+                algs.push(key.alg().as_str());
+            }
+        }
         json!({
             "issuer": issuer,
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
@@ -151,4 +152,106 @@ fn random_id() -> Result<String, MintError> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| MintError::Random)?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credentials::SigningAlg;
+
+    const NOW: i64 = 1_767_225_600;
+
+    fn minter(cap_at_inbound_exp: bool) -> Minter {
+        let config = MinterConfig {
+            issuer_url: "https://tollgate.example".into(),
+            max_ttl_secs: 600,
+            cap_at_inbound_exp,
+        };
+        let previous = vec![SigningKey::generate(SigningAlg::EdDsa).unwrap()];
+        Minter::new(
+            config,
+            SigningKey::generate(SigningAlg::Es256).unwrap(),
+            previous,
+        )
+    }
+
+    fn request(ttl_secs: u32, inbound_exp: i64) -> TokenRequest {
+        let mut extra = Map::new();
+        extra.insert("repository".into(), json!("acme/web"));
+        TokenRequest {
+            subject: "s".into(),
+            audience: "a".into(),
+            ttl_secs,
+            inbound_exp: UnixTime::from_secs(inbound_exp),
+            actor_iss: "https://ci".into(),
+            actor_sub: "repo:acme/web".into(),
+            role: "r".into(),
+            extra,
+        }
+    }
+
+    fn payload(token: &str) -> Value {
+        let part = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn ttl_is_capped_by_the_ceiling_and_optionally_by_the_inbound_exp() {
+        let now = UnixTime::from_secs(NOW);
+        let minted = minter(false).mint(request(900, NOW + 60), now).unwrap();
+        assert_eq!(
+            minted.expires_at.as_secs(),
+            NOW + 600,
+            "ceiling 600 beats grant 900"
+        );
+        let minted = minter(false).mint(request(300, NOW + 60), now).unwrap();
+        assert_eq!(minted.expires_at.as_secs(), NOW + 300);
+        let minted = minter(true).mint(request(300, NOW + 60), now).unwrap();
+        assert_eq!(
+            minted.expires_at.as_secs(),
+            NOW + 60,
+            "capped at the inbound exp"
+        );
+        let claims = payload(&minted.token);
+        assert_eq!(claims["exp"], NOW + 60);
+        assert_eq!(claims["iat"], NOW);
+        assert_eq!(
+            claims["act"],
+            json!({"iss": "https://ci", "sub": "repo:acme/web"})
+        );
+        assert_eq!(claims["repository"], "acme/web");
+        assert_eq!(claims["jti"], minted.jti.as_str());
+    }
+
+    #[test]
+    fn jwks_publishes_active_then_previous_keys_and_discovery_lists_their_algorithms() {
+        let minter = minter(false);
+        let jwks = minter.jwks();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(
+            (keys[0]["alg"].as_str(), keys[1]["alg"].as_str()),
+            (Some("ES256"), Some("EdDSA"))
+        );
+        let discovery = minter.discovery();
+        assert_eq!(
+            discovery["jwks_uri"],
+            "https://tollgate.example/.well-known/jwks.json"
+        );
+        assert_eq!(
+            discovery["id_token_signing_alg_values_supported"],
+            json!(["ES256", "EdDSA"])
+        );
+        let token = minter
+            .mint(request(60, NOW + 600), UnixTime::from_secs(NOW))
+            .unwrap()
+            .token;
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["kid"], keys[0]["kid"], "signed with the active key");
+    }
 }

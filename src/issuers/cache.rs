@@ -87,7 +87,6 @@ struct Cached {
 #[derive(Default)]
 struct RefreshState {
     last_attempt: Option<UnixTime>,
-    last_error: Option<String>,
     next_try: Option<UnixTime>,
 }
 
@@ -96,6 +95,8 @@ pub struct KeyCache {
     source: KeySource,
     settings: Arc<JwksSettings>,
     current: ArcSwapOption<Cached>,
+    /// The last fetch's error, cleared by a success; readable without waiting for a refresh in progress.
+    last_error: ArcSwapOption<String>,
     refresh: Mutex<RefreshState>,
     fetches: AtomicU64,
 }
@@ -106,6 +107,7 @@ impl KeyCache {
             source,
             settings,
             current: ArcSwapOption::empty(),
+            last_error: ArcSwapOption::empty(),
             refresh: Mutex::new(RefreshState::default()),
             fetches: AtomicU64::new(0),
         }
@@ -144,7 +146,7 @@ impl KeyCache {
         }
         let mut state = self.refresh.lock().await;
         // Whoever held the lock before us may have fetched the key already.
-        if let Some(found) = self.lookup(kid, now).and_then(|m| as_found(m, kid)) {
+        if let Some(found) = self.lookup(kid, now).and_then(found_or_kid_required) {
             return found;
         }
         let cooled = state
@@ -181,11 +183,7 @@ impl KeyCache {
 
     pub fn status(&self, now: UnixTime) -> CacheStatus {
         let current = self.current.load_full();
-        let last_error = self
-            .refresh
-            .try_lock()
-            .ok()
-            .and_then(|s| s.last_error.clone());
+        let last_error = self.last_error.load_full().map(|e| e.as_ref().clone());
         CacheStatus {
             keys: current.as_ref().map_or(0, |c| c.keys.len()),
             last_success: current.as_ref().map(|c| c.fetched_at),
@@ -242,12 +240,12 @@ impl KeyCache {
                     fetched_at: now,
                     refresh_at: now.plus_secs(interval),
                 })));
-                state.last_error = None;
+                self.last_error.store(None);
                 state.next_try = None;
             }
             Err(error) => {
                 tracing::warn!(error = %error, "Fetching issuer keys failed; keeping the last good set.");
-                state.last_error = Some(error.to_string());
+                self.last_error.store(Some(Arc::new(error.to_string())));
                 state.next_try = Some(now.plus_secs(self.settings.retry_secs));
             }
         }
@@ -268,7 +266,8 @@ impl KeyCache {
     }
 }
 
-fn as_found(found: KeyMatch, _kid: Option<&str>) -> Option<Result<Arc<VerifyKey>, KeyError>> {
+/// A final answer from a lookup, or `None` when the kid is still unknown.
+fn found_or_kid_required(found: KeyMatch) -> Option<Result<Arc<VerifyKey>, KeyError>> {
     match found {
         KeyMatch::Found(key) => Some(Ok(key)),
         KeyMatch::KidRequired => Some(Err(KeyError::KidRequired)),
