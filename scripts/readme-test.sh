@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=target/debug/tollgate
+bin="${CARGO_TARGET_DIR:-target}/debug/tollgate"
 [ -x "$bin" ] || cargo build --quiet --bin tollgate
 if curl -s -o /dev/null http://127.0.0.1:8080/healthz; then
   echo "readme-test: something already listens on 127.0.0.1:8080 (a 'make run'?); stop it first" >&2
