@@ -162,7 +162,8 @@ pub struct IssuerHealth {
 /// All trusted issuers and their key caches.
 pub struct Issuers {
     exact: HashMap<String, (Arc<IssuerConfig>, Arc<KeyCache>)>,
-    templates: Vec<(Arc<IssuerConfig>, IssuerTemplate)>,
+    /// Template issuers, with their static keys when they have a `jwks_file`.
+    templates: Vec<(Arc<IssuerConfig>, IssuerTemplate, Option<KeySet>)>,
     dynamic: moka::future::Cache<String, Arc<KeyCache>>,
     fetcher: Fetcher,
     settings: Arc<JwksSettings>,
@@ -214,7 +215,7 @@ impl Issuers {
                             (Arc::clone(&config), make_cache(&url, Some(value))),
                         );
                     }
-                    templates.push((Arc::clone(&config), template.clone()));
+                    templates.push((Arc::clone(&config), template.clone(), static_keys.clone()));
                 }
             }
         }
@@ -245,24 +246,26 @@ impl Issuers {
                 keys: Arc::clone(keys),
             });
         }
-        for (config, template) in &self.templates {
+        for (config, template, static_keys) in &self.templates {
             let Some(value) = template.match_issuer(iss) else {
                 continue;
             };
             let url = template.render(value);
-            let keys = match &config.keys {
-                KeysConfig::JwksFile(_) | KeysConfig::Static(_) => continue, // allow-listed: already exact
-                _ => {
-                    let source = source_for(config, &url, Some(value));
-                    let settings = Arc::clone(&self.settings);
-                    self.dynamic
-                        .get_with(
-                            url,
-                            async move { Arc::new(KeyCache::new(source, settings)) },
-                        )
-                        .await
-                }
+            if let Some(keys) = self.dynamic.get(&url).await {
+                return Some(Resolved {
+                    issuer: Arc::clone(config),
+                    keys,
+                });
+            }
+            let settings = Arc::clone(&self.settings);
+            let cache = match static_keys {
+                Some(keys) => KeyCache::with_static(keys.clone(), settings, UnixTime::from_secs(0)),
+                None => KeyCache::new(source_for(config, &url, Some(value)), settings),
             };
+            let keys = self
+                .dynamic
+                .get_with(url, async move { Arc::new(cache) })
+                .await;
             return Some(Resolved {
                 issuer: Arc::clone(config),
                 keys,
@@ -308,7 +311,7 @@ impl Issuers {
     /// Names of all configured issuers.
     pub fn names(&self) -> Vec<String> {
         let mut names: Vec<_> = self.exact.values().map(|(c, _)| c.name.clone()).collect();
-        names.extend(self.templates.iter().map(|(c, _)| c.name.clone()));
+        names.extend(self.templates.iter().map(|(c, _, _)| c.name.clone()));
         names.sort();
         names.dedup();
         names
