@@ -49,6 +49,8 @@ pub enum StartError {
 pub struct App {
     pub state: Arc<AppState>,
     pub issuers: Arc<Issuers>,
+    /// How often the background task looks for due refreshes.
+    pub refresh_tick: Duration,
 }
 
 impl App {
@@ -86,6 +88,7 @@ impl App {
         Ok(App {
             state: Arc::new(AppState { broker, dev }),
             issuers,
+            refresh_tick: REFRESH_TICK,
         })
     }
 
@@ -96,9 +99,11 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
+        let clock = Arc::clone(self.state.broker.clock());
         let refresher = tokio::spawn(refresh_forever(
             Arc::clone(&self.issuers),
-            Arc::clone(self.state.broker.clock()),
+            clock,
+            self.refresh_tick,
         ));
         let served = http::serve(listener, http::router(Arc::clone(&self.state)), shutdown).await;
         refresher.abort();
@@ -106,9 +111,9 @@ impl App {
     }
 }
 
-async fn refresh_forever(issuers: Arc<Issuers>, clock: Arc<dyn Clock>) {
+async fn refresh_forever(issuers: Arc<Issuers>, clock: Arc<dyn Clock>, every: Duration) {
     issuers.prefetch(clock.now()).await;
-    let mut tick = tokio::time::interval(REFRESH_TICK);
+    let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

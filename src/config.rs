@@ -227,6 +227,13 @@ impl Config {
                     format!("the name {:?} is used twice", issuer.name),
                 ));
             }
+            if let Some(twin) = issuers
+                .iter()
+                .find(|i| same_issuer(&i.matcher, &issuer.matcher))
+            {
+                let reason = format!("{:?} has the same issuer as {:?}", issuer.name, twin.name);
+                return Err(at(line, "trusted_issuers", reason));
+            }
             issuers.push(issuer);
         }
         if issuers.is_empty() {
@@ -264,6 +271,24 @@ fn yaml_error(file: &str, error: &serde_saphyr::Error) -> ConfigError {
     }
 }
 
+/// Whether two entries could claim the same `iss`: then the first would silently shadow the second.
+/// Two pattern templates of the same shape cannot be compared and are allowed.
+fn same_issuer(a: &IssuerMatcher, b: &IssuerMatcher) -> bool {
+    match (a, b) {
+        (IssuerMatcher::Exact(a), IssuerMatcher::Exact(b)) => a == b,
+        (IssuerMatcher::Exact(url), IssuerMatcher::Template(t))
+        | (IssuerMatcher::Template(t), IssuerMatcher::Exact(url)) => t.match_issuer(url).is_some(),
+        (IssuerMatcher::Template(a), IssuerMatcher::Template(b)) => {
+            a.allow_list()
+                .iter()
+                .any(|value| b.match_issuer(&a.render(value)).is_some())
+                || b.allow_list()
+                    .iter()
+                    .any(|value| a.match_issuer(&b.render(value)).is_some())
+        }
+    }
+}
+
 fn jwks_settings(raw: &RawJwks) -> Result<JwksSettings, String> {
     let defaults = JwksSettings::default();
     let secs = |value: Option<u32>, default: i64| value.map_or(default, i64::from);
@@ -286,6 +311,11 @@ fn jwks_settings(raw: &RawJwks) -> Result<JwksSettings, String> {
     if settings.refresh_min_secs < 1 || settings.refresh_min_secs > settings.refresh_max_secs {
         return Err(
             "refresh_min_seconds must be at least 1 and at most refresh_max_seconds".into(),
+        );
+    }
+    if settings.unknown_kid_cooldown_secs < 10 || settings.retry_secs < 1 {
+        return Err(
+            "unknown_kid_cooldown_seconds must be at least 10 and retry_seconds at least 1".into(),
         );
     }
     if settings.max_staleness_secs < settings.refresh_max_secs {

@@ -205,6 +205,20 @@ fn issuer_entries_are_checked() {
             "expected {detail} in {error}"
         );
     }
+    let same_url = "listen: 127.0.0.1:1\nissuer_url: https://x\npolicies: p\ntrusted_issuers:\n  - {name: a, profile: github, audiences: [t]}\n  - {name: b, profile: github, audiences: [t]}\n";
+    assert!(
+        parse(same_url)
+            .unwrap_err()
+            .to_string()
+            .contains("same issuer")
+    );
+    let zero_cooldown = "listen: 127.0.0.1:1\nissuer_url: https://x\npolicies: p\njwks:\n  unknown_kid_cooldown_seconds: 0\ntrusted_issuers:\n  - {name: a, profile: github, audiences: [t]}\n";
+    assert!(
+        parse(zero_cooldown)
+            .unwrap_err()
+            .to_string()
+            .contains("at least 10")
+    );
     let twice = "listen: 127.0.0.1:1\nissuer_url: https://x\npolicies: p\ntrusted_issuers:\n  - {name: a, issuer: https://a, audiences: [t]}\n  - {name: a, issuer: https://b, audiences: [t]}\n";
     assert!(parse(twice).unwrap_err().to_string().contains("used twice"));
 }

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::broker::BrokerError;
+use crate::issuers::KeyError;
 use crate::verify::VerifyError;
 
 /// An error as a client sees it: `{"error": code, "error_description": text}`.
@@ -77,8 +78,8 @@ impl ApiError {
 
 impl From<VerifyError> for ApiError {
     fn from(error: VerifyError) -> Self {
-        if error.is_unavailable() {
-            tracing::warn!(error = %error, "Issuer keys are unavailable.");
+        if let VerifyError::Key(KeyError::Unavailable(detail)) = &error {
+            tracing::warn!(detail = %detail, "Issuer keys are unavailable.");
             return Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",

@@ -1,5 +1,6 @@
 //! `/healthz` (the process answers) and `/readyz` (policies and signing key loaded, every fixed issuer's keys
-//! fetched and younger than the maximum staleness).
+//! fetched and younger than the maximum staleness). Public: issuer names and booleans only; fetch errors and
+//! URLs go to the log.
 
 use std::sync::Arc;
 
@@ -20,12 +21,10 @@ pub struct Readiness {
 #[derive(Serialize)]
 struct IssuerReadiness {
     name: String,
-    url: String,
     ready: bool,
     keys: usize,
     stale: bool,
     last_success: Option<String>,
-    last_error: Option<String>,
 }
 
 pub async fn healthz() -> Json<serde_json::Value> {
@@ -45,9 +44,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Rea
             keys: h.status.keys,
             stale: h.status.stale,
             last_success: h.status.last_success.map(|t| t.to_rfc3339()),
-            last_error: h.status.last_error,
             name: h.name,
-            url: h.url,
         })
         .collect();
     let policies = state.broker.policies().len();

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use tokio::sync::Mutex;
@@ -62,7 +63,8 @@ pub enum KeyError {
     UnknownKid(String),
     #[error("the token has no kid and the issuer publishes several keys")]
     KidRequired,
-    #[error("the issuer's keys are not available: {0}")]
+    /// The detail (URLs, transport errors) is for the log, never for the client.
+    #[error("the issuer's signing keys are not available right now")]
     Unavailable(String),
 }
 
@@ -131,7 +133,7 @@ impl KeyCache {
 
     /// Finds the key for a token's `kid`, refreshing at most once per cooldown when the `kid` is unknown.
     pub async fn key_for(
-        &self,
+        self: &Arc<Self>,
         fetcher: &Fetcher,
         kid: Option<&str>,
         now: UnixTime,
@@ -165,7 +167,7 @@ impl KeyCache {
 
     /// Refreshes now if the schedule says so (or `force`); returns when the next refresh is due.
     pub async fn refresh_if_due(
-        &self,
+        self: &Arc<Self>,
         fetcher: &Fetcher,
         now: UnixTime,
         force: bool,
@@ -221,10 +223,33 @@ impl KeyCache {
         KeyError::UnknownKid(kid.unwrap_or_default().to_owned())
     }
 
-    async fn fetch_locked(&self, state: &mut RefreshState, fetcher: &Fetcher, now: UnixTime) {
+    /// Fetches under the refresh lock. The fetch runs in its own task, so a caller that goes away (a client
+    /// disconnecting) cannot cancel it half-way and leave a cooldown started with nothing fetched.
+    async fn fetch_locked(
+        self: &Arc<Self>,
+        state: &mut RefreshState,
+        fetcher: &Fetcher,
+        now: UnixTime,
+    ) {
         state.last_attempt = Some(now);
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        match self.fetch(fetcher).await {
+        let (this, fetcher) = (Arc::clone(self), fetcher.clone());
+        let task = tokio::spawn(async move {
+            let deadline = Duration::from_secs(this.settings.fetch_timeout_secs);
+            let result = match tokio::time::timeout(deadline, this.fetch(&fetcher)).await {
+                Ok(result) => result,
+                Err(_) => Err(FetchError::TimedOut(this.settings.fetch_timeout_secs)),
+            };
+            this.apply(result, now)
+        });
+        if let Ok(next_try) = task.await {
+            state.next_try = next_try;
+        }
+    }
+
+    /// Stores a fetch's outcome; returns when to retry after a failure.
+    fn apply(&self, result: Result<FetchedKeys, FetchError>, now: UnixTime) -> Option<UnixTime> {
+        match result {
             Ok(fetched) => {
                 let max_age = fetched
                     .max_age_secs
@@ -241,12 +266,12 @@ impl KeyCache {
                     refresh_at: now.plus_secs(interval),
                 })));
                 self.last_error.store(None);
-                state.next_try = None;
+                None
             }
             Err(error) => {
                 tracing::warn!(error = %error, "Fetching issuer keys failed; keeping the last good set.");
                 self.last_error.store(Some(Arc::new(error.to_string())));
-                state.next_try = Some(now.plus_secs(self.settings.retry_secs));
+                Some(now.plus_secs(self.settings.retry_secs))
             }
         }
     }

@@ -27,6 +27,8 @@ pub enum FetchError {
     Discovery { url: String, reason: String },
     #[error("key set from {url} is unusable: {source}")]
     Jwks { url: String, source: JwksError },
+    #[error("fetching keys timed out after {0} s")]
+    TimedOut(u64),
     #[error("reading {path}: {reason}")]
     File { path: String, reason: String },
 }
@@ -53,9 +55,11 @@ impl Fetcher {
             .no_proxy()
             .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
             .redirect(redirect::Policy::custom(|attempt| {
+                let downgrade = attempt.previous().iter().any(|u| u.scheme() == "https")
+                    && attempt.url().scheme() != "https";
                 if attempt.previous().len() >= 5 {
                     attempt.error("too many redirects")
-                } else if is_allowed_url(attempt.url()) {
+                } else if is_allowed_url(attempt.url()) && !downgrade {
                     attempt.follow()
                 } else {
                     let refused = attempt.url().to_string();
@@ -93,7 +97,10 @@ impl Fetcher {
                 reason: format!("it names issuer {:?}, expected {issuer:?}", doc.issuer),
             });
         }
-        parse_allowed(&doc.jwks_uri)?;
+        let jwks_uri = parse_allowed(&doc.jwks_uri)?;
+        if issuer.starts_with("https:") && jwks_uri.scheme() != "https" {
+            return Err(FetchError::InsecureUrl(doc.jwks_uri));
+        }
         Ok(doc.jwks_uri)
     }
 

@@ -29,6 +29,9 @@ use crate::clock::UnixTime;
 
 /// How many pattern-template issuers (e.g. Semaphore orgs matched by a pattern) keep a key cache at once.
 const DYNAMIC_ISSUER_CAPACITY: u64 = 1_000;
+/// How many new pattern-template issuers may get a key cache (and so a first fetch) per minute, so tokens naming
+/// ever-new orgs cannot turn Tollgate into a fetch amplifier or flush the cache of real ones.
+const NEW_DYNAMIC_ISSUERS_PER_MINUTE: u32 = 30;
 
 /// One configured trusted issuer (validated).
 #[derive(Clone, Debug)]
@@ -145,10 +148,19 @@ fn is_label(value: &str) -> bool {
         && value.len() <= 128
 }
 
-/// The result of selecting an issuer for a token's `iss`.
-pub struct Resolved {
+/// The configured issuer an (unverified) `iss` selected, before any key cache is touched.
+pub struct Selected {
     pub issuer: Arc<IssuerConfig>,
-    pub keys: Arc<KeyCache>,
+    url: String,
+    source: SelectedKeys,
+}
+
+enum SelectedKeys {
+    Fixed(Arc<KeyCache>),
+    Dynamic {
+        value: String,
+        static_keys: Option<KeySet>,
+    },
 }
 
 /// Readiness of one concrete issuer URL.
@@ -165,6 +177,8 @@ pub struct Issuers {
     /// Template issuers, with their static keys when they have a `jwks_file`.
     templates: Vec<(Arc<IssuerConfig>, IssuerTemplate, Option<KeySet>)>,
     dynamic: moka::future::Cache<String, Arc<KeyCache>>,
+    /// (minute, new dynamic issuers admitted in it).
+    dynamic_budget: std::sync::Mutex<(i64, u32)>,
     fetcher: Fetcher,
     settings: Arc<JwksSettings>,
 }
@@ -229,6 +243,7 @@ impl Issuers {
             exact,
             templates,
             dynamic,
+            dynamic_budget: std::sync::Mutex::new((0, 0)),
             fetcher,
             settings,
         })
@@ -238,40 +253,76 @@ impl Issuers {
         &self.fetcher
     }
 
-    /// Selects the configured issuer for an (unverified) `iss`; `None` when it is not trusted.
-    pub async fn resolve(&self, iss: &str) -> Option<Resolved> {
+    /// Selects the configured issuer for an (unverified) `iss`; `None` when it is not trusted. Pure: no cache
+    /// is created and nothing is fetched until `keys` is called (after the algorithm check).
+    pub fn select(&self, iss: &str) -> Option<Selected> {
         if let Some((issuer, keys)) = self.exact.get(iss) {
-            return Some(Resolved {
+            let source = SelectedKeys::Fixed(Arc::clone(keys));
+            return Some(Selected {
                 issuer: Arc::clone(issuer),
-                keys: Arc::clone(keys),
+                url: iss.to_owned(),
+                source,
             });
         }
-        for (config, template, static_keys) in &self.templates {
-            let Some(value) = template.match_issuer(iss) else {
-                continue;
-            };
-            let url = template.render(value);
-            if let Some(keys) = self.dynamic.get(&url).await {
-                return Some(Resolved {
+        self.templates
+            .iter()
+            .find_map(|(config, template, static_keys)| {
+                let value = template.match_issuer(iss)?;
+                let source = SelectedKeys::Dynamic {
+                    value: value.to_owned(),
+                    static_keys: static_keys.clone(),
+                };
+                Some(Selected {
                     issuer: Arc::clone(config),
-                    keys,
-                });
-            }
-            let settings = Arc::clone(&self.settings);
-            let cache = match static_keys {
-                Some(keys) => KeyCache::with_static(keys.clone(), settings, UnixTime::from_secs(0)),
-                None => KeyCache::new(source_for(config, &url, Some(value)), settings),
-            };
-            let keys = self
-                .dynamic
-                .get_with(url, async move { Arc::new(cache) })
-                .await;
-            return Some(Resolved {
-                issuer: Arc::clone(config),
-                keys,
-            });
+                    url: template.render(value),
+                    source,
+                })
+            })
+    }
+
+    /// The key cache of a selected issuer; a pattern-template issuer gets one on first use, within a budget.
+    pub async fn keys(
+        &self,
+        selected: &Selected,
+        now: UnixTime,
+    ) -> Result<Arc<KeyCache>, KeyError> {
+        let (value, static_keys) = match &selected.source {
+            SelectedKeys::Fixed(keys) => return Ok(Arc::clone(keys)),
+            SelectedKeys::Dynamic { value, static_keys } => (value, static_keys),
+        };
+        if let Some(keys) = self.dynamic.get(&selected.url).await {
+            return Ok(keys);
         }
-        None
+        if !self.admit_new_dynamic(now) {
+            return Err(KeyError::Unavailable(format!(
+                "too many new issuers this minute; {} refused",
+                selected.url
+            )));
+        }
+        let settings = Arc::clone(&self.settings);
+        let cache = match static_keys {
+            Some(keys) => KeyCache::with_static(keys.clone(), settings, UnixTime::from_secs(0)),
+            None => KeyCache::new(
+                source_for(&selected.issuer, &selected.url, Some(value)),
+                settings,
+            ),
+        };
+        Ok(self
+            .dynamic
+            .get_with(selected.url.clone(), async move { Arc::new(cache) })
+            .await)
+    }
+
+    fn admit_new_dynamic(&self, now: UnixTime) -> bool {
+        let Ok(mut budget) = self.dynamic_budget.lock() else {
+            return false;
+        };
+        let minute = now.as_secs().div_euclid(60);
+        if budget.0 != minute {
+            *budget = (minute, 0);
+        }
+        budget.1 += 1;
+        budget.1 <= NEW_DYNAMIC_ISSUERS_PER_MINUTE
     }
 
     /// Fetches every fixed issuer's keys now (at start), concurrently.
@@ -286,8 +337,15 @@ impl Issuers {
 
     async fn refresh_all(&self, now: UnixTime, force: bool) {
         let mut tasks = tokio::task::JoinSet::new();
-        for (_, keys) in self.exact.values() {
-            let (keys, fetcher) = (Arc::clone(keys), self.fetcher.clone());
+        let fixed = self.exact.values().map(|(_, keys)| Arc::clone(keys));
+        // Pattern-template issuers follow their schedule too, but are never prefetched.
+        let dynamic: Vec<_> = if force {
+            Vec::new()
+        } else {
+            self.dynamic.iter().map(|(_, keys)| keys).collect()
+        };
+        for keys in fixed.chain(dynamic) {
+            let fetcher = self.fetcher.clone();
             tasks.spawn(async move { keys.refresh_if_due(&fetcher, now, force).await });
         }
         while tasks.join_next().await.is_some() {}

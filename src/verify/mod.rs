@@ -88,15 +88,14 @@ impl Verifier {
             Some(_) => return Err(VerifyError::InvalidClaim("iss", "must be a string")),
             None => return Err(VerifyError::MissingClaim("iss")),
         };
-        let resolved = self
+        let selected = self
             .issuers
-            .resolve(iss)
-            .await
+            .select(iss)
             .ok_or_else(|| VerifyError::UnknownIssuer(shorten(iss)))?;
-        let issuer = &resolved.issuer;
+        let issuer = &selected.issuer;
         let alg = allowed_alg(&jws.header.alg, &issuer.algorithms)?;
-        let key = resolved
-            .keys
+        let keys = self.issuers.keys(&selected, now).await?;
+        let key = keys
             .key_for(self.issuers.fetcher(), jws.header.kid.as_deref(), now)
             .await?;
         check_signature(&jws, &key, alg)?;

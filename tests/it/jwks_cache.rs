@@ -148,30 +148,52 @@ async fn rotation_a_new_kid_is_fetched_once_and_old_tokens_still_verify() {
 async fn an_outage_serves_stale_keys_until_max_staleness() {
     let github = FakeIssuer::start(SigningAlg::Rs256).await;
     let app = app_with(&github).await;
+    // Each failure would otherwise serve the right keys, so only the limit under test can refuse it.
+    let working = format!("{}/jwks", github.url()).replace("http://", "http://user:pw@");
     let failures = [
-        JwksBehaviour::Status(500),
-        JwksBehaviour::Garbage,
-        JwksBehaviour::EmptySet,
-        JwksBehaviour::Oversized(70_000),
-        JwksBehaviour::Hang(std::time::Duration::from_secs(3)),
-        JwksBehaviour::RedirectTo("http://example.com/jwks".into()),
+        (JwksBehaviour::Status(500), "HTTP 500"),
+        (JwksBehaviour::Garbage, "not valid JSON"),
+        (JwksBehaviour::EmptySet, "no usable"),
+        (JwksBehaviour::Oversized(70_000), "more than 65536 bytes"),
+        (
+            JwksBehaviour::ChunkedOversized(70_000),
+            "more than 65536 bytes",
+        ),
+        (
+            JwksBehaviour::Hang(std::time::Duration::from_secs(3)),
+            "timed out",
+        ),
+        (JwksBehaviour::RedirectTo(working), "not allowed"),
     ];
     let mut at = NOW;
-    for (i, failure) in failures.into_iter().enumerate() {
+    for (failure, reason) in failures {
         github.set_behaviour(failure.clone());
         at += 301;
         app.clock.set(UnixTime::from_secs(at));
         let before = github.jwks_fetches();
         app.issuers.refresh_due(app.clock.now()).await;
         assert_eq!(github.jwks_fetches(), before + 1, "{failure:?} was tried");
-        let (status, body) = app.exchange(&github.token(at, claims()), "deploy").await;
-        assert_eq!(
-            status, 200,
-            "{failure:?}: last good keys still serve: {body}"
+        let status = &app.issuers.health(app.clock.now())[0].status;
+        let error = status.last_error.clone().unwrap_or_default();
+        assert!(
+            error.contains(reason),
+            "{failure:?}: {error:?} lacks {reason:?}"
         );
+        let (code, body) = app.exchange(&github.token(at, claims()), "deploy").await;
+        assert_eq!(code, 200, "{failure:?}: last good keys still serve: {body}");
         let (_, ready) = app.get("/readyz").await;
-        assert_eq!(ready["issuers"][0]["stale"], true, "{i}: {ready}");
-        assert!(ready["issuers"][0]["last_error"].is_string(), "{ready}");
+        assert_eq!(
+            (
+                ready["issuers"][0]["stale"].as_bool(),
+                ready["issuers"][0]["ready"].as_bool()
+            ),
+            (Some(true), Some(true)),
+            "{ready}"
+        );
+        assert!(
+            ready.to_string().find("127.0.0.1").is_none(),
+            "no URL or fetch error on the public readyz: {ready}"
+        );
     }
     // Past the maximum staleness (7200 s since the last success) the keys are no longer used.
     app.clock.set(UnixTime::from_secs(NOW + 7201));
@@ -225,12 +247,82 @@ async fn redirects_to_loopback_are_followed_and_discovery_mixups_refused() {
         0,
         "a discovery document naming another issuer is refused"
     );
-    let (_, ready) = app.get("/readyz").await;
-    assert!(
-        ready["issuers"][0]["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("names issuer"),
-        "{ready}"
+    let error = app.issuers.health(app.clock.now())[0]
+        .status
+        .last_error
+        .clone()
+        .unwrap_or_default();
+    assert!(error.contains("names issuer"), "{error}");
+    assert_eq!(app.get("/readyz").await.0, 503);
+}
+
+#[tokio::test]
+async fn the_background_refresher_prefetches_at_boot_and_follows_the_schedule() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    github.set_cache_control(Some("max-age=300"));
+    let app = spawn_served_app(Setup {
+        issuers: issuer_entry("github", &github, "    profile: github\n"),
+        policies: vec![policy("deploy", "github", "repo:acme/*")],
+        extra: JWKS.into(),
+    })
+    .await;
+    wait_for(|| github.jwks_fetches() == 1, "the prefetch at boot").await;
+    assert_eq!(
+        app.exchange(&github.token(NOW, claims()), "deploy").await.0,
+        200
     );
+    app.clock.set(UnixTime::from_secs(NOW + 299));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await; // several ticks of 50 ms: nothing due yet
+    assert_eq!(github.jwks_fetches(), 1);
+    app.clock.set(UnixTime::from_secs(NOW + 300));
+    wait_for(|| github.jwks_fetches() == 2, "the scheduled refresh").await;
+}
+
+#[tokio::test]
+async fn a_flood_of_new_pattern_issuers_is_bounded() {
+    let fake = FakeIssuer::start(SigningAlg::Rs256).await;
+    let base = fake.url().to_owned();
+    let issuers = format!(
+        "  - name: teams\n    issuer_template: \"{base}/{{org}}\"\n    template_pattern: \"team-[a-z0-9]+\"\n    audiences: [tollgate]\n"
+    );
+    let app = spawn_app(Setup {
+        issuers,
+        policies: vec![policy("team", "teams", "*")],
+        extra: JWKS.into(),
+    })
+    .await;
+    let mut outcomes = std::collections::BTreeMap::new();
+    for i in 0..40 {
+        let token = fake.token(
+            NOW,
+            json!({"iss": format!("{base}/team-{i}"), "sub": format!("org:team-{i}")}),
+        );
+        *outcomes
+            .entry(app.exchange(&token, "team").await.0)
+            .or_insert(0) += 1;
+    }
+    assert_eq!(
+        outcomes,
+        [(200, 30), (503, 10)].into_iter().collect(),
+        "30 new issuers a minute, then refused"
+    );
+    assert_eq!(
+        fake.state
+            .discovery_fetches
+            .load(std::sync::atomic::Ordering::SeqCst),
+        30,
+        "refused ones fetch nothing"
+    );
+    // Known ones keep working within the minute; the next minute admits new ones again.
+    let known = fake.token(
+        NOW,
+        json!({"iss": format!("{base}/team-0"), "sub": "org:team-0"}),
+    );
+    assert_eq!(app.exchange(&known, "team").await.0, 200);
+    app.clock.set(UnixTime::from_secs(NOW + 60));
+    let later = fake.token(
+        NOW + 60,
+        json!({"iss": format!("{base}/team-new"), "sub": "org:team-new"}),
+    );
+    assert_eq!(app.exchange(&later, "team").await.0, 200);
 }

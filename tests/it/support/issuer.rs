@@ -21,7 +21,11 @@ pub enum JwksBehaviour {
     Status(u16),
     Garbage,
     EmptySet,
+    /// A valid key set padded to this many bytes (with Content-Length).
     Oversized(usize),
+    /// A valid key set padded to this many bytes, streamed in chunks without Content-Length.
+    ChunkedOversized(usize),
+    /// Valid keys, after this long.
     Hang(Duration),
     RedirectTo(String),
 }
@@ -154,15 +158,16 @@ async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
     state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
     state.in_flight.fetch_add(1, Ordering::SeqCst);
     let behaviour = state.behaviour.lock().unwrap().clone();
+    let keys: Vec<Value> = state
+        .keys
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|k| Value::Object(k.public_jwk().clone()))
+        .collect();
+    let padded = |bytes: usize| json!({"keys": keys, "pad": "x".repeat(bytes)}).to_string();
     let response = match behaviour {
         JwksBehaviour::Serve => {
-            let keys: Vec<Value> = state
-                .keys
-                .lock()
-                .unwrap()
-                .iter()
-                .map(|k| Value::Object(k.public_jwk().clone()))
-                .collect();
             let mut headers = HeaderMap::new();
             if let Some(cc) = state.cache_control.lock().unwrap().clone() {
                 headers.insert(header::CACHE_CONTROL, HeaderValue::from_str(&cc).unwrap());
@@ -172,12 +177,16 @@ async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
         JwksBehaviour::Status(code) => StatusCode::from_u16(code).unwrap().into_response(),
         JwksBehaviour::Garbage => "<html>not json</html>".into_response(),
         JwksBehaviour::EmptySet => axum::Json(json!({"keys": []})).into_response(),
-        JwksBehaviour::Oversized(bytes) => {
-            format!("{{\"keys\": [], \"pad\": \"{}\"}}", "x".repeat(bytes)).into_response()
+        JwksBehaviour::Oversized(bytes) => padded(bytes).into_response(),
+        JwksBehaviour::ChunkedOversized(bytes) => {
+            let body = padded(bytes).into_bytes();
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+                body.chunks(4096).map(|c| Ok(c.to_vec())).collect();
+            axum::body::Body::from_stream(futures_util::stream::iter(chunks)).into_response()
         }
         JwksBehaviour::Hang(duration) => {
             tokio::time::sleep(duration).await;
-            StatusCode::GATEWAY_TIMEOUT.into_response()
+            axum::Json(json!({ "keys": keys })).into_response()
         }
         JwksBehaviour::RedirectTo(location) => {
             (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()

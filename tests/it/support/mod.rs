@@ -56,7 +56,28 @@ pub fn policy(role: &str, issuer: &str, sub_like: &str) -> (String, String) {
     (format!("{role}.yaml"), text)
 }
 
+/// The app behind its router, with the harness driving prefetch and refresh through the fixed clock.
 pub async fn spawn_app(setup: Setup) -> TestApp {
+    start(setup, false).await
+}
+
+/// The app as `tollgate serve` runs it (`App::serve`): its own prefetch and background refresher (50 ms tick).
+pub async fn spawn_served_app(setup: Setup) -> TestApp {
+    start(setup, true).await
+}
+
+/// Polls `condition` every 10 ms for up to 10 s.
+pub async fn wait_for(condition: impl Fn() -> bool, what: &str) {
+    for _ in 0..1000 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn start(setup: Setup, served: bool) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let policies = dir.path().join("policies");
     std::fs::create_dir(&policies).unwrap();
@@ -84,20 +105,26 @@ pub async fn spawn_app(setup: Setup) -> TestApp {
     std::fs::write(&config_path, &yaml).unwrap();
     let config = Config::load(&config_path, &|_| None).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     let clock = Arc::new(FixedClock::new(UnixTime::from_secs(NOW)));
-    let app = App::build(
+    let mut app = App::build(
         &config,
         Mode::Production,
         Arc::clone(&clock) as Arc<dyn Clock>,
     )
     .unwrap();
-    app.issuers.prefetch(clock.now()).await;
-    let router = tollgate::http::router(Arc::clone(&app.state));
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let (state, issuers) = (Arc::clone(&app.state), Arc::clone(&app.issuers));
+    if served {
+        app.refresh_tick = std::time::Duration::from_millis(50);
+        tokio::spawn(app.serve(listener, std::future::pending()));
+    } else {
+        issuers.prefetch(clock.now()).await;
+        let router = tollgate::http::router(Arc::clone(&state));
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    }
     TestApp {
         url,
         clock,
-        broker: Arc::clone(&app.state.broker),
-        issuers: Arc::clone(&app.issuers),
+        broker: Arc::clone(&state.broker),
+        issuers,
         client: reqwest::Client::new(),
         _dir: dir,
     }
