@@ -8,10 +8,12 @@ export TOLLGATE_TEST_PYTHON := $(CURDIR)/.venv/bin/python
 run:
 	$(CARGO) run --bin tollgate -- serve --dev
 
-## Install the test peers, then run the whole suite: unit, integration (real HTTP, PyJWT), benches once, README lines.
+## Install the test peers, then run the whole suite: unit, integration (real HTTP, PyJWT), benches once,
+## the config and policy checks, the policy test cases, and the README lines.
 test: deps
 	$(CARGO) test --all-targets
-	$(CARGO) run --quiet --bin tollgate -- check --config deploy/dev/tollgate.yaml
+	$(CARGO) run --quiet --bin tollgate -- check --strict --config deploy/dev/tollgate.yaml
+	$(CARGO) run --quiet --bin tollgate -- policy test policies
 	scripts/readme-test.sh
 
 ## Formatting and lints, warnings are errors.
@@ -21,7 +23,7 @@ lint:
 
 ## Criterion benches (release build); reports in target/criterion.
 bench:
-	$(CARGO) bench --bench exchange
+	$(CARGO) bench --bench exchange --bench policy
 
 deps:
 	scripts/test-deps.sh

@@ -24,9 +24,7 @@ fn ci_token(key: &SigningKey) -> String {
         "repository_owner_id": "1000", "ref": "refs/heads/main", "ref_type": "branch", "event_name": "push",
         "job_workflow_ref": "acme/web/.github/workflows/deploy.yml@refs/heads/main", "run_id": "1",
     });
-    let Value::Object(claims) = claims else {
-        unreachable!()
-    };
+    let Value::Object(claims) = claims else { unreachable!() };
     key.sign(&claims).expect("sign")
 }
 
@@ -36,66 +34,37 @@ fn broker(ci_key: &SigningKey) -> Broker {
         name: "github".into(),
         matcher: IssuerMatcher::Exact(ISSUER.into()),
         keys: KeysConfig::Static(KeySet::parse(jwks.as_bytes()).expect("jwks")),
-        algorithms: vec![
-            jsonwebtoken::Algorithm::RS256,
-            jsonwebtoken::Algorithm::ES256,
-        ],
+        algorithms: vec![jsonwebtoken::Algorithm::RS256, jsonwebtoken::Algorithm::ES256],
         audiences: vec!["tollgate".into()],
         leeway_secs: 60,
         profile: None,
     };
     let now = UnixTime::from_secs(NOW);
-    let issuers =
-        Arc::new(Issuers::new(vec![config], JwksSettings::default(), now).expect("issuers"));
+    let issuers = Arc::new(Issuers::new(vec![config], JwksSettings::default(), now).expect("issuers"));
     let policy = "role: deploy-web\nissuer: github\naudience: tollgate\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        repository_owner_id: \"1000\"\n      StringLike:\n        sub: [\"repo:acme/web:ref:refs/heads/main\", \"repo:acme/web:environment:prod*\"]\ngrant:\n  type: token\n  audience: deploy-api\n  ttl: 15m\n  claims:\n    repository: \"${repository}\"\n";
-    let policies =
-        PolicySet::from_sources(&[("deploy-web.yaml".into(), policy.into())], &["github"])
-            .expect("policy");
-    let minter_config = MinterConfig {
-        issuer_url: "https://tollgate.example".into(),
-        max_ttl_secs: 3600,
-        cap_at_inbound_exp: false,
-    };
-    let minter = Minter::new(
-        minter_config,
-        SigningKey::generate(SigningAlg::Es256).expect("key"),
-        Vec::new(),
-    );
-    Broker::new(
-        Verifier::new(issuers),
-        policies,
-        minter,
-        Arc::new(FixedClock::new(now)),
-    )
+    let known = [tollgate::policy::KnownIssuer::named("github")];
+    let policies = PolicySet::from_sources(&[("deploy-web.yaml".into(), policy.into())], &known).expect("policy");
+    let minter_config =
+        MinterConfig { issuer_url: "https://tollgate.example".into(), max_ttl_secs: 3600, cap_at_inbound_exp: false };
+    let minter = Minter::new(minter_config, SigningKey::generate(SigningAlg::Es256).expect("key"), Vec::new());
+    Broker::new(Verifier::new(issuers), policies, minter, Arc::new(FixedClock::new(now)))
 }
 
 fn benches(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
     for (name, alg) in [("RS256", SigningAlg::Rs256), ("ES256", SigningAlg::Es256)] {
         let ci_key = SigningKey::generate(alg).expect("key");
         let broker = broker(&ci_key);
         let token = RawToken::parse(&ci_token(&ci_key)).expect("token");
         let now = UnixTime::from_secs(NOW);
         c.bench_function(&format!("verify/{name}"), |b| {
-            b.iter(|| {
-                runtime
-                    .block_on(broker.verifier().verify(&token, now))
-                    .expect("verified")
-            })
+            b.iter(|| runtime.block_on(broker.verifier().verify(&token, now)).expect("verified"))
         });
         c.bench_function(&format!("exchange/{name}-in_ES256-out"), |b| {
             b.iter(|| {
-                let request = ExchangeRequest {
-                    token: token.clone(),
-                    role: "deploy-web".into(),
-                    audience: None,
-                    ttl_secs: None,
-                };
-                runtime
-                    .block_on(broker.exchange(request))
-                    .expect("exchanged")
+                let request =
+                    ExchangeRequest { token: token.clone(), role: "deploy-web".into(), audience: None, ttl_secs: None };
+                runtime.block_on(broker.exchange(request)).expect("exchanged")
             })
         });
     }

@@ -15,6 +15,7 @@ use crate::dev::{DevError, DevIssuer};
 use crate::http::{self, AppState};
 use crate::issuers::{FetchError, Issuers};
 use crate::policy::{PolicyError, PolicySet};
+use crate::reload::{self, PolicyReloader};
 use crate::verify::Verifier;
 
 /// How often the background task looks for due JWKS refreshes (each issuer keeps its own schedule).
@@ -49,6 +50,9 @@ pub enum StartError {
 pub struct App {
     pub state: Arc<AppState>,
     pub issuers: Arc<Issuers>,
+    pub reloader: Arc<PolicyReloader>,
+    /// Reload policies when their files change (SIGHUP always does).
+    pub watch_policies: bool,
     /// How often the background task looks for due refreshes.
     pub refresh_tick: Duration,
 }
@@ -68,19 +72,16 @@ impl App {
             .iter()
             .map(|path| SigningKey::load_file(config.signing.alg, path))
             .collect::<Result<Vec<_>, _>>()?;
-        let issuers = Arc::new(Issuers::new(
-            config.issuers.clone(),
-            config.jwks.clone(),
-            now,
-        )?);
-        let policies = PolicySet::load_dir(&config.policies_dir, &config.issuer_names())?;
+        let issuers = Arc::new(Issuers::new(config.issuers.clone(), config.jwks.clone(), now)?);
+        let policies = PolicySet::load_dir(&config.policies_dir, &config.known_issuers())?;
+        for lint in policies.lints() {
+            tracing::warn!(lint = %lint, "Policy lint.");
+        }
         let minter = Minter::new(config.minter.clone(), active, previous);
-        let broker = Arc::new(Broker::new(
-            Verifier::new(Arc::clone(&issuers)),
-            policies,
-            minter,
-            clock,
-        ));
+        let verifier = Verifier::new(Arc::clone(&issuers));
+        let broker = Arc::new(Broker::new(verifier, policies, minter, clock).with_explain(config.explain));
+        let reloader =
+            Arc::new(PolicyReloader::new(Arc::clone(&broker), config.policies_dir.clone(), config.known_issuers()));
         let dev = match mode {
             Mode::Dev => Some(Arc::new(DevIssuer::generate(&config.minter.issuer_url)?)),
             Mode::Production => None,
@@ -88,6 +89,8 @@ impl App {
         Ok(App {
             state: Arc::new(AppState { broker, dev }),
             issuers,
+            reloader,
+            watch_policies: config.watch_policies,
             refresh_tick: REFRESH_TICK,
         })
     }
@@ -100,13 +103,13 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         let clock = Arc::clone(self.state.broker.clock());
-        let refresher = tokio::spawn(refresh_forever(
-            Arc::clone(&self.issuers),
-            clock,
-            self.refresh_tick,
-        ));
+        let refresher = tokio::spawn(refresh_forever(Arc::clone(&self.issuers), clock, self.refresh_tick));
+        let mut background = vec![refresher, tokio::spawn(reload::watch_sighup(Arc::clone(&self.reloader)))];
+        if self.watch_policies {
+            background.push(tokio::spawn(reload::watch_files(Arc::clone(&self.reloader))));
+        }
         let served = http::serve(listener, http::router(Arc::clone(&self.state)), shutdown).await;
-        refresher.abort();
+        background.iter().for_each(tokio::task::JoinHandle::abort);
         Ok(served?)
     }
 }

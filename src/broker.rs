@@ -10,7 +10,7 @@ use arc_swap::ArcSwap;
 
 use crate::clock::{Clock, UnixTime};
 use crate::credentials::{MintError, Minter, TokenRequest};
-use crate::policy::{Decision, Explanation, Grant, PolicySet, RenderError};
+use crate::policy::{CaseOutcome, ClaimDisplay, Explanation, Grant, PolicySet, RenderError, Trace};
 use crate::verify::{RawToken, VerifiedToken, Verifier, VerifyError};
 
 /// A request to exchange `token` for a credential of `role`.
@@ -22,6 +22,33 @@ pub struct ExchangeRequest {
     pub audience: Option<String>,
     /// May only shorten the grant's TTL.
     pub ttl_secs: Option<u32>,
+}
+
+/// How much of a decision the caller is told (config `explain:`).
+#[derive(Clone, Copy, Debug)]
+pub struct ExplainConfig {
+    /// How claim values appear in explain traces.
+    pub claim_display: ClaimDisplay,
+    /// Name the role's first failing condition in denial texts; otherwise a fixed text (details in the log).
+    pub in_errors: bool,
+    /// Serve `POST /explain`.
+    pub endpoint: bool,
+}
+
+impl Default for ExplainConfig {
+    fn default() -> Self {
+        Self { claim_display: ClaimDisplay::Shown, in_errors: true, endpoint: true }
+    }
+}
+
+/// A full explanation of one request, without minting anything.
+#[derive(Debug)]
+pub struct Explained {
+    pub role: String,
+    /// The configured name of the issuer that vouched for the token.
+    pub issuer: String,
+    pub issuer_trusted_by_role: bool,
+    pub trace: Trace,
 }
 
 /// The issued credential.
@@ -46,10 +73,10 @@ pub enum BrokerError {
     #[error("role {role:?} does not trust issuer {issuer:?}")]
     IssuerNotTrustedByRole { role: String, issuer: String },
     #[error("role {role:?} denied: {explanation}")]
-    Denied {
-        role: String,
-        explanation: Explanation,
-    },
+    Denied { role: String, explanation: Explanation },
+    /// Any access denial, when `explain.in_errors` is off: the reason stays in the log.
+    #[error("no policy for role {role:?} allows this token")]
+    AccessDenied { role: String },
     #[error("role {role:?} cannot issue a token for audience {audience:?}")]
     AudienceNotGranted { role: String, audience: String },
     #[error("role {role:?} could not map claims: {source}")]
@@ -60,6 +87,7 @@ pub enum BrokerError {
 
 /// Everything an exchange needs, shared behind one `Arc`.
 pub struct Broker {
+    explain: ExplainConfig,
     verifier: Verifier,
     policies: ArcSwap<PolicySet>,
     minter: Minter,
@@ -67,18 +95,18 @@ pub struct Broker {
 }
 
 impl Broker {
-    pub fn new(
-        verifier: Verifier,
-        policies: PolicySet,
-        minter: Minter,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            verifier,
-            policies: ArcSwap::from_pointee(policies),
-            minter,
-            clock,
-        }
+    pub fn new(verifier: Verifier, policies: PolicySet, minter: Minter, clock: Arc<dyn Clock>) -> Self {
+        Self { explain: ExplainConfig::default(), verifier, policies: ArcSwap::from_pointee(policies), minter, clock }
+    }
+
+    /// Sets what callers are told about decisions.
+    pub fn with_explain(mut self, explain: ExplainConfig) -> Self {
+        self.explain = explain;
+        self
+    }
+
+    pub fn explain_config(&self) -> ExplainConfig {
+        self.explain
     }
 
     pub fn verifier(&self) -> &Verifier {
@@ -106,7 +134,36 @@ impl Broker {
     pub async fn exchange(&self, request: ExchangeRequest) -> Result<Exchanged, BrokerError> {
         let now = self.clock.now();
         let verified = self.verifier.verify(&request.token, now).await?;
-        self.authorize_and_mint(&verified, request, now)
+        self.authorize_and_mint(&verified, request, now).map_err(|error| self.redact(error))
+    }
+
+    /// Verifies the token and traces the role's policy over its claims, condition by condition. Never mints.
+    pub async fn explain(&self, request: ExchangeRequest) -> Result<Explained, BrokerError> {
+        let verified = self.verifier.verify(&request.token, self.clock.now()).await?;
+        let policies = self.policies();
+        let policy = policies.get(&request.role).ok_or_else(|| BrokerError::UnknownRole(request.role.clone()))?;
+        Ok(Explained {
+            issuer_trusted_by_role: policy.accepts_issuer(verified.issuer_name()),
+            issuer: verified.issuer_name().to_owned(),
+            trace: policy.explain(verified.claims(), self.explain.claim_display),
+            role: request.role,
+        })
+    }
+
+    /// With `explain.in_errors` off, every access denial becomes one fixed text; the detail is logged.
+    fn redact(&self, error: BrokerError) -> BrokerError {
+        let role = match &error {
+            BrokerError::UnknownRole(role)
+            | BrokerError::IssuerNotTrustedByRole { role, .. }
+            | BrokerError::Denied { role, .. }
+            | BrokerError::Render { role, .. } => role.clone(),
+            _ => return error,
+        };
+        if self.explain.in_errors {
+            return error;
+        }
+        tracing::info!(reason = %error, "Exchange denied.");
+        BrokerError::AccessDenied { role }
     }
 
     fn authorize_and_mint(
@@ -117,42 +174,27 @@ impl Broker {
     ) -> Result<Exchanged, BrokerError> {
         let policies = self.policies();
         let role = request.role;
-        let policy = policies
-            .get(&role)
-            .ok_or_else(|| BrokerError::UnknownRole(role.clone()))?;
-        if !policy.accepts_issuer(verified.issuer_name()) {
-            return Err(BrokerError::IssuerNotTrustedByRole {
-                role,
-                issuer: verified.issuer_name().to_owned(),
-            });
-        }
-        if let Decision::Deny(explanation) = policy.evaluate(verified.claims()) {
-            return Err(BrokerError::Denied { role, explanation });
-        }
+        let policy = match policies.evaluate_case(&role, verified.issuer_name(), verified.claims()) {
+            CaseOutcome::Allow { policy, .. } => policy,
+            CaseOutcome::UnknownRole => return Err(BrokerError::UnknownRole(role)),
+            CaseOutcome::IssuerNotTrusted { .. } => {
+                let issuer = verified.issuer_name().to_owned();
+                return Err(BrokerError::IssuerNotTrustedByRole { role, issuer });
+            }
+            CaseOutcome::Deny { explanation, .. } => return Err(BrokerError::Denied { role, explanation }),
+        };
         let Grant::Token(grant) = policy.grant();
         let audience = match request.audience {
             None => grant.audiences().first().cloned().unwrap_or_default(),
             Some(wanted) if grant.audiences().contains(&wanted) => wanted,
             Some(wanted) => {
-                return Err(BrokerError::AudienceNotGranted {
-                    role,
-                    audience: wanted,
-                });
+                return Err(BrokerError::AudienceNotGranted { role, audience: wanted });
             }
         };
-        let render_error = |source| BrokerError::Render {
-            role: role.clone(),
-            source,
-        };
-        let subject = grant
-            .render_subject(verified.claims())
-            .map_err(render_error)?;
-        let extra = grant
-            .render_claims(verified.claims())
-            .map_err(render_error)?;
-        let ttl_secs = request
-            .ttl_secs
-            .map_or(grant.ttl_seconds(), |asked| asked.min(grant.ttl_seconds()));
+        let render_error = |source| BrokerError::Render { role: role.clone(), source };
+        let subject = grant.render_subject(verified.claims()).map_err(render_error)?;
+        let extra = grant.render_claims(verified.claims()).map_err(render_error)?;
+        let ttl_secs = request.ttl_secs.map_or(grant.ttl_seconds(), |asked| asked.min(grant.ttl_seconds()));
         let minted = self.minter.mint(
             TokenRequest {
                 subject: subject.unwrap_or_else(|| verified.sub().to_owned()),

@@ -10,11 +10,13 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::broker::ExplainConfig;
 use crate::credentials::{MinterConfig, SigningAlg};
 use crate::issuers::{
-    IssuerConfig, IssuerMatcher, IssuerTemplate, JwksSettings, KeysConfig, PlaceholderRule,
-    Profile, ProfileIssuer, known_alg, parse_allowed,
+    IssuerConfig, IssuerMatcher, IssuerTemplate, JwksSettings, KeysConfig, PlaceholderRule, Profile, ProfileIssuer,
+    known_alg, parse_allowed,
 };
+use crate::policy::{ClaimDisplay, KnownIssuer};
 
 /// Environment variables that override the file.
 pub const ENV_LISTEN: &str = "TOLLGATE_LISTEN";
@@ -35,6 +37,9 @@ pub struct Config {
     pub minter: MinterConfig,
     pub jwks: JwksSettings,
     pub issuers: Vec<IssuerConfig>,
+    pub explain: ExplainConfig,
+    /// Reload policies when their files change (SIGHUP always reloads).
+    pub watch_policies: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -60,6 +65,18 @@ struct RawConfig {
     #[serde(default = "default_leeway")]
     default_leeway_seconds: u32,
     trusted_issuers: Vec<Spanned<RawIssuer>>,
+    #[serde(default)]
+    explain: RawExplain,
+    #[serde(default = "default_true")]
+    watch_policies: bool,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExplain {
+    claim_values: Option<Spanned<String>>,
+    in_errors: Option<bool>,
+    endpoint: Option<bool>,
 }
 
 #[derive(Default, Deserialize)]
@@ -82,10 +99,7 @@ struct RawTokens {
 
 impl Default for RawTokens {
     fn default() -> Self {
-        Self {
-            max_ttl_seconds: default_max_ttl(),
-            cap_at_inbound_exp: false,
-        }
+        Self { max_ttl_seconds: default_max_ttl(), cap_at_inbound_exp: false }
     }
 }
 
@@ -118,129 +132,91 @@ struct RawIssuer {
     leeway_seconds: Option<u32>,
 }
 
+fn default_true() -> bool {
+    true
+}
+
 fn default_leeway() -> u32 {
     60
 }
 
 fn default_max_ttl() -> Spanned<u32> {
-    Spanned::new(
-        3600,
-        serde_saphyr::Location::UNKNOWN,
-        serde_saphyr::Location::UNKNOWN,
-    )
+    Spanned::new(3600, serde_saphyr::Location::UNKNOWN, serde_saphyr::Location::UNKNOWN)
 }
 
 impl Config {
     /// Reads and validates a config file, applying environment overrides.
     pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
         Self::parse(&text, path, env)
     }
 
     /// Validates config text; `path` names the file in errors and anchors relative paths.
-    pub fn parse(
-        text: &str,
-        path: &Path,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
+    pub fn parse(text: &str, path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let file = path.display().to_string();
         let raw: RawConfig = serde_saphyr::from_str(text).map_err(|e| yaml_error(&file, &e))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        let at = |line: u64, key: &str, reason: String| {
-            ConfigError(format!("{file}:{line}: {key}: {reason}"))
-        };
+        let at = |line: u64, key: &str, reason: String| ConfigError(format!("{file}:{line}: {key}: {reason}"));
 
         let listen_text = env(ENV_LISTEN).unwrap_or_else(|| raw.listen.value.clone());
         let listen = listen_text.parse().map_err(|_| {
-            at(
-                raw.listen.referenced.line(),
-                "listen",
-                format!("{listen_text:?} is not an address like 127.0.0.1:8080"),
-            )
+            at(raw.listen.referenced.line(), "listen", format!("{listen_text:?} is not an address like 127.0.0.1:8080"))
         })?;
         let issuer_url = env(ENV_ISSUER_URL).unwrap_or_else(|| raw.issuer_url.value.clone());
         let issuer_url = issuer_url.trim_end_matches('/').to_owned();
-        parse_allowed(&issuer_url).map_err(|e| {
-            at(
-                raw.issuer_url.referenced.line(),
-                "issuer_url",
-                e.to_string(),
-            )
-        })?;
+        parse_allowed(&issuer_url).map_err(|e| at(raw.issuer_url.referenced.line(), "issuer_url", e.to_string()))?;
 
         let alg = match &raw.signing.alg {
             None => SigningAlg::Es256,
             Some(alg) => alg.value.parse().map_err(|_| {
-                at(
-                    alg.referenced.line(),
-                    "signing.alg",
-                    format!("{:?} is not one of ES256, EdDSA, RS256", alg.value),
-                )
+                at(alg.referenced.line(), "signing.alg", format!("{:?} is not one of ES256, EdDSA, RS256", alg.value))
             })?,
         };
-        let key_file = env(ENV_KEY_FILE)
-            .or(raw.signing.key_file.clone())
-            .map(|p| base.join(p));
+        let key_file = env(ENV_KEY_FILE).or(raw.signing.key_file.clone()).map(|p| base.join(p));
         let signing = SigningConfig {
             alg,
             key_file,
-            previous_key_files: raw
-                .signing
-                .previous_key_files
-                .iter()
-                .map(|p| base.join(p))
-                .collect(),
+            previous_key_files: raw.signing.previous_key_files.iter().map(|p| base.join(p)).collect(),
         };
         let max_ttl = &raw.tokens.max_ttl_seconds;
         if !(60..=86_400).contains(&max_ttl.value) {
-            return Err(at(
-                max_ttl.referenced.line(),
-                "tokens.max_ttl_seconds",
-                "must be between 60 and 86400".into(),
-            ));
+            return Err(at(max_ttl.referenced.line(), "tokens.max_ttl_seconds", "must be between 60 and 86400".into()));
         }
-        let minter = MinterConfig {
-            issuer_url,
-            max_ttl_secs: max_ttl.value,
-            cap_at_inbound_exp: raw.tokens.cap_at_inbound_exp,
-        };
-        let jwks = jwks_settings(&raw.jwks)
-            .map_err(|reason| ConfigError(format!("{file}: jwks: {reason}")))?;
+        let minter =
+            MinterConfig { issuer_url, max_ttl_secs: max_ttl.value, cap_at_inbound_exp: raw.tokens.cap_at_inbound_exp };
+        let jwks = jwks_settings(&raw.jwks).map_err(|reason| ConfigError(format!("{file}: jwks: {reason}")))?;
 
         let mut issuers: Vec<IssuerConfig> = Vec::new();
         for entry in &raw.trusted_issuers {
             let line = entry.referenced.line();
-            let issuer = issuer_config(&entry.value, base, raw.default_leeway_seconds).map_err(
-                |(key, reason)| {
-                    at(
-                        line,
-                        &format!("trusted_issuers[{}].{key}", entry.value.name),
-                        reason,
-                    )
-                },
-            )?;
+            let issuer = issuer_config(&entry.value, base, raw.default_leeway_seconds)
+                .map_err(|(key, reason)| at(line, &format!("trusted_issuers[{}].{key}", entry.value.name), reason))?;
             if issuers.iter().any(|i| i.name == issuer.name) {
-                return Err(at(
-                    line,
-                    "trusted_issuers",
-                    format!("the name {:?} is used twice", issuer.name),
-                ));
+                return Err(at(line, "trusted_issuers", format!("the name {:?} is used twice", issuer.name)));
             }
-            if let Some(twin) = issuers
-                .iter()
-                .find(|i| same_issuer(&i.matcher, &issuer.matcher))
-            {
+            if let Some(twin) = issuers.iter().find(|i| same_issuer(&i.matcher, &issuer.matcher)) {
                 let reason = format!("{:?} has the same issuer as {:?}", issuer.name, twin.name);
                 return Err(at(line, "trusted_issuers", reason));
             }
             issuers.push(issuer);
         }
         if issuers.is_empty() {
-            return Err(ConfigError(format!(
-                "{file}: trusted_issuers: at least one issuer is needed"
-            )));
+            return Err(ConfigError(format!("{file}: trusted_issuers: at least one issuer is needed")));
         }
+        let claim_display = match raw.explain.claim_values.as_ref().map(|v| (v.value.as_str(), v.referenced.line())) {
+            None | Some(("shown", _)) => ClaimDisplay::Shown,
+            Some(("hashed", _)) => ClaimDisplay::Hashed,
+            Some(("hidden", _)) => ClaimDisplay::Hidden,
+            Some((other, line)) => {
+                return Err(at(line, "explain.claim_values", format!("{other:?} is not one of shown, hashed, hidden")));
+            }
+        };
+        let explain = ExplainConfig {
+            claim_display,
+            in_errors: raw.explain.in_errors.unwrap_or(true),
+            endpoint: raw.explain.endpoint.unwrap_or(true),
+        };
         Ok(Config {
             listen,
             signing,
@@ -248,18 +224,63 @@ impl Config {
             minter,
             jwks,
             issuers,
+            explain,
+            watch_policies: raw.watch_policies,
         })
     }
 
-    /// Names of the trusted issuers, for policy loading.
+    /// Names of the trusted issuers.
     pub fn issuer_names(&self) -> Vec<&str> {
         self.issuers.iter().map(|i| i.name.as_str()).collect()
+    }
+
+    /// What policy loading needs to know of each trusted issuer: its name, its host[/path] (for AWS-style
+    /// condition keys) and, for shared issuers (GitHub and Buildkite profiles, gitlab.com), the tenant claims.
+    pub fn known_issuers(&self) -> Vec<KnownIssuer> {
+        self.issuers.iter().map(known_issuer).collect()
     }
 }
 
 /// The process environment, for `Config::load`.
 pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn known_issuer(issuer: &IssuerConfig) -> KnownIssuer {
+    let url = match &issuer.matcher {
+        IssuerMatcher::Exact(url) => Some(url.as_str()),
+        IssuerMatcher::Template(_) => None,
+    };
+    known_issuer_of(&issuer.name, issuer.profile, url)
+}
+
+/// Known issuers when no config is given (`tollgate policy test`, `tollgate explain --claims`): one per
+/// built-in profile, named after it, at the profile's own issuer.
+pub fn profile_known_issuers() -> Vec<KnownIssuer> {
+    Profile::ALL
+        .into_iter()
+        .map(|profile| {
+            let url = match profile.issuer() {
+                ProfileIssuer::Exact(url) => Some(url),
+                ProfileIssuer::Template(_) => None,
+            };
+            known_issuer_of(profile.name(), Some(profile), url)
+        })
+        .collect()
+}
+
+fn known_issuer_of(name: &str, profile: Option<Profile>, url: Option<&str>) -> KnownIssuer {
+    let shared = match (profile, url) {
+        (Some(Profile::Github | Profile::Buildkite), _) => true,
+        (Some(Profile::Gitlab), Some(url)) => url == "https://gitlab.com",
+        _ => false,
+    };
+    let tenant_claims = match profile {
+        Some(profile) if shared => profile.tenant_claims().iter().map(|c| (*c).to_owned()).collect(),
+        _ => Vec::new(),
+    };
+    let url_prefix = url.map(|u| u.split_once("://").map_or(u, |(_, rest)| rest).trim_end_matches('/').to_owned());
+    KnownIssuer { name: name.to_owned(), url_prefix, tenant_claims }
 }
 
 fn yaml_error(file: &str, error: &serde_saphyr::Error) -> ConfigError {
@@ -279,12 +300,8 @@ fn same_issuer(a: &IssuerMatcher, b: &IssuerMatcher) -> bool {
         (IssuerMatcher::Exact(url), IssuerMatcher::Template(t))
         | (IssuerMatcher::Template(t), IssuerMatcher::Exact(url)) => t.match_issuer(url).is_some(),
         (IssuerMatcher::Template(a), IssuerMatcher::Template(b)) => {
-            a.allow_list()
-                .iter()
-                .any(|value| b.match_issuer(&a.render(value)).is_some())
-                || b.allow_list()
-                    .iter()
-                    .any(|value| a.match_issuer(&b.render(value)).is_some())
+            a.allow_list().iter().any(|value| b.match_issuer(&a.render(value)).is_some())
+                || b.allow_list().iter().any(|value| a.match_issuer(&b.render(value)).is_some())
         }
     }
 }
@@ -295,28 +312,17 @@ fn jwks_settings(raw: &RawJwks) -> Result<JwksSettings, String> {
     let settings = JwksSettings {
         refresh_min_secs: secs(raw.refresh_min_seconds, defaults.refresh_min_secs),
         refresh_max_secs: secs(raw.refresh_max_seconds, defaults.refresh_max_secs),
-        unknown_kid_cooldown_secs: secs(
-            raw.unknown_kid_cooldown_seconds,
-            defaults.unknown_kid_cooldown_secs,
-        ),
+        unknown_kid_cooldown_secs: secs(raw.unknown_kid_cooldown_seconds, defaults.unknown_kid_cooldown_secs),
         max_staleness_secs: secs(raw.max_staleness_seconds, defaults.max_staleness_secs),
         retry_secs: secs(raw.retry_seconds, defaults.retry_secs),
-        fetch_timeout_secs: raw
-            .fetch_timeout_seconds
-            .map_or(defaults.fetch_timeout_secs, u64::from),
-        max_response_bytes: raw
-            .max_response_bytes
-            .map_or(defaults.max_response_bytes, |b| b as usize),
+        fetch_timeout_secs: raw.fetch_timeout_seconds.map_or(defaults.fetch_timeout_secs, u64::from),
+        max_response_bytes: raw.max_response_bytes.map_or(defaults.max_response_bytes, |b| b as usize),
     };
     if settings.refresh_min_secs < 1 || settings.refresh_min_secs > settings.refresh_max_secs {
-        return Err(
-            "refresh_min_seconds must be at least 1 and at most refresh_max_seconds".into(),
-        );
+        return Err("refresh_min_seconds must be at least 1 and at most refresh_max_seconds".into());
     }
     if settings.unknown_kid_cooldown_secs < 10 || settings.retry_secs < 1 {
-        return Err(
-            "unknown_kid_cooldown_seconds must be at least 10 and retry_seconds at least 1".into(),
-        );
+        return Err("unknown_kid_cooldown_seconds must be at least 10 and retry_seconds at least 1".into());
     }
     if settings.max_staleness_secs < settings.refresh_max_secs {
         return Err("max_staleness_seconds must be at least refresh_max_seconds".into());
@@ -324,26 +330,15 @@ fn jwks_settings(raw: &RawJwks) -> Result<JwksSettings, String> {
     if !(1..=60).contains(&settings.fetch_timeout_secs)
         || !(1024..=4 * 1024 * 1024).contains(&settings.max_response_bytes)
     {
-        return Err(
-            "fetch_timeout_seconds must be 1..60 and max_response_bytes 1024..4194304".into(),
-        );
+        return Err("fetch_timeout_seconds must be 1..60 and max_response_bytes 1024..4194304".into());
     }
     Ok(settings)
 }
 
 type FieldError = (&'static str, String);
 
-fn issuer_config(
-    raw: &RawIssuer,
-    base: &Path,
-    default_leeway: u32,
-) -> Result<IssuerConfig, FieldError> {
-    let profile = raw
-        .profile
-        .as_deref()
-        .map(str::parse::<Profile>)
-        .transpose()
-        .map_err(|e| ("profile", e))?;
+fn issuer_config(raw: &RawIssuer, base: &Path, default_leeway: u32) -> Result<IssuerConfig, FieldError> {
+    let profile = raw.profile.as_deref().map(str::parse::<Profile>).transpose().map_err(|e| ("profile", e))?;
     let matcher = issuer_matcher(raw, profile)?;
     let keys = match (&raw.jwks_uri, &raw.jwks_file) {
         (Some(_), Some(_)) => {
@@ -361,18 +356,20 @@ fn issuer_config(
         Some(names) if names.is_empty() => return Err(("algorithms", "must not be empty".into())),
         Some(names) => names
             .iter()
-            .map(|n| known_alg(n).ok_or_else(|| ("algorithms", format!("{n:?} cannot be configured (asymmetric JOSE algorithms only; never HS* or none)"))))
+            .map(|n| {
+                known_alg(n).ok_or_else(|| {
+                    (
+                        "algorithms",
+                        format!("{n:?} cannot be configured (asymmetric JOSE algorithms only; never HS* or none)"),
+                    )
+                })
+            })
             .collect::<Result<_, _>>()?,
     };
     if raw.audiences.is_empty() || raw.audiences.iter().any(String::is_empty) {
         return Err(("audiences", "list at least one accepted audience".into()));
     }
-    if raw.name.is_empty()
-        || !raw
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+    if raw.name.is_empty() || !raw.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(("name", "use letters, digits, '-' and '_'".into()));
     }
     Ok(IssuerConfig {
@@ -408,8 +405,7 @@ fn issuer_matcher(raw: &RawIssuer, profile: Option<Profile>) -> Result<IssuerMat
     let rule = match (raw.template_values.is_empty(), &raw.template_pattern) {
         (false, None) => PlaceholderRule::AllowList(raw.template_values.clone()),
         (true, Some(pattern)) => PlaceholderRule::Pattern(
-            regex::Regex::new(&format!("^(?:{pattern})$"))
-                .map_err(|e| ("template_pattern", e.to_string()))?,
+            regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| ("template_pattern", e.to_string()))?,
         ),
         _ => {
             return Err((

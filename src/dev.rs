@@ -41,10 +41,7 @@ pub enum DevError {
 impl DevIssuer {
     /// `base_url` is Tollgate's own issuer URL; dev issuers live under `{base_url}/dev/issuer/`.
     pub fn generate(base_url: &str) -> Result<Self, DevError> {
-        Ok(Self {
-            key: SigningKey::generate(SigningAlg::Rs256)?,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-        })
+        Ok(Self { key: SigningKey::generate(SigningAlg::Rs256)?, base_url: base_url.trim_end_matches('/').to_owned() })
     }
 
     pub fn github_issuer(&self) -> String {
@@ -83,19 +80,12 @@ impl DevIssuer {
         let iss = match request.provider {
             DevProvider::Github => self.github_issuer(),
             DevProvider::Semaphore => {
-                let org = claims
-                    .get("org")
-                    .and_then(Value::as_str)
-                    .unwrap_or("acme")
-                    .to_owned();
+                let org = claims.get("org").and_then(Value::as_str).unwrap_or("acme").to_owned();
                 self.semaphore_issuer(&org)
             }
         };
         if !given_sub {
-            claims.insert(
-                "sub".into(),
-                Value::String(derive_sub(request.provider, &claims)),
-            );
+            claims.insert("sub".into(), Value::String(derive_sub(request.provider, &claims)));
         }
         let standard = json!({
             "iss": iss, "aud": request.audience, "iat": now.as_secs(), "nbf": now.as_secs(),
@@ -138,13 +128,7 @@ fn semaphore_defaults() -> Map<String, Value> {
 }
 
 fn derive_sub(provider: DevProvider, claims: &Map<String, Value>) -> String {
-    let get = |name: &str| {
-        claims
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let get = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
     match provider {
         DevProvider::Github => match claims.get("environment").and_then(Value::as_str) {
             Some(env) => format!("repo:{}:environment:{env}", get("repository")),

@@ -7,7 +7,7 @@
 //! Modules in reading order: `config` (file -> validated config), `clock` (time as a parameter), `issuers`
 //! (trusted issuers, JWKS cache), `verify` (token -> `VerifiedToken`), `policy` (trust policies, pure),
 //! `credentials` (signing keys, minting, our JWKS), `broker` (the use case), `dev` (dev-mode CI issuer),
-//! `http` (routes, the one error mapping), `app` (wiring it all and serving). See ARCHITECTURE.md.
+//! `http` (routes, the one error mapping), `reload` (policy hot reload), `app` (wiring it all and serving). See ARCHITECTURE.md.
 
 pub mod app;
 pub mod broker;
@@ -18,4 +18,5 @@ pub mod dev;
 pub mod http;
 pub mod issuers;
 pub mod policy;
+pub mod reload;
 pub mod verify;

@@ -47,45 +47,22 @@ fn a_good_config_is_validated_into_module_configs() {
     assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.minter.issuer_url, "https://tollgate.example.com");
     assert_eq!(config.minter.max_ttl_secs, 1800);
-    assert_eq!(
-        config.signing.key_file.as_deref(),
-        Some(Path::new("/etc/tollgate/keys/signing.pem"))
-    );
+    assert_eq!(config.signing.key_file.as_deref(), Some(Path::new("/etc/tollgate/keys/signing.pem")));
     assert_eq!(config.policies_dir, Path::new("/etc/tollgate/policies"));
-    assert_eq!(
-        config.issuer_names(),
-        ["github", "semaphore", "circleci", "local"]
-    );
+    assert_eq!(config.issuer_names(), ["github", "semaphore", "circleci", "local"]);
     let github = &config.issuers[0];
     assert!(
         matches!(&github.matcher, IssuerMatcher::Exact(url) if url == "https://token.actions.githubusercontent.com")
     );
     assert_eq!(github.algorithms, [jsonwebtoken::Algorithm::RS256]);
     assert_eq!(github.leeway_secs, 60);
-    let IssuerMatcher::Template(semaphore) = &config.issuers[1].matcher else {
-        panic!("template expected")
-    };
-    assert_eq!(
-        semaphore.match_issuer("https://acme.semaphoreci.com"),
-        Some("acme")
-    );
-    let IssuerMatcher::Template(circle) = &config.issuers[2].matcher else {
-        panic!("template expected")
-    };
-    assert!(
-        circle
-            .match_issuer("https://oidc.circleci.com/org/0b2f6a8e-5c41-4d7b-a0c9-1e2d3f4a5b6c")
-            .is_some()
-    );
-    assert!(
-        circle
-            .match_issuer("https://oidc.circleci.com/org/nope")
-            .is_none()
-    );
+    let IssuerMatcher::Template(semaphore) = &config.issuers[1].matcher else { panic!("template expected") };
+    assert_eq!(semaphore.match_issuer("https://acme.semaphoreci.com"), Some("acme"));
+    let IssuerMatcher::Template(circle) = &config.issuers[2].matcher else { panic!("template expected") };
+    assert!(circle.match_issuer("https://oidc.circleci.com/org/0b2f6a8e-5c41-4d7b-a0c9-1e2d3f4a5b6c").is_some());
+    assert!(circle.match_issuer("https://oidc.circleci.com/org/nope").is_none());
     let local = &config.issuers[3];
-    assert!(
-        matches!(&local.keys, KeysConfig::JwksFile(p) if p == Path::new("/etc/tollgate/jwks.json"))
-    );
+    assert!(matches!(&local.keys, KeysConfig::JwksFile(p) if p == Path::new("/etc/tollgate/jwks.json")));
     assert_eq!(local.leeway_secs, 30);
 }
 
@@ -100,25 +77,14 @@ fn environment_overrides_the_file() {
     let config = Config::parse(GOOD, Path::new("t.yaml"), &env).unwrap();
     assert_eq!(config.listen.port(), 9000);
     assert_eq!(config.minter.issuer_url, "https://other.example");
-    assert_eq!(
-        config.signing.key_file.as_deref(),
-        Some(Path::new("/run/secrets/key.pem"))
-    );
+    assert_eq!(config.signing.key_file.as_deref(), Some(Path::new("/run/secrets/key.pem")));
 }
 
 #[test]
 fn errors_name_file_line_and_key() {
     let cases: &[(&str, &str, &str)] = &[
-        (
-            "listen: 127.0.0.1:8080\nissuer_url: https://x\npolicies: p\ntrusted_issuers: []\nlisen: 1\n",
-            ":5:",
-            "lisen",
-        ),
-        (
-            "listen: nope\nissuer_url: https://x\npolicies: p\ntrusted_issuers: []\n",
-            ":1: listen:",
-            "address",
-        ),
+        ("listen: 127.0.0.1:8080\nissuer_url: https://x\npolicies: p\ntrusted_issuers: []\nlisen: 1\n", ":5:", "lisen"),
+        ("listen: nope\nissuer_url: https://x\npolicies: p\ntrusted_issuers: []\n", ":1: listen:", "address"),
         (
             "listen: 127.0.0.1:1\nissuer_url: http://example.com\npolicies: p\ntrusted_issuers: []\n",
             ":2: issuer_url:",
@@ -143,82 +109,40 @@ fn errors_name_file_line_and_key() {
     for (text, location, detail) in cases {
         let error = parse(text).unwrap_err().to_string();
         assert!(error.starts_with("/etc/tollgate/tollgate.yaml"), "{error}");
-        assert!(
-            error.contains(location) && error.contains(detail),
-            "expected {location} and {detail} in {error}"
-        );
+        assert!(error.contains(location) && error.contains(detail), "expected {location} and {detail} in {error}");
     }
 }
 
 #[test]
 fn issuer_entries_are_checked() {
     let issuer = |body: &str| {
-        format!(
-            "listen: 127.0.0.1:1\nissuer_url: https://x\npolicies: p\ntrusted_issuers:\n  - name: a\n{body}"
-        )
+        format!("listen: 127.0.0.1:1\nissuer_url: https://x\npolicies: p\ntrusted_issuers:\n  - name: a\n{body}")
     };
     let cases: &[(&str, &str)] = &[
-        (
-            "    issuer: https://a\n    audiences: [t]\n    algorithms: [HS256]\n",
-            "HS256",
-        ),
-        (
-            "    issuer: https://a\n    audiences: [t]\n    algorithms: [none]\n",
-            "none",
-        ),
-        (
-            "    issuer: https://a\n    audiences: [t]\n    algorithms: []\n",
-            "algorithms",
-        ),
+        ("    issuer: https://a\n    audiences: [t]\n    algorithms: [HS256]\n", "HS256"),
+        ("    issuer: https://a\n    audiences: [t]\n    algorithms: [none]\n", "none"),
+        ("    issuer: https://a\n    audiences: [t]\n    algorithms: []\n", "algorithms"),
         ("    issuer: https://a\n    audiences: []\n", "audiences"),
-        (
-            "    issuer: http://a.example\n    audiences: [t]\n",
-            "issuer",
-        ),
+        ("    issuer: http://a.example\n    audiences: [t]\n", "issuer"),
         ("    profile: jenkins\n    audiences: [t]\n", "jenkins"),
-        (
-            "    profile: semaphore\n    audiences: [t]\n",
-            "template_values or template_pattern",
-        ),
+        ("    profile: semaphore\n    audiences: [t]\n", "template_values or template_pattern"),
         (
             "    issuer_template: https://{org}.x\n    template_values: [a]\n    template_pattern: a\n    audiences: [t]\n",
             "exactly one",
         ),
-        (
-            "    issuer_template: https://x\n    template_values: [a]\n    audiences: [t]\n",
-            "placeholder",
-        ),
-        (
-            "    issuer: https://a\n    issuer_template: https://{o}.a\n    audiences: [t]\n",
-            "not both",
-        ),
-        (
-            "    issuer: https://a\n    jwks_uri: http://evil.example/jwks\n    audiences: [t]\n",
-            "jwks_uri",
-        ),
+        ("    issuer_template: https://x\n    template_values: [a]\n    audiences: [t]\n", "placeholder"),
+        ("    issuer: https://a\n    issuer_template: https://{o}.a\n    audiences: [t]\n", "not both"),
+        ("    issuer: https://a\n    jwks_uri: http://evil.example/jwks\n    audiences: [t]\n", "jwks_uri"),
         ("    audiences: [t]\n", "give issuer"),
     ];
     for (body, detail) in cases {
         let error = parse(&issuer(body)).unwrap_err().to_string();
-        assert!(
-            error.contains(":5: trusted_issuers[a]") && error.contains(detail),
-            "expected {detail} in {error}"
-        );
+        assert!(error.contains(":5: trusted_issuers[a]") && error.contains(detail), "expected {detail} in {error}");
     }
     let same_url = "listen: 127.0.0.1:1\nissuer_url: https://x\npolicies: p\ntrusted_issuers:\n  - {name: a, profile: github, audiences: [t]}\n  - {name: b, profile: github, audiences: [t]}\n";
-    assert!(
-        parse(same_url)
-            .unwrap_err()
-            .to_string()
-            .contains("same issuer")
-    );
+    assert!(parse(same_url).unwrap_err().to_string().contains("same issuer"));
     let zero_cooldown = "listen: 127.0.0.1:1\nissuer_url: https://x\npolicies: p\njwks:\n  unknown_kid_cooldown_seconds: 0\ntrusted_issuers:\n  - {name: a, profile: github, audiences: [t]}\n";
-    assert!(
-        parse(zero_cooldown)
-            .unwrap_err()
-            .to_string()
-            .contains("at least 10")
-    );
+    assert!(parse(zero_cooldown).unwrap_err().to_string().contains("at least 10"));
     let twice = "listen: 127.0.0.1:1\nissuer_url: https://x\npolicies: p\ntrusted_issuers:\n  - {name: a, issuer: https://a, audiences: [t]}\n  - {name: a, issuer: https://b, audiences: [t]}\n";
     assert!(parse(twice).unwrap_err().to_string().contains("used twice"));
 }

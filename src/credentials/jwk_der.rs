@@ -7,8 +7,8 @@
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
-    ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair, RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair,
+    Ed25519KeyPair, KeyPair, RsaKeyPair,
 };
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -46,18 +46,12 @@ pub(super) fn pem_to_pkcs8(alg: SigningAlg, text: &str) -> Result<Vec<u8>, KeyEr
 /// Converts a private JWK (JSON object text) to PKCS#8 DER.
 pub(super) fn jwk_to_pkcs8(alg: SigningAlg, text: &str) -> Result<Vec<u8>, KeyError> {
     // serde_json's messages can quote the input: report only the position.
-    let jwk: Map<String, Value> = serde_json::from_str(text).map_err(|error| {
-        invalid(format!(
-            "not a JSON object (line {}, column {})",
-            error.line(),
-            error.column()
-        ))
-    })?;
+    let jwk: Map<String, Value> = serde_json::from_str(text)
+        .map_err(|error| invalid(format!("not a JSON object (line {}, column {})", error.line(), error.column())))?;
     let found = check_jwk_header(alg, &jwk)?;
     let text_member = |name: &str| jwk.get(name).and_then(Value::as_str);
     let member = |name: &str| -> Result<Vec<u8>, KeyError> {
-        let value =
-            text_member(name).ok_or_else(|| invalid(format!("JWK has no string {name:?}")))?;
+        let value = text_member(name).ok_or_else(|| invalid(format!("JWK has no string {name:?}")))?;
         let decoded = URL_SAFE_NO_PAD.decode(value);
         decoded.map_err(|_| invalid(format!("JWK member {name:?} is not base64url")))
     };
@@ -66,13 +60,12 @@ pub(super) fn jwk_to_pkcs8(alg: SigningAlg, text: &str) -> Result<Vec<u8>, KeyEr
         SigningAlg::Es256 => {
             let point = [vec![0x04], member("x")?, member("y")?].concat();
             let p256 = &ECDSA_P256_SHA256_FIXED_SIGNING;
-            let pair = EcdsaKeyPair::from_private_key_and_public_key(p256, &member("d")?, &point)
-                .map_err(inconsistent)?;
+            let pair =
+                EcdsaKeyPair::from_private_key_and_public_key(p256, &member("d")?, &point).map_err(inconsistent)?;
             pair.to_pkcs8v1()
         }
         SigningAlg::EdDsa => {
-            let pair = Ed25519KeyPair::from_seed_and_public_key(&member("d")?, &member("x")?)
-                .map_err(inconsistent)?;
+            let pair = Ed25519KeyPair::from_seed_and_public_key(&member("d")?, &member("x")?).map_err(inconsistent)?;
             pair.to_pkcs8v1()
         }
         SigningAlg::Rs256 => {
@@ -167,9 +160,7 @@ fn check_jwk_header(alg: SigningAlg, jwk: &Map<String, Value>) -> Result<&'stati
     }
     match jwk.contains_key("d") {
         true => Ok(found),
-        false => Err(invalid(
-            "the JWK has no private member \"d\": it is a public key",
-        )),
+        false => Err(invalid("the JWK has no private member \"d\": it is a public key")),
     }
 }
 
@@ -177,13 +168,9 @@ fn check_jwk_header(alg: SigningAlg, jwk: &Map<String, Value>) -> Result<&'stati
 fn pem_private_block(text: &str) -> Result<(PemFormat, Vec<u8>), KeyError> {
     let (mut found, mut saw_public, mut rest) = (None, false, text);
     while let Some((_, after_begin)) = rest.split_once("-----BEGIN ") {
-        let (label, after_label) = after_begin
-            .split_once("-----")
-            .ok_or_else(|| invalid("malformed PEM BEGIN"))?;
+        let (label, after_label) = after_begin.split_once("-----").ok_or_else(|| invalid("malformed PEM BEGIN"))?;
         let end_line = format!("-----END {label}-----");
-        let (body, after_end) = after_label
-            .split_once(&end_line)
-            .ok_or_else(|| invalid("PEM block has no END"))?;
+        let (body, after_end) = after_label.split_once(&end_line).ok_or_else(|| invalid("PEM block has no END"))?;
         rest = after_end;
         let format = match label {
             "PRIVATE KEY" => PemFormat::Pkcs8,
@@ -200,9 +187,7 @@ fn pem_private_block(text: &str) -> Result<(PemFormat, Vec<u8>), KeyError> {
             return Err(invalid("encrypted (Proc-Type) PEM keys are not supported"));
         }
         let base64: String = body.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-        let der = STANDARD
-            .decode(base64)
-            .map_err(|_| invalid("PEM body is not base64"))?;
+        let der = STANDARD.decode(base64).map_err(|_| invalid("PEM body is not base64"))?;
         if found.replace((format, der)).is_some() {
             return Err(invalid("the PEM holds more than one private key"));
         }
@@ -214,8 +199,7 @@ fn pem_private_block(text: &str) -> Result<(PemFormat, Vec<u8>), KeyError> {
 }
 
 fn rsa_pkcs1_to_pkcs8(pkcs1: &[u8]) -> Result<Vec<u8>, KeyError> {
-    let pair = RsaKeyPair::from_der(pkcs1)
-        .map_err(|rejected| invalid(format!("not a usable RSA key ({rejected})")))?;
+    let pair = RsaKeyPair::from_der(pkcs1).map_err(|rejected| invalid(format!("not a usable RSA key ({rejected})")))?;
     Ok(pair.as_der().map_err(reencoding)?.as_ref().to_vec())
 }
 
@@ -269,9 +253,7 @@ fn read_tlv(input: &[u8], expected_tag: u8) -> Option<(&[u8], &[u8])> {
         0x81..=0x84 => {
             let (length_bytes, after) = rest.split_at_checked(usize::from(first_length & 0x7f))?;
             rest = after;
-            length_bytes
-                .iter()
-                .fold(0, |length, byte| (length << 8) | usize::from(*byte))
+            length_bytes.iter().fold(0, |length, byte| (length << 8) | usize::from(*byte))
         }
         _ => return None,
     };
@@ -332,8 +314,8 @@ mod tests {
         assert_eq!(load(Es256, private.to_string()).unwrap().kid(), kid);
         assert!(refused(Es256, public_only).contains("it is a public key"));
         let sec1 = pair.private_key().as_der().unwrap();
-        let openssl_style = pem("EC PARAMETERS", &[6, 8, 42, 134, 72, 206, 61, 3, 1, 7])
-            + &pem("EC PRIVATE KEY", sec1.as_ref());
+        let openssl_style =
+            pem("EC PARAMETERS", &[6, 8, 42, 134, 72, 206, 61, 3, 1, 7]) + &pem("EC PRIVATE KEY", sec1.as_ref());
         assert_eq!(load(Es256, openssl_style).unwrap().kid(), kid);
         private["y"] = private["x"].clone();
         let error = refused(Es256, private.to_string());
@@ -365,20 +347,11 @@ mod tests {
         }
         let kid = thumbprint(private.as_object().unwrap()).unwrap();
         assert_eq!(load(Rs256, private.to_string()).unwrap().kid(), kid);
-        assert_eq!(
-            load(Rs256, pem("RSA PRIVATE KEY", pkcs1)).unwrap().kid(),
-            kid
-        );
+        assert_eq!(load(Rs256, pem("RSA PRIVATE KEY", pkcs1)).unwrap().kid(), kid);
         let error = refused(Es256, pem("RSA PRIVATE KEY", pkcs1));
-        assert_eq!(
-            error,
-            "the key is an RSA key, but the signing algorithm is ES256"
-        );
+        assert_eq!(error, "the key is an RSA key, but the signing algorithm is ES256");
         let error = refused(EdDsa, pem("PRIVATE KEY", pkcs8.as_ref()));
-        assert_eq!(
-            error,
-            "the key is an RSA key, but the signing algorithm is EdDSA"
-        );
+        assert_eq!(error, "the key is an RSA key, but the signing algorithm is EdDSA");
     }
 
     #[test]
@@ -400,17 +373,9 @@ mod tests {
         for (alg, input, found) in cases {
             let error = load(alg, input).unwrap_err();
             let message = error.to_string();
-            assert!(
-                message.starts_with(&format!("the key is {found}")),
-                "{message}"
-            );
-            assert!(
-                message.ends_with(&format!("the signing algorithm is {alg}")),
-                "{message}"
-            );
-            assert!(
-                matches!(error, KeyError::AlgorithmMismatch { expected, .. } if expected == alg)
-            );
+            assert!(message.starts_with(&format!("the key is {found}")), "{message}");
+            assert!(message.ends_with(&format!("the signing algorithm is {alg}")), "{message}");
+            assert!(matches!(error, KeyError::AlgorithmMismatch { expected, .. } if expected == alg));
         }
     }
 

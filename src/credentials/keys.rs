@@ -16,9 +16,7 @@ use std::str::FromStr;
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair,
-};
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{EncodingKey, Header};
@@ -60,15 +58,9 @@ pub enum KeyError {
     #[error("invalid signing key: {0}")]
     InvalidKey(String),
     #[error("cannot read signing key file {path}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("signing key file {path} was refused")]
-    InvalidKeyFile {
-        path: PathBuf,
-        source: Box<KeyError>,
-    },
+    InvalidKeyFile { path: PathBuf, source: Box<KeyError> },
     #[error("generating a {0} signing key failed")]
     Generation(SigningAlg),
     #[error("signing a JWT failed: {0}")]
@@ -129,12 +121,12 @@ impl SigningKey {
             SigningAlg::Es256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
                 .and_then(|pair| pair.to_pkcs8v1())
                 .map(|document| document.as_ref().to_vec()),
-            SigningAlg::EdDsa => Ed25519KeyPair::generate()
-                .and_then(|pair| pair.to_pkcs8v1())
-                .map(|document| document.as_ref().to_vec()),
-            SigningAlg::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
-                .and_then(|pair| pair.as_der())
-                .map(|der| der.as_ref().to_vec()),
+            SigningAlg::EdDsa => {
+                Ed25519KeyPair::generate().and_then(|pair| pair.to_pkcs8v1()).map(|document| document.as_ref().to_vec())
+            }
+            SigningAlg::Rs256 => {
+                RsaKeyPair::generate(KeySize::Rsa2048).and_then(|pair| pair.as_der()).map(|der| der.as_ref().to_vec())
+            }
         };
         Self::from_pkcs8(alg, pkcs8.map_err(|_| KeyError::Generation(alg))?)
     }
@@ -162,19 +154,13 @@ impl SigningKey {
         let mut bytes = Vec::new();
         File::open(path)
             .and_then(|file| file.take(MAX_KEY_FILE_BYTES + 1).read_to_end(&mut bytes))
-            .map_err(|source| KeyError::Io {
-                path: path_buf(),
-                source,
-            })?;
+            .map_err(|source| KeyError::Io { path: path_buf(), source })?;
         let loaded = if bytes.len() as u64 > MAX_KEY_FILE_BYTES {
             Err(invalid("the file is larger than 64 KiB"))
         } else {
             Self::from_bytes(alg, &bytes)
         };
-        loaded.map_err(|source| KeyError::InvalidKeyFile {
-            path: path_buf(),
-            source: source.into(),
-        })
+        loaded.map_err(|source| KeyError::InvalidKeyFile { path: path_buf(), source: source.into() })
     }
 
     pub fn alg(&self) -> SigningAlg {
@@ -195,8 +181,7 @@ impl SigningKey {
     pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, KeyError> {
         let mut header = Header::new(self.alg.to_jsonwebtoken());
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding_key)
-            .map_err(|error| KeyError::Signing(error.to_string()))
+        jsonwebtoken::encode(&header, claims, &self.encoding_key).map_err(|error| KeyError::Signing(error.to_string()))
     }
 
     /// PKCS#8 PEM of the private key in 64-column lines (for `tollgate keys generate --out F`).
@@ -214,36 +199,27 @@ impl SigningKey {
 
     /// Every path ends here: validates the PKCS#8 document for `alg` and derives the rest.
     fn from_pkcs8(alg: SigningAlg, pkcs8_der: Vec<u8>) -> Result<SigningKey, KeyError> {
-        let mut public_jwk = jwk_der::public_members(alg, &pkcs8_der)
-            .ok_or_else(|| jwk_der::refusal(alg, &pkcs8_der))?;
+        let mut public_jwk =
+            jwk_der::public_members(alg, &pkcs8_der).ok_or_else(|| jwk_der::refusal(alg, &pkcs8_der))?;
         let encoding_key = match alg {
             SigningAlg::Es256 => EncodingKey::from_ec_der(&pkcs8_der),
             SigningAlg::EdDsa => EncodingKey::from_ed_der(&pkcs8_der),
-            SigningAlg::Rs256 => EncodingKey::from_rsa_der(
-                jwk_der::pkcs8_private_key(&pkcs8_der).ok_or_else(|| invalid("bad PKCS#8"))?,
-            ),
+            SigningAlg::Rs256 => {
+                EncodingKey::from_rsa_der(jwk_der::pkcs8_private_key(&pkcs8_der).ok_or_else(|| invalid("bad PKCS#8"))?)
+            }
         };
         let kid = thumbprint(&public_jwk)?;
         public_jwk.insert("kid".into(), kid.clone().into());
         public_jwk.insert("alg".into(), alg.as_str().into());
         public_jwk.insert("use".into(), "sig".into());
-        Ok(SigningKey {
-            alg,
-            kid,
-            encoding_key,
-            public_jwk,
-            pkcs8_der,
-        })
+        Ok(SigningKey { alg, kid, encoding_key, public_jwk, pkcs8_der })
     }
 }
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("SigningKey");
-        debug
-            .field("alg", &self.alg)
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        debug.field("alg", &self.alg).field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
@@ -271,10 +247,7 @@ fn invalid(reason: impl Into<String>) -> KeyError {
 }
 
 fn mismatch(expected: SigningAlg, found: impl Into<String>) -> KeyError {
-    KeyError::AlgorithmMismatch {
-        expected,
-        found: found.into(),
-    }
+    KeyError::AlgorithmMismatch { expected, found: found.into() }
 }
 
 #[cfg(test)]
@@ -312,10 +285,7 @@ mod tests {
             assert_eq!(key.alg(), alg);
             assert_eq!(&verify(&key, &key.sign(claims).unwrap()), claims);
             let jwk = Value::Object(key.public_jwk().clone());
-            assert_eq!(
-                [&jwk["alg"], &jwk["use"], &jwk["kid"]],
-                [alg.as_str(), "sig", key.kid()]
-            );
+            assert_eq!([&jwk["alg"], &jwk["use"], &jwk["kid"]], [alg.as_str(), "sig", key.kid()]);
             assert_eq!(thumbprint(key.public_jwk()).unwrap(), key.kid());
             for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
                 assert!(jwk.get(private).is_none(), "{alg}: {private}");
@@ -360,10 +330,7 @@ mod tests {
             let error = name.parse::<SigningAlg>().unwrap_err();
             assert!(matches!(error, KeyError::UnsupportedAlgorithm(ref got) if got == name));
         }
-        assert_eq!(
-            SigningAlg::EdDsa.to_jsonwebtoken(),
-            jsonwebtoken::Algorithm::EdDSA
-        );
+        assert_eq!(SigningAlg::EdDsa.to_jsonwebtoken(), jsonwebtoken::Algorithm::EdDSA);
     }
 
     #[test]
@@ -375,26 +342,15 @@ mod tests {
         assert_eq!(loaded.kid(), key.kid());
         let refused = |alg, expected: &str| {
             let error = SigningKey::load_file(alg, &path).unwrap_err();
-            assert!(
-                error.to_string().contains(&*path.to_string_lossy()),
-                "{error}"
-            );
-            let KeyError::InvalidKeyFile { source, .. } = &error else {
-                panic!("{error:?}")
-            };
+            assert!(error.to_string().contains(&*path.to_string_lossy()), "{error}");
+            let KeyError::InvalidKeyFile { source, .. } = &error else { panic!("{error:?}") };
             assert!(source.to_string().contains(expected), "{source}");
         };
-        refused(
-            SigningAlg::Es256,
-            "is an Ed25519 key, but the signing algorithm is ES256",
-        );
+        refused(SigningAlg::Es256, "is an Ed25519 key, but the signing algorithm is ES256");
         std::fs::write(&path, vec![b' '; 64 * 1024 + 1]).unwrap();
         refused(SigningAlg::EdDsa, "larger than 64 KiB");
         std::fs::remove_file(&path).unwrap();
         let error = SigningKey::load_file(SigningAlg::EdDsa, &path).unwrap_err();
-        assert!(
-            matches!(&error, KeyError::Io { path: got, .. } if *got == path),
-            "{error:?}"
-        );
+        assert!(matches!(&error, KeyError::Io { path: got, .. } if *got == path), "{error:?}");
     }
 }

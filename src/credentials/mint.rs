@@ -64,10 +64,7 @@ pub struct Minter {
 
 impl Minter {
     pub fn new(config: MinterConfig, active: SigningKey, previous: Vec<SigningKey>) -> Self {
-        Self {
-            config,
-            ring: ArcSwap::from_pointee(KeyRing { active, previous }),
-        }
+        Self { config, ring: ArcSwap::from_pointee(KeyRing { active, previous }) }
     }
 
     pub fn config(&self) -> &MinterConfig {
@@ -106,12 +103,7 @@ impl Minter {
             claims.extend(standard);
         }
         let token = self.ring.load().active.sign(&claims)?;
-        Ok(Minted {
-            token,
-            jti,
-            issued_at: now,
-            expires_at,
-        })
+        Ok(Minted { token, jti, issued_at: now, expires_at })
     }
 
     /// The public JWKS: active key first, then previous keys still within their publication window.
@@ -162,17 +154,10 @@ mod tests {
     const NOW: i64 = 1_767_225_600;
 
     fn minter(cap_at_inbound_exp: bool) -> Minter {
-        let config = MinterConfig {
-            issuer_url: "https://tollgate.example".into(),
-            max_ttl_secs: 600,
-            cap_at_inbound_exp,
-        };
+        let config =
+            MinterConfig { issuer_url: "https://tollgate.example".into(), max_ttl_secs: 600, cap_at_inbound_exp };
         let previous = vec![SigningKey::generate(SigningAlg::EdDsa).unwrap()];
-        Minter::new(
-            config,
-            SigningKey::generate(SigningAlg::Es256).unwrap(),
-            previous,
-        )
+        Minter::new(config, SigningKey::generate(SigningAlg::Es256).unwrap(), previous)
     }
 
     fn request(ttl_secs: u32, inbound_exp: i64) -> TokenRequest {
@@ -199,26 +184,15 @@ mod tests {
     fn ttl_is_capped_by_the_ceiling_and_optionally_by_the_inbound_exp() {
         let now = UnixTime::from_secs(NOW);
         let minted = minter(false).mint(request(900, NOW + 60), now).unwrap();
-        assert_eq!(
-            minted.expires_at.as_secs(),
-            NOW + 600,
-            "ceiling 600 beats grant 900"
-        );
+        assert_eq!(minted.expires_at.as_secs(), NOW + 600, "ceiling 600 beats grant 900");
         let minted = minter(false).mint(request(300, NOW + 60), now).unwrap();
         assert_eq!(minted.expires_at.as_secs(), NOW + 300);
         let minted = minter(true).mint(request(300, NOW + 60), now).unwrap();
-        assert_eq!(
-            minted.expires_at.as_secs(),
-            NOW + 60,
-            "capped at the inbound exp"
-        );
+        assert_eq!(minted.expires_at.as_secs(), NOW + 60, "capped at the inbound exp");
         let claims = payload(&minted.token);
         assert_eq!(claims["exp"], NOW + 60);
         assert_eq!(claims["iat"], NOW);
-        assert_eq!(
-            claims["act"],
-            json!({"iss": "https://ci", "sub": "repo:acme/web"})
-        );
+        assert_eq!(claims["act"], json!({"iss": "https://ci", "sub": "repo:acme/web"}));
         assert_eq!(claims["repository"], "acme/web");
         assert_eq!(claims["jti"], minted.jti.as_str());
     }
@@ -229,29 +203,13 @@ mod tests {
         let jwks = minter.jwks();
         let keys = jwks["keys"].as_array().unwrap();
         assert_eq!(keys.len(), 2);
-        assert_eq!(
-            (keys[0]["alg"].as_str(), keys[1]["alg"].as_str()),
-            (Some("ES256"), Some("EdDSA"))
-        );
+        assert_eq!((keys[0]["alg"].as_str(), keys[1]["alg"].as_str()), (Some("ES256"), Some("EdDSA")));
         let discovery = minter.discovery();
-        assert_eq!(
-            discovery["jwks_uri"],
-            "https://tollgate.example/.well-known/jwks.json"
-        );
-        assert_eq!(
-            discovery["id_token_signing_alg_values_supported"],
-            json!(["ES256", "EdDSA"])
-        );
-        let token = minter
-            .mint(request(60, NOW + 600), UnixTime::from_secs(NOW))
-            .unwrap()
-            .token;
-        let header: Value = serde_json::from_slice(
-            &URL_SAFE_NO_PAD
-                .decode(token.split('.').next().unwrap())
-                .unwrap(),
-        )
-        .unwrap();
+        assert_eq!(discovery["jwks_uri"], "https://tollgate.example/.well-known/jwks.json");
+        assert_eq!(discovery["id_token_signing_alg_values_supported"], json!(["ES256", "EdDSA"]));
+        let token = minter.mint(request(60, NOW + 600), UnixTime::from_secs(NOW)).unwrap().token;
+        let header: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
         assert_eq!(header["kid"], keys[0]["kid"], "signed with the active key");
     }
 }

@@ -63,23 +63,15 @@ pub async fn token(
     let dev = dev(&state)?;
     let bytes = body_bytes(body)?;
     let body: DevTokenBody = if bytes.iter().all(u8::is_ascii_whitespace) {
-        DevTokenBody {
-            provider: None,
-            audience: None,
-            ttl_seconds: None,
-            claims: Map::new(),
-        }
+        DevTokenBody { provider: None, audience: None, ttl_seconds: None, claims: Map::new() }
     } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::invalid_request(format!("bad dev token request: {e}")))?
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid_request(format!("bad dev token request: {e}")))?
     };
     let provider = match body.provider.as_deref() {
         None | Some("github") => DevProvider::Github,
         Some("semaphore") => DevProvider::Semaphore,
         Some(other) => {
-            return Err(ApiError::invalid_request(format!(
-                "unknown provider {other:?}; use github or semaphore"
-            )));
+            return Err(ApiError::invalid_request(format!("unknown provider {other:?}; use github or semaphore")));
         }
     };
     let request = DevTokenRequest {
@@ -88,8 +80,6 @@ pub async fn token(
         ttl_secs: body.ttl_seconds.unwrap_or(300),
         claims: body.claims,
     };
-    let token = dev
-        .mint(request, state.broker.clock().now())
-        .map_err(|e| ApiError::invalid_request(e.to_string()))?;
+    let token = dev.mint(request, state.broker.clock().now()).map_err(|e| ApiError::invalid_request(e.to_string()))?;
     Ok(([(header::CONTENT_TYPE, "application/jwt")], token).into_response())
 }

@@ -10,15 +10,9 @@ use axum::response::IntoResponse;
 use super::AppState;
 
 pub async fn openid_configuration(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    (
-        [(header::CACHE_CONTROL, "public, max-age=3600")],
-        Json(state.broker.minter().discovery()),
-    )
+    ([(header::CACHE_CONTROL, "public, max-age=3600")], Json(state.broker.minter().discovery()))
 }
 
 pub async fn jwks(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    (
-        [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(state.broker.minter().jwks()),
-    )
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.broker.minter().jwks()))
 }

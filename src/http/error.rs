@@ -27,11 +27,7 @@ struct ErrorBody<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            description: description.into(),
-        }
+        Self { status, code, description: description.into() }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -51,20 +47,12 @@ impl ApiError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this endpoint does not accept that method",
-        )
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
     }
 
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "Request failed on our side.");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "internal error; see the server log",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error; see the server log")
     }
 
     pub fn status(&self) -> StatusCode {
@@ -80,11 +68,7 @@ impl From<VerifyError> for ApiError {
     fn from(error: VerifyError) -> Self {
         if let VerifyError::Key(KeyError::Unavailable(detail)) = &error {
             tracing::warn!(detail = %detail, "Issuer keys are unavailable.");
-            return Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "temporarily_unavailable",
-                error.to_string(),
-            );
+            return Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", error.to_string());
         }
         Self::new(StatusCode::UNAUTHORIZED, "invalid_token", error.to_string())
     }
@@ -97,9 +81,8 @@ impl From<BrokerError> for ApiError {
             BrokerError::UnknownRole(_)
             | BrokerError::IssuerNotTrustedByRole { .. }
             | BrokerError::Denied { .. }
-            | BrokerError::Render { .. } => {
-                Self::new(StatusCode::FORBIDDEN, "access_denied", error.to_string())
-            }
+            | BrokerError::AccessDenied { .. }
+            | BrokerError::Render { .. } => Self::new(StatusCode::FORBIDDEN, "access_denied", error.to_string()),
             BrokerError::AudienceNotGranted { .. } => Self::invalid_request(error.to_string()),
             BrokerError::Mint(mint) => Self::internal(&mint),
         }
@@ -111,18 +94,11 @@ impl IntoResponse for ApiError {
         if self.status.is_client_error() {
             tracing::info!(status = self.status.as_u16(), error = self.code, description = %self.description, "Request refused.");
         }
-        let body = ErrorBody {
-            error: self.code,
-            error_description: &self.description,
-        };
+        let body = ErrorBody { error: self.code, error_description: &self.description };
         let mut response = (self.status, Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response
     }

@@ -46,95 +46,69 @@ pub async fn exchange(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query
-        .map_err(|e| ApiError::invalid_request(format!("bad query string: {}", e.body_text())))?;
-    let request = to_request(query, &headers, &body_bytes(body)?)?;
+    let request = parse_request(query, &headers, body)?;
     let exchanged = state.broker.exchange(request).await?;
     Ok(to_response(exchanged))
+}
+
+/// The exchange request as `/exchange` and `/explain` both take it.
+pub(super) fn parse_request(
+    query: Result<Query<ExchangeQuery>, QueryRejection>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<ExchangeRequest, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid_request(format!("bad query string: {}", e.body_text())))?;
+    to_request(query, headers, &body_bytes(body)?)
 }
 
 pub(super) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(MAX_BODY_BYTES),
-        _ => ApiError::invalid_request(format!(
-            "could not read the body: {}",
-            rejection.body_text()
-        )),
+        _ => ApiError::invalid_request(format!("could not read the body: {}", rejection.body_text())),
     })
 }
 
-fn to_request(
-    query: ExchangeQuery,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<ExchangeRequest, ApiError> {
+fn to_request(query: ExchangeQuery, headers: &HeaderMap, body: &[u8]) -> Result<ExchangeRequest, ApiError> {
     let body: ExchangeBody = if body.iter().all(u8::is_ascii_whitespace) {
-        ExchangeBody {
-            token: None,
-            role: None,
-            audience: None,
-            ttl_seconds: None,
-        }
+        ExchangeBody { token: None, role: None, audience: None, ttl_seconds: None }
     } else {
-        serde_json::from_slice(body).map_err(|e| {
-            ApiError::invalid_request(format!("the body is not a valid exchange request: {e}"))
-        })?
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::invalid_request(format!("the body is not a valid exchange request: {e}")))?
     };
     let token = match (body.token, bearer(headers)?) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::invalid_request(
-                "send the token in the body or the Authorization header, not both",
-            ));
+            return Err(ApiError::invalid_request("send the token in the body or the Authorization header, not both"));
         }
         (Some(token), None) | (None, Some(token)) => token,
         (None, None) => {
-            return Err(ApiError::invalid_request(
-                "missing \"token\" (or Authorization: Bearer)",
-            ));
+            return Err(ApiError::invalid_request("missing \"token\" (or Authorization: Bearer)"));
         }
     };
     let role = match (body.role, query.role) {
         (Some(a), Some(b)) if a != b => {
-            return Err(ApiError::invalid_request(
-                "\"role\" differs between body and query",
-            ));
+            return Err(ApiError::invalid_request("\"role\" differs between body and query"));
         }
         (Some(role), _) | (None, Some(role)) => role,
         (None, None) => return Err(ApiError::invalid_request("missing \"role\"")),
     };
     if role.is_empty() || role.len() > 128 {
-        return Err(ApiError::invalid_request(
-            "\"role\" must be 1 to 128 characters",
-        ));
+        return Err(ApiError::invalid_request("\"role\" must be 1 to 128 characters"));
     }
     if body.ttl_seconds == Some(0) {
-        return Err(ApiError::invalid_request(
-            "\"ttl_seconds\" must be positive",
-        ));
+        return Err(ApiError::invalid_request("\"ttl_seconds\" must be positive"));
     }
     let token = RawToken::parse(&token).map_err(ApiError::from)?;
-    Ok(ExchangeRequest {
-        token,
-        role,
-        audience: body.audience,
-        ttl_secs: body.ttl_seconds,
-    })
+    Ok(ExchangeRequest { token, role, audience: body.audience, ttl_secs: body.ttl_seconds })
 }
 
 fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::invalid_request("the Authorization header is not ASCII"))?;
+    let text = value.to_str().map_err(|_| ApiError::invalid_request("the Authorization header is not ASCII"))?;
     match text.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-            Ok(Some(token.trim().to_owned()))
-        }
-        _ => Err(ApiError::invalid_request(
-            "the Authorization header must be \"Bearer <token>\"",
-        )),
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(token.trim().to_owned())),
+        _ => Err(ApiError::invalid_request("the Authorization header must be \"Bearer <token>\"")),
     }
 }
 

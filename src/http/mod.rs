@@ -8,6 +8,7 @@ mod dev;
 mod discovery;
 pub mod error;
 mod exchange;
+mod explain;
 mod health;
 
 use std::future::Future;
@@ -36,25 +37,17 @@ pub struct AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     let mut router = Router::new()
         .route("/exchange", post(exchange::exchange))
-        .route(
-            "/.well-known/openid-configuration",
-            get(discovery::openid_configuration),
-        )
+        .route("/explain", post(explain::explain))
+        .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
     if state.dev.is_some() {
         router = router
             .route("/dev/token", post(dev::token))
-            .route(
-                "/dev/issuer/github/.well-known/openid-configuration",
-                get(dev::github_discovery),
-            )
+            .route("/dev/issuer/github/.well-known/openid-configuration", get(dev::github_discovery))
             .route("/dev/issuer/github/jwks", get(dev::jwks))
-            .route(
-                "/dev/issuer/semaphore/{org}/.well-known/openid-configuration",
-                get(dev::semaphore_discovery),
-            )
+            .route("/dev/issuer/semaphore/{org}/.well-known/openid-configuration", get(dev::semaphore_discovery))
             .route("/dev/issuer/semaphore/{org}/jwks", get(dev::semaphore_jwks));
     }
     router
@@ -70,7 +63,5 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }

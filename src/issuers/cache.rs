@@ -151,9 +151,7 @@ impl KeyCache {
         if let Some(found) = self.lookup(kid, now).and_then(found_or_kid_required) {
             return found;
         }
-        let cooled = state
-            .last_attempt
-            .is_none_or(|at| now.secs_since(at) >= self.settings.unknown_kid_cooldown_secs);
+        let cooled = state.last_attempt.is_none_or(|at| now.secs_since(at) >= self.settings.unknown_kid_cooldown_secs);
         if cooled {
             self.fetch_locked(&mut state, fetcher, now).await;
         }
@@ -166,12 +164,7 @@ impl KeyCache {
     }
 
     /// Refreshes now if the schedule says so (or `force`); returns when the next refresh is due.
-    pub async fn refresh_if_due(
-        self: &Arc<Self>,
-        fetcher: &Fetcher,
-        now: UnixTime,
-        force: bool,
-    ) -> Option<UnixTime> {
+    pub async fn refresh_if_due(self: &Arc<Self>, fetcher: &Fetcher, now: UnixTime, force: bool) -> Option<UnixTime> {
         if matches!(self.source, KeySource::Static) {
             return None;
         }
@@ -225,12 +218,7 @@ impl KeyCache {
 
     /// Fetches under the refresh lock. The fetch runs in its own task, so a caller that goes away (a client
     /// disconnecting) cannot cancel it half-way and leave a cooldown started with nothing fetched.
-    async fn fetch_locked(
-        self: &Arc<Self>,
-        state: &mut RefreshState,
-        fetcher: &Fetcher,
-        now: UnixTime,
-    ) {
+    async fn fetch_locked(self: &Arc<Self>, state: &mut RefreshState, fetcher: &Fetcher, now: UnixTime) {
         state.last_attempt = Some(now);
         self.fetches.fetch_add(1, Ordering::Relaxed);
         let (this, fetcher) = (Arc::clone(self), fetcher.clone());
@@ -253,13 +241,8 @@ impl KeyCache {
             Ok(fetched) => {
                 let max_age = fetched
                     .max_age_secs
-                    .map_or(self.settings.refresh_min_secs, |s| {
-                        i64::try_from(s).unwrap_or(i64::MAX)
-                    });
-                let interval = max_age.clamp(
-                    self.settings.refresh_min_secs,
-                    self.settings.refresh_max_secs,
-                );
+                    .map_or(self.settings.refresh_min_secs, |s| i64::try_from(s).unwrap_or(i64::MAX));
+                let interval = max_age.clamp(self.settings.refresh_min_secs, self.settings.refresh_max_secs);
                 self.current.store(Some(Arc::new(Cached {
                     keys: fetched.keys,
                     fetched_at: now,
@@ -283,10 +266,9 @@ impl KeyCache {
                 fetcher.fetch_jwks(&uri).await
             }
             KeySource::JwksUri(uri) => fetcher.fetch_jwks(uri).await,
-            KeySource::Static => Err(FetchError::File {
-                path: "(static)".into(),
-                reason: "static keys are not refreshed".into(),
-            }),
+            KeySource::Static => {
+                Err(FetchError::File { path: "(static)".into(), reason: "static keys are not refreshed".into() })
+            }
         }
     }
 }

@@ -55,8 +55,8 @@ impl Fetcher {
             .no_proxy()
             .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
             .redirect(redirect::Policy::custom(|attempt| {
-                let downgrade = attempt.previous().iter().any(|u| u.scheme() == "https")
-                    && attempt.url().scheme() != "https";
+                let downgrade =
+                    attempt.previous().iter().any(|u| u.scheme() == "https") && attempt.url().scheme() != "https";
                 if attempt.previous().len() >= 5 {
                     attempt.error("too many redirects")
                 } else if is_allowed_url(attempt.url()) && !downgrade {
@@ -67,10 +67,7 @@ impl Fetcher {
                 }
             }))
             .build()
-            .map_err(|e| FetchError::Transport {
-                url: String::new(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| FetchError::Transport { url: String::new(), reason: e.to_string() })?;
         Ok(Self { client, max_bytes })
     }
 
@@ -82,15 +79,10 @@ impl Fetcher {
             issuer: String,
             jwks_uri: String,
         }
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        );
+        let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
         let (body, _) = self.get(&url).await?;
-        let doc: Discovery = serde_json::from_slice(&body).map_err(|e| FetchError::Discovery {
-            url: url.clone(),
-            reason: e.to_string(),
-        })?;
+        let doc: Discovery = serde_json::from_slice(&body)
+            .map_err(|e| FetchError::Discovery { url: url.clone(), reason: e.to_string() })?;
         if doc.issuer != issuer {
             return Err(FetchError::Discovery {
                 url,
@@ -107,45 +99,24 @@ impl Fetcher {
     /// Fetches and parses a JWKS.
     pub async fn fetch_jwks(&self, uri: &str) -> Result<FetchedKeys, FetchError> {
         let (body, cache_control) = self.get(uri).await?;
-        let keys = KeySet::parse(&body).map_err(|source| FetchError::Jwks {
-            url: uri.into(),
-            source,
-        })?;
-        Ok(FetchedKeys {
-            keys,
-            max_age_secs: cache_control.as_deref().and_then(max_age),
-        })
+        let keys = KeySet::parse(&body).map_err(|source| FetchError::Jwks { url: uri.into(), source })?;
+        Ok(FetchedKeys { keys, max_age_secs: cache_control.as_deref().and_then(max_age) })
     }
 
     /// GET with the size cap; returns the body and the `Cache-Control` header.
     async fn get(&self, url: &str) -> Result<(Vec<u8>, Option<String>), FetchError> {
         let parsed = parse_allowed(url)?;
-        let transport = |e: reqwest::Error| FetchError::Transport {
-            url: url.to_owned(),
-            reason: error_chain(&e),
-        };
+        let transport = |e: reqwest::Error| FetchError::Transport { url: url.to_owned(), reason: error_chain(&e) };
         let mut response = self.client.get(parsed).send().await.map_err(transport)?;
         if response.status() != StatusCode::OK {
-            return Err(FetchError::Status {
-                url: url.into(),
-                status: response.status().as_u16(),
-            });
+            return Err(FetchError::Status { url: url.into(), status: response.status().as_u16() });
         }
-        let too_large = || FetchError::TooLarge {
-            url: url.into(),
-            limit: self.max_bytes,
-        };
-        if response
-            .content_length()
-            .is_some_and(|len| len > self.max_bytes as u64)
-        {
+        let too_large = || FetchError::TooLarge { url: url.into(), limit: self.max_bytes };
+        if response.content_length().is_some_and(|len| len > self.max_bytes as u64) {
             return Err(too_large());
         }
-        let cache_control = response
-            .headers()
-            .get(reqwest::header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let cache_control =
+            response.headers().get(reqwest::header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
             if body.len() + chunk.len() > self.max_bytes {
@@ -159,10 +130,7 @@ impl Fetcher {
 
 /// Reads a static JWKS file (air-gapped issuers, captured tokens in tests).
 pub fn read_jwks_file(path: &std::path::Path, max_bytes: usize) -> Result<KeySet, FetchError> {
-    let file_error = |reason: String| FetchError::File {
-        path: path.display().to_string(),
-        reason,
-    };
+    let file_error = |reason: String| FetchError::File { path: path.display().to_string(), reason };
     let meta = std::fs::metadata(path).map_err(|e| file_error(e.to_string()))?;
     if meta.len() > max_bytes as u64 {
         return Err(file_error(format!("larger than {max_bytes} bytes")));
@@ -190,10 +158,7 @@ pub fn is_allowed_url(url: &Url) -> bool {
 
 /// Parses and checks a URL against `is_allowed_url`.
 pub fn parse_allowed(text: &str) -> Result<Url, FetchError> {
-    Url::parse(text)
-        .ok()
-        .filter(is_allowed_url)
-        .ok_or_else(|| FetchError::InsecureUrl(text.to_owned()))
+    Url::parse(text).ok().filter(is_allowed_url).ok_or_else(|| FetchError::InsecureUrl(text.to_owned()))
 }
 
 /// `max-age` from a `Cache-Control` header; `no-store`/`no-cache` mean zero (the configured minimum applies).

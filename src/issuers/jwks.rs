@@ -78,10 +78,7 @@ impl VerifyKey {
 
 impl std::fmt::Debug for VerifyKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifyKey")
-            .field("kid", &self.kid)
-            .field("family", &self.family)
-            .finish_non_exhaustive()
+        f.debug_struct("VerifyKey").field("kid", &self.kid).field("family", &self.family).finish_non_exhaustive()
     }
 }
 
@@ -109,8 +106,7 @@ impl KeySet {
         struct RawSet {
             keys: Vec<serde_json::Value>,
         }
-        let raw: RawSet =
-            serde_json::from_slice(bytes).map_err(|e| JwksError::Malformed(e.to_string()))?;
+        let raw: RawSet = serde_json::from_slice(bytes).map_err(|e| JwksError::Malformed(e.to_string()))?;
         if raw.keys.len() > MAX_KEYS {
             return Err(JwksError::TooManyKeys);
         }
@@ -182,19 +178,13 @@ struct RawJwk {
 impl RawJwk {
     fn into_key(self) -> Option<VerifyKey> {
         if self.key_use.as_deref().is_some_and(|u| u != "sig")
-            || self
-                .key_ops
-                .as_ref()
-                .is_some_and(|ops| !ops.iter().any(|op| op == "verify"))
+            || self.key_ops.as_ref().is_some_and(|ops| !ops.iter().any(|op| op == "verify"))
             || self.d.is_some()
         {
             return None;
         }
         let (family, decoding) = match (self.kty.as_str(), self.crv.as_deref()) {
-            ("RSA", _) => (
-                KeyFamily::Rsa,
-                rsa_key(self.n.as_deref()?, self.e.as_deref()?)?,
-            ),
+            ("RSA", _) => (KeyFamily::Rsa, rsa_key(self.n.as_deref()?, self.e.as_deref()?)?),
             ("EC", Some("P-256")) => (KeyFamily::EcP256, ec_key(&self.x?, &self.y?, 32)?),
             ("EC", Some("P-384")) => (KeyFamily::EcP384, ec_key(&self.x?, &self.y?, 48)?),
             ("OKP", Some("Ed25519")) => (KeyFamily::Ed25519, ed_key(&self.x?)?),
@@ -204,12 +194,7 @@ impl RawJwk {
             None => None,
             Some(name) => Some(known_alg(name).filter(|alg| family.fits(*alg))?),
         };
-        Some(VerifyKey {
-            kid: self.kid,
-            family,
-            pinned_alg,
-            decoding,
-        })
+        Some(VerifyKey { kid: self.kid, family, pinned_alg, decoding })
     }
 }
 
@@ -302,10 +287,7 @@ mod tests {
         with_good.push(ec("good"));
         assert_eq!(parse(with_good).unwrap().len(), 1);
         assert!(matches!(KeySet::parse(b"{}"), Err(JwksError::Malformed(_))));
-        assert!(matches!(
-            KeySet::parse(b"[1,2"),
-            Err(JwksError::Malformed(_))
-        ));
+        assert!(matches!(KeySet::parse(b"[1,2"), Err(JwksError::Malformed(_))));
     }
 
     #[test]
@@ -316,13 +298,9 @@ mod tests {
 
     #[test]
     fn algorithm_fits_key_family_and_pin() {
-        let set = parse(vec![
-            serde_json::json!({"kty": "EC", "crv": "P-256", "x": EC_X, "y": EC_Y, "alg": "ES256"}),
-        ])
-        .unwrap();
-        let KeyMatch::Found(key) = set.find(None) else {
-            panic!("key expected")
-        };
+        let set = parse(vec![serde_json::json!({"kty": "EC", "crv": "P-256", "x": EC_X, "y": EC_Y, "alg": "ES256"})])
+            .unwrap();
+        let KeyMatch::Found(key) = set.find(None) else { panic!("key expected") };
         assert!(key.allows(Algorithm::ES256));
         assert!(!key.allows(Algorithm::RS256));
         assert!(!key.allows(Algorithm::HS256));

@@ -81,37 +81,23 @@ impl IssuerTemplate {
     /// Parses `prefix{name}suffix` (exactly one placeholder). Values must also be plain labels
     /// (`[A-Za-z0-9][A-Za-z0-9_-]*`), so no value can change a URL's host or path shape.
     pub fn parse(template: &str, rule: PlaceholderRule) -> Result<Self, String> {
-        let open = template
-            .find('{')
-            .ok_or("an issuer_template needs one {placeholder}")?;
-        let close = template
-            .find('}')
-            .filter(|c| *c > open)
-            .ok_or("unbalanced { } in issuer_template")?;
+        let open = template.find('{').ok_or("an issuer_template needs one {placeholder}")?;
+        let close = template.find('}').filter(|c| *c > open).ok_or("unbalanced { } in issuer_template")?;
         let (prefix, rest) = template.split_at(open);
         let (placeholder, suffix) = rest.split_at(close - open + 1);
         if suffix.contains(['{', '}']) || prefix.contains('}') {
             return Err("an issuer_template takes exactly one {placeholder}".into());
         }
-        let placeholder = placeholder
-            .trim_matches(|c| c == '{' || c == '}')
-            .to_owned();
+        let placeholder = placeholder.trim_matches(|c| c == '{' || c == '}').to_owned();
         if placeholder.is_empty() {
             return Err("the {placeholder} needs a name".into());
         }
         if let PlaceholderRule::AllowList(values) = &rule
             && let Some(bad) = values.iter().find(|v| !is_label(v))
         {
-            return Err(format!(
-                "allowed value {bad:?} is not a plain label ([A-Za-z0-9_-])"
-            ));
+            return Err(format!("allowed value {bad:?} is not a plain label ([A-Za-z0-9_-])"));
         }
-        Ok(Self {
-            prefix: prefix.to_owned(),
-            placeholder,
-            suffix: suffix.to_owned(),
-            rule,
-        })
+        Ok(Self { prefix: prefix.to_owned(), placeholder, suffix: suffix.to_owned(), rule })
     }
 
     /// The placeholder value if `iss` fits the template and the value passes the rule.
@@ -157,10 +143,7 @@ pub struct Selected {
 
 enum SelectedKeys {
     Fixed(Arc<KeyCache>),
-    Dynamic {
-        value: String,
-        static_keys: Option<KeySet>,
-    },
+    Dynamic { value: String, static_keys: Option<KeySet> },
 }
 
 /// Readiness of one concrete issuer URL.
@@ -185,37 +168,21 @@ pub struct Issuers {
 
 impl Issuers {
     /// Builds the registry; static key files are read here, so a bad file fails startup.
-    pub fn new(
-        configs: Vec<IssuerConfig>,
-        settings: JwksSettings,
-        now: UnixTime,
-    ) -> Result<Self, FetchError> {
+    pub fn new(configs: Vec<IssuerConfig>, settings: JwksSettings, now: UnixTime) -> Result<Self, FetchError> {
         let settings = Arc::new(settings);
-        let fetcher = Fetcher::new(
-            Duration::from_secs(settings.fetch_timeout_secs),
-            settings.max_response_bytes,
-        )?;
+        let fetcher = Fetcher::new(Duration::from_secs(settings.fetch_timeout_secs), settings.max_response_bytes)?;
         let mut exact = HashMap::new();
         let mut templates = Vec::new();
         for config in configs {
             let config = Arc::new(config);
             let static_keys = match &config.keys {
-                KeysConfig::JwksFile(path) => {
-                    Some(read_jwks_file(path, settings.max_response_bytes)?)
-                }
+                KeysConfig::JwksFile(path) => Some(read_jwks_file(path, settings.max_response_bytes)?),
                 KeysConfig::Static(keys) => Some(keys.clone()),
                 KeysConfig::Discovery | KeysConfig::JwksUri(_) => None,
             };
             let make_cache = |url: &str, value: Option<&str>| match &static_keys {
-                Some(keys) => Arc::new(KeyCache::with_static(
-                    keys.clone(),
-                    Arc::clone(&settings),
-                    now,
-                )),
-                None => Arc::new(KeyCache::new(
-                    source_for(&config, url, value),
-                    Arc::clone(&settings),
-                )),
+                Some(keys) => Arc::new(KeyCache::with_static(keys.clone(), Arc::clone(&settings), now)),
+                None => Arc::new(KeyCache::new(source_for(&config, url, value), Arc::clone(&settings))),
             };
             match &config.matcher {
                 IssuerMatcher::Exact(url) => {
@@ -224,10 +191,7 @@ impl Issuers {
                 IssuerMatcher::Template(template) => {
                     for value in template.allow_list() {
                         let url = template.render(value);
-                        exact.insert(
-                            url.clone(),
-                            (Arc::clone(&config), make_cache(&url, Some(value))),
-                        );
+                        exact.insert(url.clone(), (Arc::clone(&config), make_cache(&url, Some(value))));
                     }
                     templates.push((Arc::clone(&config), template.clone(), static_keys.clone()));
                 }
@@ -235,18 +199,9 @@ impl Issuers {
         }
         let dynamic = moka::future::Cache::builder()
             .max_capacity(DYNAMIC_ISSUER_CAPACITY)
-            .time_to_idle(Duration::from_secs(
-                u64::try_from(settings.max_staleness_secs).unwrap_or(86_400),
-            ))
+            .time_to_idle(Duration::from_secs(u64::try_from(settings.max_staleness_secs).unwrap_or(86_400)))
             .build();
-        Ok(Self {
-            exact,
-            templates,
-            dynamic,
-            dynamic_budget: std::sync::Mutex::new((0, 0)),
-            fetcher,
-            settings,
-        })
+        Ok(Self { exact, templates, dynamic, dynamic_budget: std::sync::Mutex::new((0, 0)), fetcher, settings })
     }
 
     pub fn fetcher(&self) -> &Fetcher {
@@ -258,34 +213,17 @@ impl Issuers {
     pub fn select(&self, iss: &str) -> Option<Selected> {
         if let Some((issuer, keys)) = self.exact.get(iss) {
             let source = SelectedKeys::Fixed(Arc::clone(keys));
-            return Some(Selected {
-                issuer: Arc::clone(issuer),
-                url: iss.to_owned(),
-                source,
-            });
+            return Some(Selected { issuer: Arc::clone(issuer), url: iss.to_owned(), source });
         }
-        self.templates
-            .iter()
-            .find_map(|(config, template, static_keys)| {
-                let value = template.match_issuer(iss)?;
-                let source = SelectedKeys::Dynamic {
-                    value: value.to_owned(),
-                    static_keys: static_keys.clone(),
-                };
-                Some(Selected {
-                    issuer: Arc::clone(config),
-                    url: template.render(value),
-                    source,
-                })
-            })
+        self.templates.iter().find_map(|(config, template, static_keys)| {
+            let value = template.match_issuer(iss)?;
+            let source = SelectedKeys::Dynamic { value: value.to_owned(), static_keys: static_keys.clone() };
+            Some(Selected { issuer: Arc::clone(config), url: template.render(value), source })
+        })
     }
 
     /// The key cache of a selected issuer; a pattern-template issuer gets one on first use, within a budget.
-    pub async fn keys(
-        &self,
-        selected: &Selected,
-        now: UnixTime,
-    ) -> Result<Arc<KeyCache>, KeyError> {
+    pub async fn keys(&self, selected: &Selected, now: UnixTime) -> Result<Arc<KeyCache>, KeyError> {
         let (value, static_keys) = match &selected.source {
             SelectedKeys::Fixed(keys) => return Ok(Arc::clone(keys)),
             SelectedKeys::Dynamic { value, static_keys } => (value, static_keys),
@@ -294,23 +232,14 @@ impl Issuers {
             return Ok(keys);
         }
         if !self.admit_new_dynamic(now) {
-            return Err(KeyError::Unavailable(format!(
-                "too many new issuers this minute; {} refused",
-                selected.url
-            )));
+            return Err(KeyError::Unavailable(format!("too many new issuers this minute; {} refused", selected.url)));
         }
         let settings = Arc::clone(&self.settings);
         let cache = match static_keys {
             Some(keys) => KeyCache::with_static(keys.clone(), settings, UnixTime::from_secs(0)),
-            None => KeyCache::new(
-                source_for(&selected.issuer, &selected.url, Some(value)),
-                settings,
-            ),
+            None => KeyCache::new(source_for(&selected.issuer, &selected.url, Some(value)), settings),
         };
-        Ok(self
-            .dynamic
-            .get_with(selected.url.clone(), async move { Arc::new(cache) })
-            .await)
+        Ok(self.dynamic.get_with(selected.url.clone(), async move { Arc::new(cache) }).await)
     }
 
     fn admit_new_dynamic(&self, now: UnixTime) -> bool {
@@ -339,11 +268,7 @@ impl Issuers {
         let mut tasks = tokio::task::JoinSet::new();
         let fixed = self.exact.values().map(|(_, keys)| Arc::clone(keys));
         // Pattern-template issuers follow their schedule too, but are never prefetched.
-        let dynamic: Vec<_> = if force {
-            Vec::new()
-        } else {
-            self.dynamic.iter().map(|(_, keys)| keys).collect()
-        };
+        let dynamic: Vec<_> = if force { Vec::new() } else { self.dynamic.iter().map(|(_, keys)| keys).collect() };
         for keys in fixed.chain(dynamic) {
             let fetcher = self.fetcher.clone();
             tasks.spawn(async move { keys.refresh_if_due(&fetcher, now, force).await });
@@ -382,9 +307,7 @@ fn source_for(config: &IssuerConfig, url: &str, value: Option<&str>) -> KeySourc
             KeySource::JwksUri(uri.replace(&format!("{{{}}}", t.placeholder()), value))
         }
         (KeysConfig::JwksUri(uri), _, _) => KeySource::JwksUri(uri.clone()),
-        _ => KeySource::Discovery {
-            issuer: url.to_owned(),
-        },
+        _ => KeySource::Discovery { issuer: url.to_owned() },
     }
 }
 
@@ -402,20 +325,12 @@ mod tests {
         assert_eq!(t.match_issuer("https://acme.semaphoreci.com"), Some("acme"));
         assert_eq!(t.match_issuer("https://evil.semaphoreci.com"), None);
         assert_eq!(t.match_issuer("https://acme.semaphoreci.com/"), None);
-        let p = semaphore(PlaceholderRule::Pattern(
-            Regex::new("^(?:acme-[a-z]+)$").unwrap(),
-        ));
-        assert_eq!(
-            p.match_issuer("https://acme-web.semaphoreci.com"),
-            Some("acme-web")
-        );
+        let p = semaphore(PlaceholderRule::Pattern(Regex::new("^(?:acme-[a-z]+)$").unwrap()));
+        assert_eq!(p.match_issuer("https://acme-web.semaphoreci.com"), Some("acme-web"));
         // A value that would move the host elsewhere never passes, whatever the pattern says.
         let any = semaphore(PlaceholderRule::Pattern(Regex::new("^(?:.*)$").unwrap()));
         assert_eq!(any.match_issuer("https://evil.com/x.semaphoreci.com"), None);
-        assert_eq!(
-            any.match_issuer("https://a@evil.com#.semaphoreci.com"),
-            None
-        );
+        assert_eq!(any.match_issuer("https://a@evil.com#.semaphoreci.com"), None);
         assert_eq!(any.match_issuer("https://.semaphoreci.com"), None);
     }
 
@@ -426,13 +341,7 @@ mod tests {
         assert!(IssuerTemplate::parse("https://{a}.{b}.example", rule()).is_err());
         assert!(IssuerTemplate::parse("https://{}.example", rule()).is_err());
         assert!(IssuerTemplate::parse("https://}{a.example", rule()).is_err());
-        assert!(
-            IssuerTemplate::parse(
-                "https://{o}.x",
-                PlaceholderRule::AllowList(vec!["a.b".into()])
-            )
-            .is_err()
-        );
+        assert!(IssuerTemplate::parse("https://{o}.x", PlaceholderRule::AllowList(vec!["a.b".into()])).is_err());
         let t = IssuerTemplate::parse("https://oidc.circleci.com/org/{org_id}", rule()).unwrap();
         assert_eq!(t.render("a"), "https://oidc.circleci.com/org/a");
         assert_eq!(t.placeholder(), "org_id");

@@ -24,13 +24,8 @@ pub enum ProfileIssuer {
 }
 
 impl Profile {
-    pub const ALL: [Profile; 5] = [
-        Profile::Github,
-        Profile::Gitlab,
-        Profile::Semaphore,
-        Profile::Circleci,
-        Profile::Buildkite,
-    ];
+    pub const ALL: [Profile; 5] =
+        [Profile::Github, Profile::Gitlab, Profile::Semaphore, Profile::Circleci, Profile::Buildkite];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -76,16 +71,10 @@ impl FromStr for Profile {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Profile::ALL
-            .into_iter()
-            .find(|p| p.name() == text)
-            .ok_or_else(|| {
-                let names: Vec<_> = Profile::ALL.iter().map(|p| p.name()).collect();
-                format!(
-                    "unknown profile {text:?}; expected one of {}",
-                    names.join(", ")
-                )
-            })
+        Profile::ALL.into_iter().find(|p| p.name() == text).ok_or_else(|| {
+            let names: Vec<_> = Profile::ALL.iter().map(|p| p.name()).collect();
+            format!("unknown profile {text:?}; expected one of {}", names.join(", "))
+        })
     }
 }
 
@@ -99,14 +88,8 @@ mod tests {
             assert_eq!(profile.name().parse::<Profile>().unwrap(), profile);
         }
         assert!("jenkins".parse::<Profile>().is_err());
-        assert!(
-            Profile::Github.is_shared()
-                && Profile::Gitlab.is_shared()
-                && Profile::Buildkite.is_shared()
-        );
+        assert!(Profile::Github.is_shared() && Profile::Gitlab.is_shared() && Profile::Buildkite.is_shared());
         assert!(!Profile::Semaphore.is_shared() && !Profile::Circleci.is_shared());
-        assert!(
-            matches!(Profile::Semaphore.issuer(), ProfileIssuer::Template(t) if t.contains("{org}"))
-        );
+        assert!(matches!(Profile::Semaphore.issuer(), ProfileIssuer::Template(t) if t.contains("{org}")));
     }
 }

@@ -1,122 +1,213 @@
-//! Turns one parsed [`RawPolicy`] into a checked [`Policy`]: role name syntax, known issuers, audiences,
-//! statements (operators, values, the allow/deny rules) and the grant. Every error carries the source line of
-//! the offending key when the parser recorded it. This is the only constructor of `Policy`; it does no I/O.
+//! Turns one parsed [`RawPolicy`] into a checked [`Policy`]: role name syntax, the form (Tollgate's or a pasted
+//! AWS trust policy, see `aws`), trusted issuers, the audience rule, statements (operators, values, condition
+//! keys), the allow/deny rules, the grant, then tenant pinning (`tenant`) and lints (`lint`). Every error carries
+//! the source line of the offending key when the parser recorded it. This is the only constructor of `Policy`;
+//! it does no I/O.
 
-use crate::policy::condition::{Condition, Operator};
-use crate::policy::eval::{Effect, Policy, Statement};
+use serde_saphyr::Spanned;
+
+use crate::policy::aws;
+use crate::policy::condition::Condition;
+use crate::policy::eval::{AudienceRule, Effect, Policy, Statement};
 use crate::policy::grant::compile_grant;
-use crate::policy::raw::{ConditionValues, KeyedMap, RawEffect, RawPolicy, RawStatement, line_of};
+use crate::policy::issuer::{KeyResolver, KnownIssuer};
+use crate::policy::lint::{self, Finding};
+use crate::policy::operator::Operator;
+use crate::policy::raw::{
+    OneOrList, OneOrMany, RawAwsStatement, RawConditionBlock, RawEffect, RawPolicy, RawStatement, line_of,
+};
+use crate::policy::tenant;
 
 /// Why one policy did not compile; the loader adds the file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum CompileError {
-    Invalid {
-        line: Option<u64>,
-        message: String,
-    },
-    UnknownIssuer {
-        line: Option<u64>,
-        role: String,
-        issuer: String,
-    },
+    Invalid { line: Option<u64>, message: String },
+    UnknownIssuer { line: Option<u64>, role: String, issuer: String },
+    UnpinnedTenant { line: Option<u64>, role: String, statement: usize, claims: Vec<String> },
+}
+
+/// A compiled policy and the linter's findings on it.
+#[derive(Debug)]
+pub(super) struct Compiled {
+    pub(super) policy: Policy,
+    pub(super) findings: Vec<Finding>,
+}
+
+/// A statement of either form before its conditions are compiled.
+#[derive(Debug)]
+pub(super) struct DraftStatement {
+    pub(super) line: Option<u64>,
+    pub(super) effect: Effect,
+    pub(super) sid: Option<String>,
+    pub(super) condition: Option<RawConditionBlock>,
 }
 
 impl CompileError {
     pub(super) fn at(line: Option<u64>, message: impl Into<String>) -> CompileError {
-        CompileError::Invalid {
-            line,
-            message: message.into(),
+        CompileError::Invalid { line, message: message.into() }
+    }
+}
+
+/// Compiles one policy against the configured trusted issuers.
+pub(super) fn compile(raw: RawPolicy, known: &[KnownIssuer]) -> Result<Compiled, CompileError> {
+    let role_line = line_of(&raw.role);
+    let role = raw.role.value;
+    check_role_name(&role).map_err(|message| CompileError::at(role_line, message))?;
+    let allow_unpinned = raw.allow_unpinned_tenant.map(|flag| (flag.value, line_of(&flag)));
+    let written_issuers = match raw.issuer {
+        Some(spanned) => {
+            let line = line_of(&spanned);
+            Some((written_issuers(spanned.value.0, line, &role, known)?, line))
+        }
+        None => None,
+    };
+    let form = Form { statements: raw.statements, aws_statements: raw.aws_statements, version: raw.version, role_line };
+    let (drafts, issuers, is_aws_form) = form.select(written_issuers, known, &role)?;
+    let resolver = KeyResolver { known, trusted: &issuers };
+    let statements =
+        drafts.into_iter().map(|draft| compile_statement(draft, resolver)).collect::<Result<Vec<_>, _>>()?;
+    if !statements.iter().any(|statement| statement.effect == Effect::Allow) {
+        return Err(CompileError::at(
+            statements.first().and_then(|statement| statement.line).or(role_line),
+            "a policy needs at least one allow statement",
+        ));
+    }
+    let audience = audience_rule(raw.audience, is_aws_form, &statements, role_line)?;
+    let policy = Policy {
+        role,
+        description: raw.description.filter(|text| !text.trim().is_empty()),
+        issuers,
+        audience,
+        statements,
+        grant: compile_grant(raw.grant.value)?,
+    };
+    let mut findings = tenant::check(&policy, known, allow_unpinned)?;
+    findings.extend(lint::lint(&policy));
+    Ok(Compiled { policy, findings })
+}
+
+/// The statement keys of a file, before the form is known.
+struct Form {
+    statements: Option<Spanned<Vec<Spanned<RawStatement>>>>,
+    aws_statements: Option<Spanned<OneOrList<RawAwsStatement>>>,
+    version: Option<Spanned<String>>,
+    role_line: Option<u64>,
+}
+
+impl Form {
+    /// Decides the form; returns the draft statements, the trusted issuers, and whether it is the AWS form.
+    fn select(
+        self,
+        written_issuers: Option<(Vec<String>, Option<u64>)>,
+        known: &[KnownIssuer],
+        role: &str,
+    ) -> Result<(Vec<DraftStatement>, Vec<String>, bool), CompileError> {
+        match (self.statements, self.aws_statements) {
+            (Some(statements), None) => {
+                if let Some(version) = self.version {
+                    return Err(CompileError::at(
+                        line_of(&version),
+                        "Version belongs to the AWS form: use it with Statement, not with statements",
+                    ));
+                }
+                let Some((issuers, _)) = written_issuers else {
+                    return Err(CompileError::at(
+                        self.role_line,
+                        "a policy needs issuer: (the names of its trusted issuers)",
+                    ));
+                };
+                Ok((tollgate_statements(statements.value), issuers, false))
+            }
+            (None, Some(statements)) => {
+                let form = aws::statements(self.version, statements, known, written_issuers.as_ref(), role)?;
+                Ok((form.statements, form.issuers, true))
+            }
+            (Some(_), Some(statements)) => Err(CompileError::at(
+                line_of(&statements),
+                "a policy has either statements (Tollgate form) or Version and Statement (AWS form), not both",
+            )),
+            (None, None) => Err(CompileError::at(
+                self.role_line,
+                "a policy needs statements (or Version and Statement, as in an AWS trust policy)",
+            )),
         }
     }
 }
 
-/// Compiles one policy; `known_issuers` are the names of the configured trusted issuers.
-pub(super) fn compile(raw: RawPolicy, known_issuers: &[&str]) -> Result<Policy, CompileError> {
-    let role_line = line_of(&raw.role);
-    let role = raw.role.value;
-    check_role_name(&role).map_err(|message| CompileError::at(role_line, message))?;
-
-    let issuer_line = line_of(&raw.issuer);
-    let issuers = non_empty_strings(raw.issuer.value.0, "issuer")
-        .map_err(|message| CompileError::at(issuer_line, message))?;
-    if let Some(unknown) = issuers
-        .iter()
-        .find(|issuer| !known_issuers.contains(&issuer.as_str()))
-    {
-        return Err(CompileError::UnknownIssuer {
-            line: issuer_line,
-            role,
-            issuer: unknown.clone(),
-        });
+/// `audience:` when written; in the AWS form without it, what the statements' `aud` conditions say.
+fn audience_rule(
+    written: Option<Spanned<OneOrMany>>,
+    is_aws_form: bool,
+    statements: &[Statement],
+    role_line: Option<u64>,
+) -> Result<AudienceRule, CompileError> {
+    match written {
+        Some(spanned) => {
+            let line = line_of(&spanned);
+            non_empty_strings(spanned.value.0, "audience")
+                .map(AudienceRule::OneOf)
+                .map_err(|message| CompileError::at(line, message))
+        }
+        None if is_aws_form => Ok(aws::audience_rule(statements)),
+        None => Err(CompileError::at(role_line, "a policy needs audience: (the accepted inbound aud values)")),
     }
-
-    let audience_line = line_of(&raw.audience);
-    let audiences = non_empty_strings(raw.audience.value.0, "audience")
-        .map_err(|message| CompileError::at(audience_line, message))?;
-
-    let statements_line = line_of(&raw.statements);
-    let mut statements = Vec::with_capacity(raw.statements.value.len());
-    for spanned in raw.statements.value {
-        let line = line_of(&spanned);
-        statements.push(compile_statement(spanned.value, line)?);
-    }
-    if !statements
-        .iter()
-        .any(|statement| statement.effect == Effect::Allow)
-    {
-        return Err(CompileError::at(
-            statements_line,
-            "a policy needs at least one allow statement",
-        ));
-    }
-
-    let grant = compile_grant(raw.grant.value)?;
-    Ok(Policy {
-        role,
-        description: raw.description.filter(|text| !text.trim().is_empty()),
-        issuers,
-        audiences,
-        statements,
-        grant,
-    })
 }
 
-fn compile_statement(raw: RawStatement, line: Option<u64>) -> Result<Statement, CompileError> {
-    let effect = match raw.effect {
-        RawEffect::Allow => Effect::Allow,
-        RawEffect::Deny => Effect::Deny,
-    };
-    let conditions = match raw.condition {
-        None => Vec::new(),
-        Some(block) => compile_condition_block(block)?,
-    };
-    if effect == Effect::Allow && conditions.is_empty() {
-        return Err(CompileError::at(
-            line,
-            "an allow statement needs at least one condition",
-        ));
+/// The `issuer:` names: non-empty, each a configured issuer.
+fn written_issuers(
+    names: Vec<String>,
+    line: Option<u64>,
+    role: &str,
+    known: &[KnownIssuer],
+) -> Result<Vec<String>, CompileError> {
+    let issuers = non_empty_strings(names, "issuer").map_err(|message| CompileError::at(line, message))?;
+    if let Some(unknown) = issuers.iter().find(|name| !known.iter().any(|issuer| &issuer.name == *name)) {
+        return Err(CompileError::UnknownIssuer { line, role: role.to_owned(), issuer: unknown.clone() });
     }
-    Ok(Statement { effect, conditions })
+    Ok(issuers)
+}
+
+fn tollgate_statements(raw: Vec<Spanned<RawStatement>>) -> Vec<DraftStatement> {
+    raw.into_iter()
+        .map(|spanned| DraftStatement {
+            line: line_of(&spanned),
+            effect: match spanned.value.effect {
+                RawEffect::Allow => Effect::Allow,
+                RawEffect::Deny => Effect::Deny,
+            },
+            sid: spanned.value.sid,
+            condition: spanned.value.condition,
+        })
+        .collect()
+}
+
+fn compile_statement(draft: DraftStatement, resolver: KeyResolver<'_>) -> Result<Statement, CompileError> {
+    let conditions = match draft.condition {
+        None => Vec::new(),
+        Some(block) => compile_condition_block(block, resolver)?,
+    };
+    if draft.effect == Effect::Allow && conditions.is_empty() {
+        return Err(CompileError::at(draft.line, "an allow statement needs at least one condition"));
+    }
+    Ok(Statement { effect: draft.effect, sid: draft.sid.filter(|sid| !sid.is_empty()), line: draft.line, conditions })
 }
 
 fn compile_condition_block(
-    block: KeyedMap<KeyedMap<ConditionValues>>,
+    block: RawConditionBlock,
+    resolver: KeyResolver<'_>,
 ) -> Result<Vec<Condition>, CompileError> {
     let mut conditions = Vec::new();
     for (operator_name, claims) in block.0 {
         let operator_line = line_of(&operator_name);
-        let operator = Operator::parse(&operator_name.value)
-            .and_then(|operator| operator.check_supported().map(|()| operator))
-            .map_err(|message| CompileError::at(operator_line, message))?;
+        let operator =
+            Operator::parse(&operator_name.value.0).map_err(|message| CompileError::at(operator_line, message))?;
         if claims.0.is_empty() {
-            return Err(CompileError::at(
-                operator_line,
-                format!("condition {} names no claim", operator_name.value),
-            ));
+            return Err(CompileError::at(operator_line, format!("condition {} names no claim", operator_name.value.0)));
         }
-        for (claim, values) in claims.0 {
-            let condition = Condition::compile(operator.clone(), &claim.value, values.0)
-                .map_err(|message| CompileError::at(line_of(&claim), message))?;
+        for (key, values) in claims.0 {
+            let line = line_of(&key);
+            let condition = Condition::compile(operator.clone(), &key.value, values.0, resolver, line)
+                .map_err(|message| CompileError::at(line, message))?;
             conditions.push(condition);
         }
     }
@@ -126,16 +217,12 @@ fn compile_condition_block(
 /// Checks `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$` by hand.
 pub(super) fn check_role_name(role: &str) -> Result<(), String> {
     let mut characters = role.chars();
-    let first_ok = characters
-        .next()
-        .is_some_and(|first| first.is_ascii_alphanumeric());
+    let first_ok = characters.next().is_some_and(|first| first.is_ascii_alphanumeric());
     let rest_ok = characters.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if first_ok && rest_ok && role.len() <= 64 {
         Ok(())
     } else {
-        Err(format!(
-            "role {role:?} must be 1 to 64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit"
-        ))
+        Err(format!("role {role:?} must be 1 to 64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit"))
     }
 }
 
@@ -167,17 +254,7 @@ mod tests {
         for good in ["a", "deploy-web", "A.b_c-9", "9lives", long_ok.as_str()] {
             assert_eq!(check_role_name(good), Ok(()), "{good}");
         }
-        for bad in [
-            "",
-            "-a",
-            ".a",
-            "_a",
-            "a b",
-            "a/b",
-            "é",
-            "a:b",
-            too_long.as_str(),
-        ] {
+        for bad in ["", "-a", ".a", "_a", "a b", "a/b", "é", "a:b", too_long.as_str()] {
             assert!(check_role_name(bad).is_err(), "{bad}");
         }
     }

@@ -1,409 +1,245 @@
-//! Condition operators and compiled conditions: parsing an operator name such as `ForAnyValue:StringLikeIfExists`
-//! into an [`Operator`], compiling its values once, and testing one condition against a claim set with AWS IAM
-//! semantics. It owns the canonical string form of claim values; it knows nothing of statements, effects or YAML.
-//!
-//! Semantics of this cut (AWS IAM):
-//! - values listed for one claim OR; a negated operator (`StringNot…`) holds iff the claim matches none of them;
-//! - a missing claim fails a positive operator and satisfies a negated one;
-//! - claim values compare in canonical form: strings as they are, booleans `true`/`false`, integers in decimal;
-//!   floats, objects and null never match;
-//! - a plain operator on an array claim behaves as `ForAnyValue`: it matches when some element matches, and its
-//!   negation holds when no element matches.
-//!
-//! The operator grammar already has room for `…IfExists` and the `ForAnyValue:`/`ForAllValues:` qualifiers;
-//! [`Operator::parse`] recognises them but this version refuses them, so evaluation only meets the plain form.
+//! Compiled conditions: one operator applied to one claim with its policy values, compiled once at load (regexes,
+//! wildcard patterns, numbers, instants), and tested against a claim set with AWS IAM semantics:
+//! - values listed for one claim OR; a negated operator holds iff the claim matches none of them (NOR);
+//! - a missing claim (absent, JSON null, or an empty array) fails a positive operator and satisfies a negated
+//!   one; `…IfExists` holds on it; `Null: true` holds iff it is missing, `Null: false` iff it is present;
+//! - `ForAnyValue:` holds iff some element satisfies the operator (false when missing), `ForAllValues:` iff
+//!   every element does (true when missing — guard it with `Null: false`); for a negated operator "satisfies"
+//!   means "matches none of the values", so `ForAnyValue:StringNotEquals` holds when some element is not listed;
+//! - a plain (unqualified) operator on an array claim behaves as `ForAnyValue:` for positive operators; a plain
+//!   negated operator keeps NOR over all elements (holds iff no element matches), as in the first cut;
+//! - claim values compare in canonical form (strings as is, booleans `true`/`false`, integers in decimal);
+//!   `Numeric…` also reads numeric strings and floats, `Date…` epoch seconds and RFC 3339, `Bool` `true`/`false`
+//!   as JSON booleans or strings; values that cannot be read that way match nothing.
 
-use std::borrow::Cow;
-
+use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 
-use crate::policy::wildcard::Pattern;
+use crate::policy::claim::{Decimal, canonical, claim_bool, claim_instant, compare_number, parse_instant, present};
+use crate::policy::issuer::KeyResolver;
+use crate::policy::operator::{Comparison, Operator, SetQualifier};
+use crate::policy::value::{LikeValue, TextValue};
 
-/// A condition operator as parsed from its name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Operator {
-    pub(super) kind: OperatorKind,
-    /// `…IfExists`: a missing claim satisfies the condition.
-    pub(super) if_exists: bool,
-    pub(super) set: SetQualifier,
-    /// The operator exactly as written in the policy, for explanations.
-    pub(super) written: String,
-}
-
-/// The comparison an operator performs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(
-    clippy::enum_variant_names,
-    reason = "Bool, Null, Numeric* and Date* join in a later version"
-)]
-pub(super) enum OperatorKind {
-    StringEquals,
-    StringNotEquals,
-    StringLike,
-    StringNotLike,
-}
-
-/// How an operator treats a claim with several values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum SetQualifier {
-    /// No qualifier: an array claim matches when any element matches.
-    Single,
-    /// `ForAnyValue:`
-    ForAnyValue,
-    /// `ForAllValues:`
-    ForAllValues,
-}
-
-/// One compiled condition: an operator applied to one claim with its policy values.
+/// One compiled condition.
 #[derive(Debug, Clone)]
 pub(super) struct Condition {
     pub(super) operator: Operator,
+    /// The claim tested, after stripping any `host:` issuer prefix.
     pub(super) claim: String,
+    /// The values exactly as written (canonical strings), for explanations and the linter.
+    pub(super) written_values: Vec<String>,
+    /// The source line of the claim key, when known.
+    pub(super) line: Option<u64>,
     values: Values,
 }
 
-/// Policy values compiled for the operator's kind of comparison.
+/// Policy values compiled for the operator's comparison.
 #[derive(Debug, Clone)]
 enum Values {
-    Exact(Vec<String>),
-    Wildcard(Vec<Pattern>),
+    Equals(Vec<TextValue>),
+    EqualsIgnoreCase(Vec<TextValue>),
+    Like(Vec<LikeValue>),
+    Matches(Vec<Regex>),
+    Numbers(Vec<Decimal>),
+    /// Nanoseconds since the epoch.
+    Instants(Vec<i128>),
+    Bools(Vec<bool>),
+    /// `Null` values: `true` means "must be missing".
+    Null(Vec<bool>),
 }
 
-/// Operators of AWS IAM that a later version adds; naming one gets "not supported yet" rather than "unknown".
-const LATER_OPERATORS: &[&str] = &[
-    "StringEqualsIgnoreCase",
-    "StringNotEqualsIgnoreCase",
-    "Bool",
-    "Null",
-    "NumericEquals",
-    "NumericNotEquals",
-    "NumericLessThan",
-    "NumericLessThanEquals",
-    "NumericGreaterThan",
-    "NumericGreaterThanEquals",
-    "DateEquals",
-    "DateNotEquals",
-    "DateLessThan",
-    "DateLessThanEquals",
-    "DateGreaterThan",
-    "DateGreaterThanEquals",
-];
-
-impl Operator {
-    /// Parses an operator name; the error is a sentence naming it.
-    pub(super) fn parse(written: &str) -> Result<Operator, String> {
-        let (set, rest) = if let Some(rest) = written.strip_prefix("ForAnyValue:") {
-            (SetQualifier::ForAnyValue, rest)
-        } else if let Some(rest) = written.strip_prefix("ForAllValues:") {
-            (SetQualifier::ForAllValues, rest)
-        } else {
-            (SetQualifier::Single, written)
-        };
-        let (if_exists, name) = match rest.strip_suffix("IfExists") {
-            Some(name) => (true, name),
-            None => (false, rest),
-        };
-        let kind = match name {
-            "StringEquals" => OperatorKind::StringEquals,
-            "StringNotEquals" => OperatorKind::StringNotEquals,
-            "StringLike" => OperatorKind::StringLike,
-            "StringNotLike" => OperatorKind::StringNotLike,
-            _ if LATER_OPERATORS.contains(&name) => {
-                return Err(format!(
-                    "condition operator {written:?} is not supported in this version"
-                ));
-            }
-            _ => return Err(format!("unknown condition operator {written:?}")),
-        };
-        Ok(Operator {
-            kind,
-            if_exists,
-            set,
-            written: written.to_owned(),
-        })
-    }
-
-    /// Refuses the qualifiers this version parses but does not evaluate (`…IfExists`, `ForAnyValue:`,
-    /// `ForAllValues:`).
-    pub(super) fn check_supported(&self) -> Result<(), String> {
-        if self.if_exists || self.set != SetQualifier::Single {
-            return Err(format!(
-                "condition operator {:?} is not supported in this version",
-                self.written
-            ));
-        }
-        Ok(())
-    }
-
-    /// True for the operators that hold when nothing matches (`StringNotEquals`, `StringNotLike`).
-    pub(super) fn is_negated(&self) -> bool {
-        matches!(
-            self.kind,
-            OperatorKind::StringNotEquals | OperatorKind::StringNotLike
-        )
-    }
-}
+/// Largest compiled regex program, in bytes: ample for CI patterns, small enough to bound load time.
+const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
 impl Condition {
-    /// Compiles one condition. `values` are the policy values already in canonical string form.
+    /// Compiles one condition on the key `key` (resolved through `resolver`) with canonical `values`.
     pub(super) fn compile(
         operator: Operator,
-        claim: &str,
+        key: &str,
         values: Vec<String>,
+        resolver: KeyResolver<'_>,
+        line: Option<u64>,
     ) -> Result<Condition, String> {
-        operator.check_supported()?;
-        if claim.is_empty() {
-            return Err("a condition needs a claim name".to_owned());
-        }
+        let claim = resolver.claim(key)?.to_owned();
         if values.is_empty() {
+            return Err(format!("condition {} on {claim:?} needs at least one value", operator.written));
+        }
+        let no_variables = !operator.is_string() || operator.comparison == Comparison::Matches;
+        if let Some(value) = values.iter().find(|value| no_variables && value.contains("${")) {
             return Err(format!(
-                "condition {} on {claim:?} needs at least one value",
-                operator.written
+                "condition value {value:?} on {claim:?}: policy variables work only in the StringEquals, \
+                 StringEqualsIgnoreCase and StringLike families"
             ));
         }
-        if let Some(value) = values.iter().find(|value| value.contains("${")) {
-            return Err(format!(
-                "condition value {value:?} on {claim:?}: policy variables come in a later version"
-            ));
-        }
-        let values = match operator.kind {
-            OperatorKind::StringEquals | OperatorKind::StringNotEquals => Values::Exact(values),
-            OperatorKind::StringLike | OperatorKind::StringNotLike => {
-                Values::Wildcard(values.iter().map(|value| Pattern::new(value)).collect())
-            }
-        };
-        Ok(Condition {
-            operator,
-            claim: claim.to_owned(),
-            values,
-        })
+        let compiled = compile_values(&operator, &claim, &values, resolver)?;
+        Ok(Condition { operator, claim, written_values: values, line, values: compiled })
     }
 
     /// Whether the condition holds for `claims`.
     pub(super) fn holds(&self, claims: &Map<String, Value>) -> bool {
-        let Some(claim_value) = claims.get(&self.claim) else {
-            return self.operator.if_exists || self.operator.is_negated();
+        let claim = present(claims, &self.claim);
+        if let Values::Null(absent) = &self.values {
+            return absent.contains(&claim.is_none());
+        }
+        let Some(value) = claim else {
+            return self.holds_when_missing();
         };
-        // Only `SetQualifier::Single` gets past `compile` in this version; the set operators belong here.
-        let any_matches = match claim_value {
-            Value::Array(elements) => elements.iter().any(|element| self.matches_one(element)),
-            scalar => self.matches_one(scalar),
+        let elements = match value {
+            Value::Array(items) => items.as_slice(),
+            scalar => std::slice::from_ref(scalar),
         };
-        any_matches != self.operator.is_negated()
+        let negated = self.operator.negated;
+        let satisfies = |element: &Value| self.matches_any(element, claims) != negated;
+        match self.operator.set {
+            SetQualifier::Single => elements.iter().any(|element| self.matches_any(element, claims)) != negated,
+            SetQualifier::ForAnyValue => elements.iter().any(satisfies),
+            SetQualifier::ForAllValues => elements.iter().all(satisfies),
+        }
     }
 
-    /// Whether one claim value (not an array) equals or matches any of the policy values.
-    fn matches_one(&self, claim_value: &Value) -> bool {
-        let Some(text) = canonical(claim_value) else {
-            return false;
-        };
+    /// The result on a missing claim.
+    fn holds_when_missing(&self) -> bool {
+        if self.operator.if_exists {
+            return true;
+        }
+        match self.operator.set {
+            SetQualifier::Single => self.operator.negated,
+            SetQualifier::ForAnyValue => false,
+            SetQualifier::ForAllValues => true,
+        }
+    }
+
+    /// Whether one claim element matches any policy value (before negation).
+    fn matches_any(&self, element: &Value, claims: &Map<String, Value>) -> bool {
+        let text = || canonical(element);
         match &self.values {
-            Values::Exact(values) => values.iter().any(|value| *value == text),
-            Values::Wildcard(patterns) => patterns.iter().any(|pattern| pattern.matches(&text)),
+            Values::Equals(values) => {
+                text().is_some_and(|text| values.iter().any(|value| value.equals(text.as_str(), claims, false)))
+            }
+            Values::EqualsIgnoreCase(values) => {
+                text().is_some_and(|text| values.iter().any(|value| value.equals(text.as_str(), claims, true)))
+            }
+            Values::Like(values) => {
+                text().is_some_and(|text| values.iter().any(|value| value.matches(text.as_str(), claims)))
+            }
+            Values::Matches(regexes) => {
+                text().is_some_and(|text| regexes.iter().any(|regex| regex.is_match(text.as_str())))
+            }
+            Values::Numbers(numbers) => {
+                let Comparison::Numeric(order) = self.operator.comparison else {
+                    return false;
+                };
+                numbers
+                    .iter()
+                    .any(|number| compare_number(element, number).is_some_and(|ordering| order.holds(ordering)))
+            }
+            Values::Instants(instants) => {
+                let (Comparison::Date(order), Some(instant)) = (self.operator.comparison, claim_instant(element))
+                else {
+                    return false;
+                };
+                instants.iter().any(|value| order.holds(instant.cmp(value)))
+            }
+            Values::Bools(flags) => claim_bool(element).is_some_and(|flag| flags.contains(&flag)),
+            Values::Null(_) => false,
+        }
+    }
+
+    /// True when the condition pins the claim to fixed values: a positive, non-`IfExists` equality (or a
+    /// `StringLike`/`StringMatches` without wildcard or metacharacter) whose every value is a plain constant.
+    pub(super) fn pins_value(&self) -> bool {
+        let operator = &self.operator;
+        if operator.negated || operator.if_exists || operator.set == SetQualifier::ForAllValues {
+            return false;
+        }
+        let plain = |value: &String| !value.contains("${") && !value.is_empty();
+        let no_wildcard = |value: &String| !value.contains(['*', '?']);
+        let no_meta = |value: &String| !value.chars().any(|c| "\\.+*?()|[]{}^$".contains(c));
+        let values = &self.written_values;
+        match operator.comparison {
+            Comparison::Equals | Comparison::EqualsIgnoreCase | Comparison::Like => {
+                values.iter().all(|value| plain(value) && no_wildcard(value))
+            }
+            Comparison::Matches => values.iter().all(|value| plain(value) && no_meta(value)),
+            _ => false,
+        }
+    }
+
+    /// True for `Null: {claim: false}` — a guard that the claim is present.
+    pub(super) fn requires_presence(&self) -> bool {
+        matches!(&self.values, Values::Null(absent) if absent.iter().all(|must_be_absent| !must_be_absent))
+    }
+
+    /// The compiled text values of the `StringEquals`/`StringEqualsIgnoreCase` families (for the linter).
+    pub(super) fn text_values(&self) -> &[TextValue] {
+        match &self.values {
+            Values::Equals(values) | Values::EqualsIgnoreCase(values) => values,
+            _ => &[],
         }
     }
 }
 
-/// The canonical string form of a scalar claim value, or `None` for values no string operator can match.
-pub(super) fn canonical(value: &Value) -> Option<Cow<'_, str>> {
-    match value {
-        Value::String(text) => Some(Cow::Borrowed(text)),
-        Value::Bool(true) => Some(Cow::Borrowed("true")),
-        Value::Bool(false) => Some(Cow::Borrowed("false")),
-        Value::Number(number) if number.is_i64() || number.is_u64() => {
-            Some(Cow::Owned(number.to_string()))
-        }
-        Value::Number(_) | Value::Null | Value::Array(_) | Value::Object(_) => None,
-    }
+fn compile_values(
+    operator: &Operator,
+    claim: &str,
+    values: &[String],
+    resolver: KeyResolver<'_>,
+) -> Result<Values, String> {
+    let texts =
+        || -> Result<Vec<TextValue>, String> { values.iter().map(|value| TextValue::parse(value, resolver)).collect() };
+    let named =
+        |value: &String, kind: &str| format!("condition {} on {claim:?}: {value:?} is not {kind}", operator.written);
+    Ok(match operator.comparison {
+        Comparison::Equals => Values::Equals(texts()?),
+        Comparison::EqualsIgnoreCase => Values::EqualsIgnoreCase(texts()?),
+        Comparison::Like => Values::Like(texts()?.into_iter().map(LikeValue::compile).collect()),
+        Comparison::Matches => Values::Matches(
+            values
+                .iter()
+                .map(|value| {
+                    compile_regex(value)
+                        .map_err(|message| format!("condition {} on {claim:?}: {message}", operator.written))
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Comparison::Numeric(_) => Values::Numbers(
+            values
+                .iter()
+                .map(|value| Decimal::parse(value).map_err(|_| named(value, "a number such as 42 or 2.5")))
+                .collect::<Result<_, _>>()?,
+        ),
+        Comparison::Date(_) => Values::Instants(
+            values
+                .iter()
+                .map(|value| parse_instant(value).ok_or_else(|| named(value, "epoch seconds or an RFC 3339 date-time")))
+                .collect::<Result<_, _>>()?,
+        ),
+        Comparison::Bool => Values::Bools(boolean_values(values, &named)?),
+        Comparison::Null => Values::Null(boolean_values(values, &named)?),
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
+fn boolean_values(values: &[String], named: &dyn Fn(&String, &str) -> String) -> Result<Vec<bool>, String> {
+    values
+        .iter()
+        .map(|value| match value.as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(named(value, "true or false")),
+        })
+        .collect()
+}
 
-    #[test]
-    fn operator_grammar() {
-        use OperatorKind::*;
-        use SetQualifier::*;
-        let parsed: &[(&str, OperatorKind, bool, SetQualifier)] = &[
-            ("StringEquals", StringEquals, false, Single),
-            ("StringNotEquals", StringNotEquals, false, Single),
-            ("StringLike", StringLike, false, Single),
-            ("StringNotLike", StringNotLike, false, Single),
-            ("StringLikeIfExists", StringLike, true, Single),
-            ("ForAnyValue:StringEquals", StringEquals, false, ForAnyValue),
-            (
-                "ForAllValues:StringNotLikeIfExists",
-                StringNotLike,
-                true,
-                ForAllValues,
-            ),
-        ];
-        for (written, kind, if_exists, set) in parsed {
-            let operator = Operator::parse(written).unwrap();
-            assert_eq!(
-                (operator.kind, operator.if_exists, operator.set),
-                (*kind, *if_exists, *set)
-            );
-            let refused = operator.check_supported().is_err();
-            assert_eq!(refused, *if_exists || *set != Single, "{written}");
-        }
-        let refused = [
-            ("StringEqual", "unknown condition operator \"StringEqual\""),
-            ("stringequals", "unknown condition operator"),
-            ("ForSomeValues:StringLike", "unknown condition operator"),
-            (
-                "NumericLessThan",
-                "\"NumericLessThan\" is not supported in this version",
-            ),
-            ("Bool", "\"Bool\" is not supported in this version"),
-        ];
-        for (written, fragment) in refused {
-            let message = Operator::parse(written).unwrap_err();
-            assert!(message.contains(fragment), "{written}: {message}");
-        }
-        let qualified = Operator::parse("ForAnyValue:StringLike").unwrap();
-        assert!(Condition::compile(qualified, "sub", vec!["x".into()]).is_err());
-    }
-
-    /// Compiles `operator` over claim `a` with `values` and tests it on `claims`.
-    fn check(operator: &str, values: &[&str], claims: Value, expected: bool) {
-        let values = values.iter().map(|value| (*value).to_owned()).collect();
-        let condition =
-            Condition::compile(Operator::parse(operator).unwrap(), "a", values).unwrap();
-        let claims = claims.as_object().cloned().unwrap();
-        assert_eq!(
-            condition.holds(&claims),
-            expected,
-            "{operator} {:?} on {claims:?}",
-            condition.values
-        );
-    }
-
-    #[test]
-    fn string_equals() {
-        let cases: &[(&[&str], Value, bool)] = &[
-            (&["x"], json!({"a": "x"}), true),
-            (&["x"], json!({"a": "y"}), false),
-            (&["x"], json!({"a": "X"}), false),
-            (&["x"], json!({"a": " x"}), false),
-            (&["x"], json!({}), false),
-            (&["x"], json!({"b": "x"}), false),
-            (&["x", "y"], json!({"a": "y"}), true),
-            (&["x"], json!({"a": ["y", "x"]}), true),
-            (&["x"], json!({"a": ["y", "z"]}), false),
-            (&["x"], json!({"a": []}), false),
-            (&["x"], json!({"a": [["x"]]}), false),
-            (&["x"], json!({"a": {"x": 1}}), false),
-            (&["x"], json!({"a": null}), false),
-            (&["true"], json!({"a": true}), true),
-            (&["true"], json!({"a": "true"}), true),
-            (&["true"], json!({"a": false}), false),
-            (&["1000"], json!({"a": 1000}), true),
-            (&["1000"], json!({"a": 1000.0}), false),
-            (&["-3"], json!({"a": -3}), true),
-            (&["1.5"], json!({"a": 1.5}), false),
-            (&["007"], json!({"a": 7}), false),
-            (&["repo:*"], json!({"a": "repo:x"}), false),
-            (&["repo:*"], json!({"a": "repo:*"}), true),
-            (&["a?c"], json!({"a": "abc"}), false),
-            (&[""], json!({"a": ""}), true),
-        ];
-        for (values, claims, expected) in cases {
-            check("StringEquals", values, claims.clone(), *expected);
-        }
-    }
-
-    #[test]
-    fn string_not_equals() {
-        let cases: &[(&[&str], Value, bool)] = &[
-            (&["x", "y"], json!({"a": "z"}), true),
-            (&["x", "y"], json!({"a": "x"}), false),
-            (&["x", "y"], json!({"a": "y"}), false),
-            (&["x", "y"], json!({}), true),
-            (&["x", "y"], json!({"a": ["z", "x"]}), false),
-            (&["x", "y"], json!({"a": ["z", "w"]}), true),
-            (&["x", "y"], json!({"a": []}), true),
-            (&["x"], json!({"a": "X"}), true),
-            (&["1.5"], json!({"a": 1.5}), true),
-            (&["false"], json!({"a": false}), false),
-            (&["42"], json!({"a": 42}), false),
-        ];
-        for (values, claims, expected) in cases {
-            check("StringNotEquals", values, claims.clone(), *expected);
-        }
-    }
-
-    #[test]
-    fn string_like() {
-        let acme: &[&str] = &["repo:acme/*"];
-        let main: &[&str] = &["repo:*:ref:refs/heads/main"];
-        let cases: &[(&[&str], Value, bool)] = &[
-            (
-                acme,
-                json!({"a": "repo:acme/web:ref:refs/heads/main"}),
-                true,
-            ),
-            (acme, json!({"a": "repo:acme/"}), true),
-            (acme, json!({"a": "repo:acme"}), false),
-            (acme, json!({"a": "repo:Acme/web"}), false),
-            (acme, json!({"a": "xrepo:acme/web"}), false),
-            (acme, json!({}), false),
-            (&["a?c"], json!({"a": "abc"}), true),
-            (&["a?c"], json!({"a": "aéc"}), true),
-            (&["a?c"], json!({"a": "ac"}), false),
-            (&["a?c"], json!({"a": "abcd"}), false),
-            (&["nope", "a?c"], json!({"a": "abc"}), true),
-            (&["a?c"], json!({"a": ["nope", "abc"]}), true),
-            (main, json!({"a": "repo:o/r:ref:refs/heads/main"}), true),
-            (
-                main,
-                json!({"a": "repo:o/r:environment:x:ref:refs/heads/main"}),
-                true,
-            ),
-            (main, json!({"a": "repo:o/r:ref:refs/heads/main2"}), false),
-            (&["t*"], json!({"a": true}), true),
-            (&["1?"], json!({"a": 12}), true),
-            (&["*"], json!({"a": ""}), true),
-            (&["*"], json!({"a": null}), false),
-            (&["*"], json!({"a": 1.5}), false),
-        ];
-        for (values, claims, expected) in cases {
-            check("StringLike", values, claims.clone(), *expected);
-        }
-    }
-
-    #[test]
-    fn string_not_like() {
-        let evil: &[&str] = &["repo:evil/*", "*:pull_request"];
-        let cases: &[(&[&str], Value, bool)] = &[
-            (evil, json!({"a": "repo:acme/web"}), true),
-            (evil, json!({"a": "repo:evil/web"}), false),
-            (evil, json!({"a": "repo:acme/web:pull_request"}), false),
-            (evil, json!({}), true),
-            (evil, json!({"a": ["repo:acme/a", "repo:evil/b"]}), false),
-            (evil, json!({"a": "repo:Evil/b"}), true),
-        ];
-        for (values, claims, expected) in cases {
-            check("StringNotLike", values, claims.clone(), *expected);
-        }
-    }
-
-    #[test]
-    fn canonical_forms() {
-        assert_eq!(canonical(&json!("x")).as_deref(), Some("x"));
-        assert_eq!(canonical(&json!(true)).as_deref(), Some("true"));
-        assert_eq!(canonical(&json!(false)).as_deref(), Some("false"));
-        assert_eq!(canonical(&json!(42)).as_deref(), Some("42"));
-        assert_eq!(canonical(&json!(-7)).as_deref(), Some("-7"));
-        assert_eq!(
-            canonical(&json!(u64::MAX)).as_deref(),
-            Some("18446744073709551615")
-        );
-        assert_eq!(canonical(&json!(1.5)), None);
-        assert_eq!(canonical(&json!(null)), None);
-        assert_eq!(canonical(&json!([1])), None);
-        assert_eq!(canonical(&json!({"a": 1})), None);
-    }
+/// Compiles `pattern` fully anchored. It must first compile on its own, so that it cannot close the anchoring
+/// group early (`a)|(b` would otherwise become `^(?:a)|(b)$`).
+pub(super) fn compile_regex(pattern: &str) -> Result<Regex, String> {
+    let build = |source: &str| {
+        RegexBuilder::new(source).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(4 * REGEX_SIZE_LIMIT).build()
+    };
+    let invalid = |error: regex::Error| {
+        let first_line = error.to_string().lines().last().unwrap_or_default().trim().to_owned();
+        format!("regex {pattern:?} is invalid: {first_line}")
+    };
+    build(pattern).map_err(invalid)?;
+    build(&format!("^(?:{pattern})$")).map_err(invalid)
 }

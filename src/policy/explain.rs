@@ -118,10 +118,7 @@ impl Explanation {
     fn fmt_audience(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         let role = &self.role;
         match self.presented_audiences.as_slice() {
-            [] => write!(
-                formatter,
-                "the token has no audience, and role {role} needs one"
-            ),
+            [] => write!(formatter, "the token has no audience, and role {role} needs one"),
             [one] => write!(formatter, "audience {one:?} is not accepted by role {role}"),
             many => {
                 formatter.write_str("audiences ")?;
@@ -142,10 +139,6 @@ impl Explanation {
 
 impl fmt::Display for ConditionFailure {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            formatter,
-            "condition {} on {:?} did not match",
-            self.operator, self.claim
-        )
+        write!(formatter, "condition {} on {:?} did not match", self.operator, self.claim)
     }
 }

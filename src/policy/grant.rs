@@ -36,9 +36,7 @@ enum ClaimSource {
 }
 
 /// Claim names the broker sets itself; a policy may not add them.
-pub(super) const RESERVED_CLAIMS: &[&str] = &[
-    "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "act", "role",
-];
+pub(super) const RESERVED_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "act", "role"];
 
 /// The longest lifetime a grant may ask for: 24 hours.
 pub(super) const MAX_TTL_SECONDS: u32 = 24 * 60 * 60;
@@ -56,10 +54,7 @@ impl TokenGrant {
 
     /// Renders the subject template; `None` when the grant has none (the caller uses the inbound `sub`).
     /// Claims render in their canonical string form (booleans `true`/`false`, integers in decimal).
-    pub fn render_subject(
-        &self,
-        claims: &Map<String, Value>,
-    ) -> Result<Option<String>, RenderError> {
+    pub fn render_subject(&self, claims: &Map<String, Value>) -> Result<Option<String>, RenderError> {
         let Some(template) = &self.subject else {
             return Ok(None);
         };
@@ -71,10 +66,7 @@ impl TokenGrant {
     }
 
     /// Renders the extra claims. Reserved names (iss sub aud exp iat nbf jti act role) are refused at load time.
-    pub fn render_claims(
-        &self,
-        claims: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, RenderError> {
+    pub fn render_claims(&self, claims: &Map<String, Value>) -> Result<Map<String, Value>, RenderError> {
         let mut rendered = Map::new();
         for (name, source) in &self.claims {
             let value = match source {
@@ -99,14 +91,12 @@ pub(super) fn compile_grant(raw: RawGrant) -> Result<Grant, CompileError> {
     let audience_line = line_of(&raw.audience);
     let audiences = non_empty_strings(raw.audience.value.0, "grant audience")
         .map_err(|message| CompileError::at(audience_line, message))?;
-    let ttl_seconds = parse_ttl(&raw.ttl.value)
-        .map_err(|message| CompileError::at(line_of(&raw.ttl), message))?;
+    let ttl_seconds = parse_ttl(&raw.ttl.value).map_err(|message| CompileError::at(line_of(&raw.ttl), message))?;
     let subject = match raw.subject {
         None => None,
         Some(spanned) => {
             let line = line_of(&spanned);
-            let template = Template::parse(&spanned.value)
-                .map_err(|message| CompileError::at(line, message))?;
+            let template = Template::parse(&spanned.value).map_err(|message| CompileError::at(line, message))?;
             if spanned.value.is_empty() {
                 return Err(CompileError::at(line, "the grant subject may not be empty"));
             }
@@ -117,12 +107,7 @@ pub(super) fn compile_grant(raw: RawGrant) -> Result<Grant, CompileError> {
         None => Vec::new(),
         Some(claims) => compile_claims(claims)?,
     };
-    Ok(Grant::Token(TokenGrant {
-        audiences,
-        ttl_seconds,
-        subject,
-        claims,
-    }))
+    Ok(Grant::Token(TokenGrant { audiences, ttl_seconds, subject, claims }))
 }
 
 fn compile_claims(raw: KeyedMap<Value>) -> Result<Vec<(String, ClaimSource)>, CompileError> {
@@ -134,15 +119,11 @@ fn compile_claims(raw: KeyedMap<Value>) -> Result<Vec<(String, ClaimSource)>, Co
             return Err(CompileError::at(line, "a grant claim needs a name"));
         }
         if RESERVED_CLAIMS.contains(&name.as_str()) {
-            return Err(CompileError::at(
-                line,
-                format!("grant claim {name:?} is reserved: the broker sets it"),
-            ));
+            return Err(CompileError::at(line, format!("grant claim {name:?} is reserved: the broker sets it")));
         }
         let source = match value {
             Value::String(text) => {
-                let template =
-                    Template::parse(&text).map_err(|message| CompileError::at(line, message))?;
+                let template = Template::parse(&text).map_err(|message| CompileError::at(line, message))?;
                 match template.as_single_claim() {
                     Some(claim) => ClaimSource::Copy(claim.to_owned()),
                     None if template.has_claims() => ClaimSource::Text(template),
@@ -153,9 +134,7 @@ fn compile_claims(raw: KeyedMap<Value>) -> Result<Vec<(String, ClaimSource)>, Co
                 if nested_template(&literal) {
                     return Err(CompileError::at(
                         line,
-                        format!(
-                            "grant claim {name:?}: \"${{…}}\" templates work only in top-level string values"
-                        ),
+                        format!("grant claim {name:?}: \"${{…}}\" templates work only in top-level string values"),
                     ));
                 }
                 ClaimSource::Literal(literal)
@@ -180,14 +159,13 @@ fn nested_template(value: &Value) -> bool {
 pub(super) fn parse_ttl(raw: &RawTtl) -> Result<u32, String> {
     let seconds = match raw {
         RawTtl::Seconds(seconds) => *seconds,
-        RawTtl::Text(text) => parse_duration(text)
-            .ok_or_else(|| format!("ttl {text:?} is not a duration such as 90s, 15m or 1h"))?,
+        RawTtl::Text(text) => {
+            parse_duration(text).ok_or_else(|| format!("ttl {text:?} is not a duration such as 90s, 15m or 1h"))?
+        }
     };
     match u32::try_from(seconds) {
         Ok(seconds) if (1..=MAX_TTL_SECONDS).contains(&seconds) => Ok(seconds),
-        _ => Err(format!(
-            "ttl must be between 1 second and 24h, not {seconds} seconds"
-        )),
+        _ => Err(format!("ttl must be between 1 second and 24h, not {seconds} seconds")),
     }
 }
 
@@ -199,12 +177,7 @@ fn parse_duration(text: &str) -> Option<u64> {
     let mut number: Option<u64> = None;
     for character in text.chars() {
         if let Some(digit) = character.to_digit(10) {
-            number = Some(
-                number
-                    .unwrap_or(0)
-                    .checked_mul(10)?
-                    .checked_add(u64::from(digit))?,
-            );
+            number = Some(number.unwrap_or(0).checked_mul(10)?.checked_add(u64::from(digit))?);
             continue;
         }
         let unit = match character {

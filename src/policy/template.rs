@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::policy::condition::canonical;
+use crate::policy::claim::canonical;
 
 /// Why a template could not be rendered for a given claim set.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,9 +48,7 @@ impl Template {
             };
             let (name, tail) = body.split_at(end);
             if name.is_empty() || name.contains('$') || name.contains('{') {
-                return Err(format!(
-                    "template {text:?} has an invalid claim name {name:?}"
-                ));
+                return Err(format!("template {text:?} has an invalid claim name {name:?}"));
             }
             parts.push(Part::Claim(name.to_owned()));
             rest = tail.get(1..).unwrap_or_default();
@@ -81,12 +79,9 @@ impl Template {
             match part {
                 Part::Literal(literal) => rendered.push_str(literal),
                 Part::Claim(name) => {
-                    let value = claims
-                        .get(name)
-                        .ok_or_else(|| RenderError::MissingClaim(name.clone()))?;
-                    let text =
-                        canonical(value).ok_or_else(|| RenderError::NotAString(name.clone()))?;
-                    rendered.push_str(&text);
+                    let value = claims.get(name).ok_or_else(|| RenderError::MissingClaim(name.clone()))?;
+                    let text = canonical(value).ok_or_else(|| RenderError::NotAString(name.clone()))?;
+                    rendered.push_str(text.as_str());
                 }
             }
         }
@@ -113,11 +108,7 @@ mod tests {
 
     fn check(template: &str, expected: Result<&str, RenderError>) {
         let parsed = Template::parse(template).unwrap();
-        assert_eq!(
-            parsed.render(&claims()),
-            expected.map(str::to_owned),
-            "{template}"
-        );
+        assert_eq!(parsed.render(&claims()), expected.map(str::to_owned), "{template}");
     }
 
     #[test]
@@ -134,10 +125,7 @@ mod tests {
 
     #[test]
     fn parsing() {
-        assert_eq!(
-            Template::parse("${a}").unwrap().as_single_claim(),
-            Some("a")
-        );
+        assert_eq!(Template::parse("${a}").unwrap().as_single_claim(), Some("a"));
         assert_eq!(Template::parse(" ${a}").unwrap().as_single_claim(), None);
         assert!(!Template::parse("no claims").unwrap().has_claims());
         assert!(Template::parse("a-${b}").unwrap().has_claims());

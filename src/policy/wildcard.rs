@@ -28,11 +28,22 @@ enum Token {
     AnyChars(usize),
 }
 
+/// Builds a [`Pattern`] from pieces: pattern text (where `*` and `?` are wildcards) and literal text (where
+/// they are plain characters, as for policy-variable values and the `${*}`/`${?}` escapes).
+#[derive(Debug, Default)]
+pub(super) struct PatternBuilder {
+    segments: Vec<Segment>,
+    current: Segment,
+    literal: String,
+}
+
 impl Pattern {
     /// Compiles `pattern`; every string is a valid pattern.
+    #[cfg(test)]
     pub(super) fn new(pattern: &str) -> Pattern {
-        let segments = pattern.split('*').map(Segment::new).collect();
-        Pattern { segments }
+        let mut builder = PatternBuilder::default();
+        builder.push_pattern(pattern);
+        builder.finish()
     }
 
     /// True iff the whole of `text` matches the pattern.
@@ -60,32 +71,53 @@ impl Pattern {
     }
 }
 
-impl Segment {
-    fn new(source: &str) -> Segment {
-        let mut segment = Segment::default();
-        let mut literal = String::new();
-        for character in source.chars() {
-            segment.char_len += 1;
-            if character == '?' {
-                if !literal.is_empty() {
-                    segment
-                        .tokens
-                        .push(Token::Literal(std::mem::take(&mut literal)));
+impl PatternBuilder {
+    /// Appends pattern text: `*` and `?` are wildcards.
+    pub(super) fn push_pattern(&mut self, text: &str) {
+        for character in text.chars() {
+            match character {
+                '*' => {
+                    self.flush_literal();
+                    self.segments.push(std::mem::take(&mut self.current));
                 }
-                match segment.tokens.last_mut() {
-                    Some(Token::AnyChars(count)) => *count += 1,
-                    _ => segment.tokens.push(Token::AnyChars(1)),
+                '?' => {
+                    self.flush_literal();
+                    self.current.char_len += 1;
+                    match self.current.tokens.last_mut() {
+                        Some(Token::AnyChars(count)) => *count += 1,
+                        _ => self.current.tokens.push(Token::AnyChars(1)),
+                    }
                 }
-            } else {
-                literal.push(character);
+                literal => self.push_literal_char(literal),
             }
         }
-        if !literal.is_empty() {
-            segment.tokens.push(Token::Literal(literal));
-        }
-        segment
     }
 
+    /// Appends literal text: every character, `*` and `?` included, matches only itself.
+    pub(super) fn push_literal(&mut self, text: &str) {
+        text.chars().for_each(|character| self.push_literal_char(character));
+    }
+
+    pub(super) fn finish(mut self) -> Pattern {
+        self.flush_literal();
+        self.segments.push(self.current);
+        Pattern { segments: self.segments }
+    }
+
+    fn push_literal_char(&mut self, character: char) {
+        self.current.char_len += 1;
+        self.literal.push(character);
+    }
+
+    fn flush_literal(&mut self) {
+        if !self.literal.is_empty() {
+            let literal = std::mem::take(&mut self.literal);
+            self.current.tokens.push(Token::Literal(literal));
+        }
+    }
+}
+
+impl Segment {
     /// Matches the segment at byte offset `start` of `text`; returns the byte offset just past the match.
     fn match_at(&self, text: &str, start: usize) -> Option<usize> {
         let mut position = start;
@@ -137,10 +169,7 @@ fn start_of_last_chars(text: &str, count: usize) -> Option<usize> {
     if count == 0 {
         return Some(text.len());
     }
-    text.char_indices()
-        .rev()
-        .nth(count - 1)
-        .map(|(index, _)| index)
+    text.char_indices().rev().nth(count - 1).map(|(index, _)| index)
 }
 
 #[cfg(test)]
@@ -154,18 +183,12 @@ mod tests {
             None => text.is_empty(),
             Some(('*', rest)) => (0..=text.len()).any(|skip| reference(rest, &text[skip..])),
             Some(('?', rest)) => !text.is_empty() && reference(rest, &text[1..]),
-            Some((character, rest)) => {
-                text.first() == Some(character) && reference(rest, &text[1..])
-            }
+            Some((character, rest)) => text.first() == Some(character) && reference(rest, &text[1..]),
         }
     }
 
     fn check(pattern: &str, text: &str, expected: bool) {
-        assert_eq!(
-            Pattern::new(pattern).matches(text),
-            expected,
-            "pattern {pattern:?} on {text:?}"
-        );
+        assert_eq!(Pattern::new(pattern).matches(text), expected, "pattern {pattern:?} on {text:?}");
     }
 
     #[test]
@@ -189,16 +212,8 @@ mod tests {
             ("repo:acme/*", "repo:acme", false),
             ("repo:acme/web:*", "repo:acme/web:", true),
             ("repo:Acme/*", "repo:acme/web", false),
-            (
-                "*:ref:refs/heads/main",
-                "repo:a/b:ref:refs/heads/main",
-                true,
-            ),
-            (
-                "*:ref:refs/heads/main",
-                "repo:a/b:ref:refs/heads/main2",
-                false,
-            ),
+            ("*:ref:refs/heads/main", "repo:a/b:ref:refs/heads/main", true),
+            ("*:ref:refs/heads/main", "repo:a/b:ref:refs/heads/main2", false),
             ("a*b*c", "abc", true),
             ("a*b*c", "aXbYc", true),
             ("a*b*c", "acb", false),
@@ -216,6 +231,18 @@ mod tests {
         for (pattern, text, expected) in cases {
             check(pattern, text, expected);
         }
+    }
+
+    #[test]
+    fn literal_pieces_are_not_wildcards() {
+        let mut builder = PatternBuilder::default();
+        builder.push_pattern("repo:");
+        builder.push_literal("a*b?");
+        builder.push_pattern("*");
+        let pattern = builder.finish();
+        assert!(pattern.matches("repo:a*b?:x"));
+        assert!(!pattern.matches("repo:aXbY:x"));
+        assert!(!pattern.matches("repo:a*b"));
     }
 
     #[test]

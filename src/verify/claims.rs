@@ -61,11 +61,7 @@ impl VerifiedToken {
 }
 
 /// Checks the registered claims; `claims` is the verified payload.
-pub fn check(
-    claims: Map<String, Value>,
-    rules: &ClaimRules<'_>,
-    now: UnixTime,
-) -> Result<VerifiedToken, VerifyError> {
+pub fn check(claims: Map<String, Value>, rules: &ClaimRules<'_>, now: UnixTime) -> Result<VerifiedToken, VerifyError> {
     let iss = string_claim(&claims, "iss")?;
     if iss != rules.iss {
         return Err(VerifyError::UnknownIssuer(iss.to_owned()));
@@ -110,10 +106,7 @@ pub fn check(
     })
 }
 
-fn string_claim<'a>(
-    claims: &'a Map<String, Value>,
-    name: &'static str,
-) -> Result<&'a str, VerifyError> {
+fn string_claim<'a>(claims: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, VerifyError> {
     match claims.get(name) {
         None => Err(VerifyError::MissingClaim(name)),
         Some(Value::String(text)) => Ok(text),
@@ -122,28 +115,20 @@ fn string_claim<'a>(
 }
 
 fn audience_claim(claims: &Map<String, Value>) -> Result<Vec<String>, VerifyError> {
-    let invalid =
-        VerifyError::InvalidClaim("aud", "must be a string or a non-empty array of strings");
+    let invalid = VerifyError::InvalidClaim("aud", "must be a string or a non-empty array of strings");
     match claims.get("aud") {
         None => Err(VerifyError::MissingClaim("aud")),
         Some(Value::String(aud)) => Ok(vec![aud.clone()]),
         Some(Value::Array(values)) if !values.is_empty() => values
             .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or(VerifyError::InvalidClaim("aud", "must hold strings"))
-            })
+            .map(|v| v.as_str().map(str::to_owned).ok_or(VerifyError::InvalidClaim("aud", "must hold strings")))
             .collect(),
         Some(_) => Err(invalid),
     }
 }
 
 /// A NumericDate: a JSON number of seconds (fractions are floored). Anything else is a rejection.
-fn time_claim(
-    claims: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<UnixTime>, VerifyError> {
+fn time_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<UnixTime>, VerifyError> {
     let Some(value) = claims.get(name) else {
         return Ok(None);
     };
@@ -169,15 +154,7 @@ mod tests {
     fn rules() -> (Vec<String>, ClaimRules<'static>) {
         let audiences = vec!["tollgate".to_owned()];
         let leaked: &'static [String] = Box::leak(audiences.clone().into_boxed_slice());
-        (
-            audiences,
-            ClaimRules {
-                issuer_name: "github",
-                iss: "https://issuer",
-                audiences: leaked,
-                leeway_secs: 60,
-            },
-        )
+        (audiences, ClaimRules { issuer_name: "github", iss: "https://issuer", audiences: leaked, leeway_secs: 60 })
     }
 
     fn base() -> Value {
@@ -185,12 +162,8 @@ mod tests {
                "exp": NOW + 300, "iat": NOW - 10, "nbf": NOW - 10, "jti": "j1"})
     }
 
-    fn check_with(
-        edit: impl FnOnce(&mut Map<String, Value>),
-    ) -> Result<VerifiedToken, VerifyError> {
-        let Value::Object(mut claims) = base() else {
-            unreachable!()
-        };
+    fn check_with(edit: impl FnOnce(&mut Map<String, Value>)) -> Result<VerifiedToken, VerifyError> {
+        let Value::Object(mut claims) = base() else { unreachable!() };
         edit(&mut claims);
         check(claims, &rules().1, UnixTime::from_secs(NOW))
     }

@@ -76,11 +76,7 @@ impl Verifier {
         &self.issuers
     }
 
-    pub async fn verify(
-        &self,
-        token: &RawToken,
-        now: UnixTime,
-    ) -> Result<VerifiedToken, VerifyError> {
+    pub async fn verify(&self, token: &RawToken, now: UnixTime) -> Result<VerifiedToken, VerifyError> {
         let jws = Jws::split(token)?;
         let untrusted = payload_object(&jws.payload)?;
         let iss = match untrusted.get("iss") {
@@ -88,16 +84,11 @@ impl Verifier {
             Some(_) => return Err(VerifyError::InvalidClaim("iss", "must be a string")),
             None => return Err(VerifyError::MissingClaim("iss")),
         };
-        let selected = self
-            .issuers
-            .select(iss)
-            .ok_or_else(|| VerifyError::UnknownIssuer(shorten(iss)))?;
+        let selected = self.issuers.select(iss).ok_or_else(|| VerifyError::UnknownIssuer(shorten(iss)))?;
         let issuer = &selected.issuer;
         let alg = allowed_alg(&jws.header.alg, &issuer.algorithms)?;
         let keys = self.issuers.keys(&selected, now).await?;
-        let key = keys
-            .key_for(self.issuers.fetcher(), jws.header.kid.as_deref(), now)
-            .await?;
+        let key = keys.key_for(self.issuers.fetcher(), jws.header.kid.as_deref(), now).await?;
         check_signature(&jws, &key, alg)?;
         let iss = iss.to_owned();
         let rules = ClaimRules {
@@ -147,21 +138,14 @@ pub fn verify_signature_only(
 }
 
 fn allowed_alg(name: &str, allowed: &[Algorithm]) -> Result<Algorithm, VerifyError> {
-    known_alg(name)
-        .filter(|alg| allowed.contains(alg))
-        .ok_or_else(|| VerifyError::AlgorithmNotAllowed(shorten(name)))
+    known_alg(name).filter(|alg| allowed.contains(alg)).ok_or_else(|| VerifyError::AlgorithmNotAllowed(shorten(name)))
 }
 
 fn check_signature(jws: &Jws<'_>, key: &VerifyKey, alg: Algorithm) -> Result<(), VerifyError> {
     if !key.allows(alg) {
         return Err(VerifyError::KeyAlgorithmMismatch(format!("{alg:?}")));
     }
-    match jsonwebtoken::crypto::verify(
-        jws.signature_b64,
-        jws.signing_input,
-        key.decoding_key(),
-        alg,
-    ) {
+    match jsonwebtoken::crypto::verify(jws.signature_b64, jws.signing_input, key.decoding_key(), alg) {
         Ok(true) => Ok(()),
         _ => Err(VerifyError::BadSignature),
     }
@@ -170,9 +154,7 @@ fn check_signature(jws: &Jws<'_>, key: &VerifyKey, alg: Algorithm) -> Result<(),
 fn payload_object(payload: &[u8]) -> Result<Map<String, Value>, VerifyError> {
     match serde_json::from_slice(payload) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(VerifyError::Malformed(
-            "the payload is not a JSON object".into(),
-        )),
+        _ => Err(VerifyError::Malformed("the payload is not a JSON object".into())),
     }
 }
 
@@ -195,10 +177,7 @@ pub fn unverified_claims(token: &RawToken) -> Result<Map<String, Value>, VerifyE
 pub fn audience_values(claims: &Map<String, Value>) -> Vec<String> {
     match claims.get("aud") {
         Some(Value::String(aud)) => vec![aud.clone()],
-        Some(Value::Array(values)) => values
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
+        Some(Value::Array(values)) => values.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
         _ => Vec::new(),
     }
 }

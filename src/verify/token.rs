@@ -29,13 +29,8 @@ impl RawToken {
         if text.len() > MAX_TOKEN_BYTES {
             return Err(VerifyError::TooLarge);
         }
-        if !text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        {
-            return Err(VerifyError::Malformed(
-                "the token holds characters outside base64url and '.'".into(),
-            ));
+        if !text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) {
+            return Err(VerifyError::Malformed("the token holds characters outside base64url and '.'".into()));
         }
         Ok(Self(text.to_owned()))
     }
@@ -84,34 +79,21 @@ impl<'a> Jws<'a> {
             if parts.len() == 5 {
                 return Err(VerifyError::Encrypted);
             }
-            return Err(VerifyError::Malformed(format!(
-                "expected 3 dot-separated parts, found {}",
-                parts.len()
-            )));
+            return Err(VerifyError::Malformed(format!("expected 3 dot-separated parts, found {}", parts.len())));
         };
         let header_bytes = decode(header_b64, "header")?;
-        let header: UntrustedHeader = serde_json::from_slice(&header_bytes).map_err(|e| {
-            VerifyError::Malformed(format!("header is not a JSON object with \"alg\": {e}"))
-        })?;
+        let header: UntrustedHeader = serde_json::from_slice(&header_bytes)
+            .map_err(|e| VerifyError::Malformed(format!("header is not a JSON object with \"alg\": {e}")))?;
         header.refuse_unsupported()?;
         // An empty payload is a valid JWS (RFC 7515); it is refused later as "not a JSON object".
-        let payload = if payload_b64.is_empty() {
-            Vec::new()
-        } else {
-            decode(payload_b64, "payload")?
-        };
+        let payload = if payload_b64.is_empty() { Vec::new() } else { decode(payload_b64, "payload")? };
         let signature = decode(signature_b64, "signature")?;
         if signature.is_empty() {
             return Err(VerifyError::Malformed("the signature is empty".into()));
         }
         let signing_len = header_b64.len() + 1 + payload_b64.len();
         let signing_input = text.as_bytes().get(..signing_len).unwrap_or_default();
-        Ok(Self {
-            header,
-            signing_input,
-            payload,
-            signature_b64,
-        })
+        Ok(Self { header, signing_input, payload, signature_b64 })
     }
 }
 
@@ -135,11 +117,7 @@ impl UntrustedHeader {
         if let Some((name, _)) = refused.iter().find(|(_, present)| *present) {
             return Err(VerifyError::UnsupportedHeader(name));
         }
-        if self
-            .cty
-            .as_deref()
-            .is_some_and(|c| c.eq_ignore_ascii_case("JWT"))
-        {
+        if self.cty.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("JWT")) {
             return Err(VerifyError::Encrypted);
         }
         Ok(())
@@ -151,9 +129,7 @@ fn decode(part: &str, what: &str) -> Result<Vec<u8>, VerifyError> {
     if part.is_empty() {
         return Err(VerifyError::Malformed(format!("the {what} is empty")));
     }
-    URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| VerifyError::Malformed(format!("the {what} is not valid base64url")))
+    URL_SAFE_NO_PAD.decode(part).map_err(|_| VerifyError::Malformed(format!("the {what} is not valid base64url")))
 }
 
 #[cfg(test)]
@@ -170,26 +146,11 @@ mod tests {
 
     #[test]
     fn raw_token_limits() {
-        assert!(matches!(
-            RawToken::parse(""),
-            Err(VerifyError::Malformed(_))
-        ));
-        assert!(matches!(
-            RawToken::parse(&"a".repeat(MAX_TOKEN_BYTES + 1)),
-            Err(VerifyError::TooLarge)
-        ));
-        assert!(matches!(
-            RawToken::parse("a.b.c d"),
-            Err(VerifyError::Malformed(_))
-        ));
-        assert!(matches!(
-            RawToken::parse("a.b+c.d"),
-            Err(VerifyError::Malformed(_))
-        ));
-        assert_eq!(
-            format!("{:?}", RawToken::parse("abc.def.ghi").unwrap()),
-            "RawToken(<11 bytes, redacted>)"
-        );
+        assert!(matches!(RawToken::parse(""), Err(VerifyError::Malformed(_))));
+        assert!(matches!(RawToken::parse(&"a".repeat(MAX_TOKEN_BYTES + 1)), Err(VerifyError::TooLarge)));
+        assert!(matches!(RawToken::parse("a.b.c d"), Err(VerifyError::Malformed(_))));
+        assert!(matches!(RawToken::parse("a.b+c.d"), Err(VerifyError::Malformed(_))));
+        assert_eq!(format!("{:?}", RawToken::parse("abc.def.ghi").unwrap()), "RawToken(<11 bytes, redacted>)");
     }
 
     #[test]
@@ -224,21 +185,10 @@ mod tests {
             format!("{good_header}.e30.c2lu"),
             ".e30.c2ln".to_owned(),
         ];
-        assert!(matches!(
-            Jws::split(&RawToken::parse(&cases[1]).unwrap()),
-            Err(VerifyError::Encrypted)
-        ));
-        assert!(
-            Jws::split(&RawToken::parse(&cases[2]).unwrap())
-                .unwrap()
-                .payload
-                .is_empty()
-        );
+        assert!(matches!(Jws::split(&RawToken::parse(&cases[1]).unwrap()), Err(VerifyError::Encrypted)));
+        assert!(Jws::split(&RawToken::parse(&cases[2]).unwrap()).unwrap().payload.is_empty());
         for case in [&cases[0], &cases[3], &cases[5]] {
-            assert!(
-                Jws::split(&RawToken::parse(case).unwrap()).is_err(),
-                "{case}"
-            );
+            assert!(Jws::split(&RawToken::parse(case).unwrap()).is_err(), "{case}");
         }
         // "c2lv" decodes; "c2lx" has non-zero trailing bits in the last char and must be refused.
         assert!(decode("c2k", "x").is_ok());

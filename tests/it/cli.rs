@@ -5,11 +5,7 @@ use std::process::Command;
 use crate::support::*;
 
 fn tollgate(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_tollgate")).args(args).env("RUST_LOG", "warn").output().unwrap();
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into(),
@@ -26,48 +22,21 @@ fn verify_prints_claims_or_the_reason() {
     let (token, jwks) = (token.to_str().unwrap(), jwks.to_str().unwrap());
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(gh.join("manifest.json")).unwrap()).unwrap();
-    let entry = manifest["tokens"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| token.ends_with(e["file"].as_str().unwrap()))
-        .unwrap();
-    let accept =
-        tollgate::clock::UnixTime::from_secs(entry["expect"]["accept_at_unix"].as_i64().unwrap())
-            .to_rfc3339();
-    let (code, stdout, stderr) =
-        tollgate(&["verify", "--token", token, "--jwks", jwks, "--at", &accept]);
+    let entry =
+        manifest["tokens"].as_array().unwrap().iter().find(|e| token.ends_with(e["file"].as_str().unwrap())).unwrap();
+    let accept = tollgate::clock::UnixTime::from_secs(entry["expect"]["accept_at_unix"].as_i64().unwrap()).to_rfc3339();
+    let (code, stdout, stderr) = tollgate(&["verify", "--token", token, "--jwks", jwks, "--at", &accept]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     let claims: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(
-        claims["sub"],
-        "repo:thepwagner/github-token-action:ref:refs/heads/main"
-    );
+    assert_eq!(claims["sub"], "repo:thepwagner/github-token-action:ref:refs/heads/main");
     let (code, stdout, _) = tollgate(&["verify", "--token", token, "--jwks", jwks]);
     assert_eq!(code, 1);
     assert!(stdout.contains("expired"), "{stdout}");
-    let (code, stdout, _) = tollgate(&[
-        "verify",
-        "--token",
-        token,
-        "--jwks",
-        jwks,
-        "--at",
-        &accept,
-        "--audience",
-        "sts.amazonaws.com",
-    ]);
+    let (code, stdout, _) =
+        tollgate(&["verify", "--token", token, "--jwks", jwks, "--at", &accept, "--audience", "sts.amazonaws.com"]);
     assert_eq!(code, 1);
     assert!(stdout.contains("audience"), "{stdout}");
-    let (code, _, stderr) = tollgate(&[
-        "verify",
-        "--token",
-        token,
-        "--jwks",
-        jwks,
-        "--at",
-        "yesterday",
-    ]);
+    let (code, _, stderr) = tollgate(&["verify", "--token", token, "--jwks", jwks, "--at", "yesterday"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("RFC 3339"), "{stderr}");
 }
@@ -76,20 +45,9 @@ fn verify_prints_claims_or_the_reason() {
 fn check_and_keys_generate() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("signing.pem");
-    let (code, stdout, stderr) = tollgate(&[
-        "keys",
-        "generate",
-        "--alg",
-        "EdDSA",
-        "--out",
-        key.to_str().unwrap(),
-    ]);
+    let (code, stdout, stderr) = tollgate(&["keys", "generate", "--alg", "EdDSA", "--out", key.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(
-        stdout.trim().len(),
-        43,
-        "a SHA-256 thumbprint kid: {stdout}"
-    );
+    assert_eq!(stdout.trim().len(), 43, "a SHA-256 thumbprint kid: {stdout}");
     let (code, _, stderr) = tollgate(&["keys", "generate", "--out", key.to_str().unwrap()]);
     assert_eq!(code, 1, "an existing key file is never overwritten");
     assert!(stderr.contains("must not exist"), "{stderr}");
@@ -106,18 +64,12 @@ fn check_and_keys_generate() {
     std::fs::write(&good, config("")).unwrap();
     let (code, stdout, stderr) = tollgate(&["check", "--config", good.to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(
-        stdout.contains("ok (2 trusted issuers, 2 policies)"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("ok (2 trusted issuers, 2 policies, 0 warnings)"), "{stdout}");
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, config("unknown_key: 1\n")).unwrap();
     let (code, _, stderr) = tollgate(&["check", "--config", bad.to_str().unwrap()]);
     assert_eq!(code, 1);
-    assert!(
-        stderr.contains("bad.yaml:10:") && stderr.contains("unknown_key"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("bad.yaml:10:") && stderr.contains("unknown_key"), "{stderr}");
     // The wrong algorithm for the key file is refused before serving.
     let wrong = dir.path().join("wrong.yaml");
     std::fs::write(&wrong, config("").replace("alg: EdDSA", "alg: ES256")).unwrap();

@@ -16,7 +16,7 @@ const JWKS: &str = "jwks:\n  refresh_min_seconds: 300\n  refresh_max_seconds: 36
 
 async fn app_with(github: &FakeIssuer) -> TestApp {
     spawn_app(Setup {
-        issuers: issuer_entry("github", github, "    profile: github\n"),
+        issuers: issuer_entry("github", github, ""),
         policies: vec![policy("deploy", "github", "repo:acme/*")],
         extra: JWKS.into(),
     })
@@ -28,12 +28,7 @@ fn claims() -> serde_json::Value {
 }
 
 fn request(token: String) -> ExchangeRequest {
-    ExchangeRequest {
-        token: RawToken::parse(&token).unwrap(),
-        role: "deploy".into(),
-        audience: None,
-        ttl_secs: None,
-    }
+    ExchangeRequest { token: RawToken::parse(&token).unwrap(), role: "deploy".into(), audience: None, ttl_secs: None }
 }
 
 #[tokio::test]
@@ -96,11 +91,7 @@ async fn an_unknown_kid_storm_causes_one_fetch() {
     assert_eq!(github.jwks_fetches(), 2, "one refresh for the whole storm");
     // Within the cooldown nothing more is fetched, whatever the kid.
     app.clock.set(UnixTime::from_secs(start + 59));
-    let other = github.token_with_key(
-        &SigningKey::generate(SigningAlg::Rs256).unwrap(),
-        NOW,
-        claims(),
-    );
+    let other = github.token_with_key(&SigningKey::generate(SigningAlg::Rs256).unwrap(), NOW, claims());
     assert!(app.broker.exchange(request(other.clone())).await.is_err());
     assert_eq!(github.jwks_fetches(), 2, "cooldown holds");
     app.clock.set(UnixTime::from_secs(start + 60));
@@ -122,26 +113,16 @@ async fn rotation_a_new_kid_is_fetched_once_and_old_tokens_still_verify() {
         tasks.spawn(async move { broker.exchange(request(token)).await });
     }
     while let Some(result) = tasks.join_next().await {
-        result
-            .unwrap()
-            .expect("the rotated-in key is found after one refresh");
+        result.unwrap().expect("the rotated-in key is found after one refresh");
     }
     assert_eq!(github.jwks_fetches(), 2);
-    assert_eq!(
-        app.exchange(&old_token, "deploy").await.0,
-        200,
-        "the old key is still published"
-    );
+    assert_eq!(app.exchange(&old_token, "deploy").await.0, 200, "the old key is still published");
     // Once the issuer retires the old key and the cache refreshes, old tokens fail.
     github.replace_keys(vec![new_key]);
     app.clock.set(UnixTime::from_secs(NOW + 61 + 300));
     app.issuers.refresh_due(app.clock.now()).await;
     let (status, body) = app.exchange(&old_token, "deploy").await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_token")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_token")), "{body}");
 }
 
 #[tokio::test]
@@ -155,14 +136,8 @@ async fn an_outage_serves_stale_keys_until_max_staleness() {
         (JwksBehaviour::Garbage, "not valid JSON"),
         (JwksBehaviour::EmptySet, "no usable"),
         (JwksBehaviour::Oversized(70_000), "more than 65536 bytes"),
-        (
-            JwksBehaviour::ChunkedOversized(70_000),
-            "more than 65536 bytes",
-        ),
-        (
-            JwksBehaviour::Hang(std::time::Duration::from_secs(3)),
-            "timed out",
-        ),
+        (JwksBehaviour::ChunkedOversized(70_000), "more than 65536 bytes"),
+        (JwksBehaviour::Hang(std::time::Duration::from_secs(3)), "timed out"),
         (JwksBehaviour::RedirectTo(working), "not allowed"),
     ];
     let mut at = NOW;
@@ -175,47 +150,27 @@ async fn an_outage_serves_stale_keys_until_max_staleness() {
         assert_eq!(github.jwks_fetches(), before + 1, "{failure:?} was tried");
         let status = &app.issuers.health(app.clock.now())[0].status;
         let error = status.last_error.clone().unwrap_or_default();
-        assert!(
-            error.contains(reason),
-            "{failure:?}: {error:?} lacks {reason:?}"
-        );
+        assert!(error.contains(reason), "{failure:?}: {error:?} lacks {reason:?}");
         let (code, body) = app.exchange(&github.token(at, claims()), "deploy").await;
         assert_eq!(code, 200, "{failure:?}: last good keys still serve: {body}");
         let (_, ready) = app.get("/readyz").await;
         assert_eq!(
-            (
-                ready["issuers"][0]["stale"].as_bool(),
-                ready["issuers"][0]["ready"].as_bool()
-            ),
+            (ready["issuers"][0]["stale"].as_bool(), ready["issuers"][0]["ready"].as_bool()),
             (Some(true), Some(true)),
             "{ready}"
         );
-        assert!(
-            ready.to_string().find("127.0.0.1").is_none(),
-            "no URL or fetch error on the public readyz: {ready}"
-        );
+        assert!(ready.to_string().find("127.0.0.1").is_none(), "no URL or fetch error on the public readyz: {ready}");
     }
     // Past the maximum staleness (7200 s since the last success) the keys are no longer used.
     app.clock.set(UnixTime::from_secs(NOW + 7201));
-    let (status, body) = app
-        .exchange(&github.token(NOW + 7201, claims()), "deploy")
-        .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (503, Some("temporarily_unavailable")),
-        "{body}"
-    );
+    let (status, body) = app.exchange(&github.token(NOW + 7201, claims()), "deploy").await;
+    assert_eq!((status, body["error"].as_str()), (503, Some("temporarily_unavailable")), "{body}");
     assert_eq!(app.get("/readyz").await.0, 503);
     // The issuer comes back: the next scheduled refresh restores service.
     github.set_behaviour(JwksBehaviour::Serve);
     app.clock.set(UnixTime::from_secs(NOW + 7300));
     app.issuers.refresh_due(app.clock.now()).await;
-    assert_eq!(
-        app.exchange(&github.token(NOW + 7300, claims()), "deploy")
-            .await
-            .0,
-        200
-    );
+    assert_eq!(app.exchange(&github.token(NOW + 7300, claims()), "deploy").await.0, 200);
     assert_eq!(app.get("/readyz").await.0, 200);
 }
 
@@ -224,34 +179,16 @@ async fn redirects_to_loopback_are_followed_and_discovery_mixups_refused() {
     let github = FakeIssuer::start(SigningAlg::Rs256).await;
     let elsewhere = FakeIssuer::start(SigningAlg::Rs256).await;
     elsewhere.replace_keys(vec![github.signing_key()]);
-    github.set_behaviour(JwksBehaviour::RedirectTo(format!(
-        "{}/jwks",
-        elsewhere.url()
-    )));
+    github.set_behaviour(JwksBehaviour::RedirectTo(format!("{}/jwks", elsewhere.url())));
     let app = app_with(&github).await;
-    assert_eq!(
-        elsewhere.jwks_fetches(),
-        1,
-        "http redirect to a loopback host is followed"
-    );
-    assert_eq!(
-        app.exchange(&github.token(NOW, claims()), "deploy").await.0,
-        200
-    );
+    assert_eq!(elsewhere.jwks_fetches(), 1, "http redirect to a loopback host is followed");
+    assert_eq!(app.exchange(&github.token(NOW, claims()), "deploy").await.0, 200);
 
     let mixup = FakeIssuer::start(SigningAlg::Rs256).await;
     mixup.set_discovery_issuer("https://token.actions.githubusercontent.com");
     let app = app_with(&mixup).await;
-    assert_eq!(
-        mixup.jwks_fetches(),
-        0,
-        "a discovery document naming another issuer is refused"
-    );
-    let error = app.issuers.health(app.clock.now())[0]
-        .status
-        .last_error
-        .clone()
-        .unwrap_or_default();
+    assert_eq!(mixup.jwks_fetches(), 0, "a discovery document naming another issuer is refused");
+    let error = app.issuers.health(app.clock.now())[0].status.last_error.clone().unwrap_or_default();
     assert!(error.contains("names issuer"), "{error}");
     assert_eq!(app.get("/readyz").await.0, 503);
 }
@@ -261,16 +198,13 @@ async fn the_background_refresher_prefetches_at_boot_and_follows_the_schedule() 
     let github = FakeIssuer::start(SigningAlg::Rs256).await;
     github.set_cache_control(Some("max-age=300"));
     let app = spawn_served_app(Setup {
-        issuers: issuer_entry("github", &github, "    profile: github\n"),
+        issuers: issuer_entry("github", &github, ""),
         policies: vec![policy("deploy", "github", "repo:acme/*")],
         extra: JWKS.into(),
     })
     .await;
     wait_for(|| github.jwks_fetches() == 1, "the prefetch at boot").await;
-    assert_eq!(
-        app.exchange(&github.token(NOW, claims()), "deploy").await.0,
-        200
-    );
+    assert_eq!(app.exchange(&github.token(NOW, claims()), "deploy").await.0, 200);
     app.clock.set(UnixTime::from_secs(NOW + 299));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await; // several ticks of 50 ms: nothing due yet
     assert_eq!(github.jwks_fetches(), 1);
@@ -285,44 +219,22 @@ async fn a_flood_of_new_pattern_issuers_is_bounded() {
     let issuers = format!(
         "  - name: teams\n    issuer_template: \"{base}/{{org}}\"\n    template_pattern: \"team-[a-z0-9]+\"\n    audiences: [tollgate]\n"
     );
-    let app = spawn_app(Setup {
-        issuers,
-        policies: vec![policy("team", "teams", "*")],
-        extra: JWKS.into(),
-    })
-    .await;
+    let app = spawn_app(Setup { issuers, policies: vec![policy("team", "teams", "*")], extra: JWKS.into() }).await;
     let mut outcomes = std::collections::BTreeMap::new();
     for i in 0..40 {
-        let token = fake.token(
-            NOW,
-            json!({"iss": format!("{base}/team-{i}"), "sub": format!("org:team-{i}")}),
-        );
-        *outcomes
-            .entry(app.exchange(&token, "team").await.0)
-            .or_insert(0) += 1;
+        let token = fake.token(NOW, json!({"iss": format!("{base}/team-{i}"), "sub": format!("org:team-{i}")}));
+        *outcomes.entry(app.exchange(&token, "team").await.0).or_insert(0) += 1;
     }
+    assert_eq!(outcomes, [(200, 30), (503, 10)].into_iter().collect(), "30 new issuers a minute, then refused");
     assert_eq!(
-        outcomes,
-        [(200, 30), (503, 10)].into_iter().collect(),
-        "30 new issuers a minute, then refused"
-    );
-    assert_eq!(
-        fake.state
-            .discovery_fetches
-            .load(std::sync::atomic::Ordering::SeqCst),
+        fake.state.discovery_fetches.load(std::sync::atomic::Ordering::SeqCst),
         30,
         "refused ones fetch nothing"
     );
     // Known ones keep working within the minute; the next minute admits new ones again.
-    let known = fake.token(
-        NOW,
-        json!({"iss": format!("{base}/team-0"), "sub": "org:team-0"}),
-    );
+    let known = fake.token(NOW, json!({"iss": format!("{base}/team-0"), "sub": "org:team-0"}));
     assert_eq!(app.exchange(&known, "team").await.0, 200);
     app.clock.set(UnixTime::from_secs(NOW + 60));
-    let later = fake.token(
-        NOW + 60,
-        json!({"iss": format!("{base}/team-new"), "sub": "org:team-new"}),
-    );
+    let later = fake.token(NOW + 60, json!({"iss": format!("{base}/team-new"), "sub": "org:team-new"}));
     assert_eq!(app.exchange(&later, "team").await.0, 200);
 }

@@ -1,16 +1,12 @@
 //! The one integration-test binary: real HTTP on 127.0.0.1:0, fake CI issuers serving real keys, real vectors.
 // Test code: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod cli;
 mod exchange;
 mod jwks_cache;
 mod peers;
+mod policies;
 mod rejections;
 mod support;
 mod tidy;

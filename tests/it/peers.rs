@@ -18,9 +18,7 @@ fn python() -> Option<String> {
                 std::env::var("CI").as_deref() != Ok("true"),
                 "CI=true but TOLLGATE_TEST_PYTHON is not set (run `make test`)"
             );
-            eprintln!(
-                "notice: TOLLGATE_TEST_PYTHON unset; skipping the PyJWT peer test (run `make test`)"
-            );
+            eprintln!("notice: TOLLGATE_TEST_PYTHON unset; skipping the PyJWT peer test (run `make test`)");
             None
         }
     }
@@ -31,7 +29,7 @@ async fn pyjwt_verifies_a_minted_token_from_discovery_and_jwks() {
     let Some(python) = python() else { return };
     let github = FakeIssuer::start(SigningAlg::Rs256).await;
     let app = spawn_app(Setup {
-        issuers: issuer_entry("github", &github, "    profile: github\n"),
+        issuers: issuer_entry("github", &github, ""),
         policies: vec![policy("deploy", "github", "repo:acme/*")],
         extra: String::new(),
     })
@@ -39,10 +37,8 @@ async fn pyjwt_verifies_a_minted_token_from_discovery_and_jwks() {
     // PyJWT checks exp/iat/nbf against the real clock, so this exchange runs at the real time.
     let now = SystemClock.now();
     app.clock.set(now);
-    let token = github.token(
-        now.as_secs(),
-        json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository": "acme/web"}),
-    );
+    let token =
+        github.token(now.as_secs(), json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository": "acme/web"}));
     let (status, body) = app.exchange(&token, "deploy").await;
     assert_eq!(status, 200, "{body}");
     let minted = body["access_token"].as_str().unwrap().to_owned();
@@ -56,21 +52,12 @@ async fn pyjwt_verifies_a_minted_token_from_discovery_and_jwks() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(minted.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(minted.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     })
     .await
     .unwrap();
-    assert!(
-        output.status.success(),
-        "PyJWT refused: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "PyJWT refused: {}", String::from_utf8_lossy(&output.stderr));
     let claims: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(claims["role"], "deploy");
     assert_eq!(claims["aud"], "deploy-api");

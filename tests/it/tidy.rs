@@ -15,10 +15,7 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn src_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    sources(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-        &mut files,
-    );
+    sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
     assert!(files.len() > 20);
     files
 }
@@ -28,30 +25,19 @@ fn every_module_starts_with_a_doc_saying_what_it_owns() {
     for file in src_files() {
         let text = std::fs::read_to_string(&file).unwrap();
         let is_test_file = file.file_name().is_some_and(|n| n == "tests.rs");
-        assert!(
-            text.starts_with("//!") || is_test_file,
-            "{} lacks a //! module doc",
-            file.display()
-        );
+        assert!(text.starts_with("//!") || is_test_file, "{} lacks a //! module doc", file.display());
     }
 }
 
 #[test]
 fn only_http_touches_axum() {
     for file in src_files() {
-        let relative = file
-            .strip_prefix(env!("CARGO_MANIFEST_DIR"))
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+        let relative = file.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().to_string_lossy().into_owned();
         if relative.starts_with("src/http/") || relative.starts_with("src/admin/") {
             continue;
         }
         let text = std::fs::read_to_string(&file).unwrap();
-        assert!(
-            !text.contains("axum::") && !text.contains("use axum"),
-            "{relative} uses axum"
-        );
+        assert!(!text.contains("axum::") && !text.contains("use axum"), "{relative} uses axum");
     }
 }
 

@@ -27,19 +27,8 @@ fn check(
     at: i64,
 ) -> Result<verify::VerifiedToken, VerifyError> {
     let audiences = [audience.to_owned()];
-    let rules = ClaimRules {
-        issuer_name: "github",
-        iss,
-        audiences: &audiences,
-        leeway_secs: 60,
-    };
-    verify::verify_with_keys(
-        token,
-        keys,
-        &[Algorithm::RS256],
-        &rules,
-        UnixTime::from_secs(at),
-    )
+    let rules = ClaimRules { issuer_name: "github", iss, audiences: &audiences, leeway_secs: 60 };
+    verify::verify_with_keys(token, keys, &[Algorithm::RS256], &rules, UnixTime::from_secs(at))
 }
 
 #[test]
@@ -59,73 +48,30 @@ fn real_github_actions_tokens() {
         let at = |key: &str| expect[key].as_i64().unwrap();
         let audience = expect["accept_with_audience"].as_str().unwrap();
 
-        let verified = check(&token, &keys, GITHUB, audience, at("accept_at_unix"))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(
-            verified.sub(),
-            entry["claims"]["sub"].as_str().unwrap(),
-            "{name}"
-        );
-        assert_eq!(
-            verified.claims()["repository"],
-            entry["claims"]["repository"],
-            "{name}"
-        );
+        let verified =
+            check(&token, &keys, GITHUB, audience, at("accept_at_unix")).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(verified.sub(), entry["claims"]["sub"].as_str().unwrap(), "{name}");
+        assert_eq!(verified.claims()["repository"], entry["claims"]["repository"], "{name}");
 
-        let expired = check(
-            &token,
-            &keys,
-            GITHUB,
-            audience,
-            at("reject_expired_at_unix"),
-        );
-        assert!(
-            matches!(expired, Err(VerifyError::Expired { .. })),
-            "{name}: {expired:?}"
-        );
-        let early = check(
-            &token,
-            &keys,
-            GITHUB,
-            audience,
-            at("reject_not_yet_valid_at_unix"),
-        );
-        assert!(
-            matches!(early, Err(VerifyError::NotYetValid { .. })),
-            "{name}: {early:?}"
-        );
-        let other_aud = check(
-            &token,
-            &keys,
-            GITHUB,
-            expect["reject_with_audience"].as_str().unwrap(),
-            at("accept_at_unix"),
-        );
-        assert!(
-            matches!(other_aud, Err(VerifyError::AudienceNotAccepted)),
-            "{name}: {other_aud:?}"
-        );
+        let expired = check(&token, &keys, GITHUB, audience, at("reject_expired_at_unix"));
+        assert!(matches!(expired, Err(VerifyError::Expired { .. })), "{name}: {expired:?}");
+        let early = check(&token, &keys, GITHUB, audience, at("reject_not_yet_valid_at_unix"));
+        assert!(matches!(early, Err(VerifyError::NotYetValid { .. })), "{name}: {early:?}");
+        let other_aud =
+            check(&token, &keys, GITHUB, expect["reject_with_audience"].as_str().unwrap(), at("accept_at_unix"));
+        assert!(matches!(other_aud, Err(VerifyError::AudienceNotAccepted)), "{name}: {other_aud:?}");
         let slash = expect["reject_with_issuer_configured_as"].as_str().unwrap();
-        assert!(
-            check(&token, &keys, slash, audience, at("accept_at_unix")).is_err(),
-            "{name}: issuer {slash}"
-        );
+        assert!(check(&token, &keys, slash, audience, at("accept_at_unix")).is_err(), "{name}: issuer {slash}");
         let other_generation = generations.iter().find(|g| **g != own).unwrap();
         let other_keys = read_jwks_file(&gh.join(other_generation), 1 << 20).unwrap();
         let wrong = check(&token, &other_keys, GITHUB, audience, at("accept_at_unix"));
-        assert!(
-            matches!(wrong, Err(VerifyError::Key(_))),
-            "{name}: {wrong:?}"
-        );
+        assert!(matches!(wrong, Err(VerifyError::Key(_))), "{name}: {wrong:?}");
         // A flipped signature byte never verifies.
         let mut tampered = text.trim().to_owned();
         let last = tampered.pop().unwrap();
         tampered.push(if last == 'A' { 'B' } else { 'A' });
         let tampered = RawToken::parse(&tampered).unwrap();
-        assert!(
-            check(&tampered, &keys, GITHUB, audience, at("accept_at_unix")).is_err(),
-            "{name}: tampered"
-        );
+        assert!(check(&tampered, &keys, GITHUB, audience, at("accept_at_unix")).is_err(), "{name}: tampered");
     }
 }
 
@@ -133,10 +79,7 @@ fn real_github_actions_tokens() {
 async fn a_real_github_token_is_exchanged_end_to_end() {
     let Some(dir) = vectors() else { return };
     let gh = dir.join("github-actions");
-    let entry = manifest(&dir)
-        .into_iter()
-        .find(|e| e["claims"]["repository_owner_id"].is_string())
-        .unwrap();
+    let entry = manifest(&dir).into_iter().find(|e| e["claims"]["repository_owner_id"].is_string()).unwrap();
     let claims = &entry["claims"];
     let owner_id = claims["repository_owner_id"].as_str().unwrap();
     let sub = claims["sub"].as_str().unwrap();
@@ -148,39 +91,23 @@ async fn a_real_github_token_is_exchanged_end_to_end() {
     let policy = format!(
         "role: deploy\nissuer: github\naudience: \"{audience}\"\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        repository_owner_id: \"{owner_id}\"\n        sub: \"{sub}\"\ngrant:\n  type: token\n  audience: deploy-api\n  ttl: 5m\n  claims:\n    repository: \"${{repository}}\"\n"
     );
-    let app = spawn_app(Setup {
-        issuers,
-        policies: vec![("deploy.yaml".into(), policy)],
-        extra: String::new(),
-    })
-    .await;
-    app.clock.set(UnixTime::from_secs(
-        entry["expect"]["accept_at_unix"].as_i64().unwrap(),
-    ));
+    let app = spawn_app(Setup { issuers, policies: vec![("deploy.yaml".into(), policy)], extra: String::new() }).await;
+    app.clock.set(UnixTime::from_secs(entry["expect"]["accept_at_unix"].as_i64().unwrap()));
     let token = std::fs::read_to_string(gh.join(entry["file"].as_str().unwrap())).unwrap();
     let (status, body) = app.exchange(token.trim(), "deploy").await;
     assert_eq!(status, 200, "{body}");
-    let minted =
-        crate::exchange::verify_minted(&app, body["access_token"].as_str().unwrap(), "deploy-api")
-            .await;
+    let minted = crate::exchange::verify_minted(&app, body["access_token"].as_str().unwrap(), "deploy-api").await;
     assert_eq!(minted["act"], json!({"iss": GITHUB, "sub": sub}));
     assert_eq!(minted["repository"], claims["repository"]);
-    app.clock.set(UnixTime::from_secs(
-        entry["expect"]["reject_expired_at_unix"].as_i64().unwrap(),
-    ));
+    app.clock.set(UnixTime::from_secs(entry["expect"]["reject_expired_at_unix"].as_i64().unwrap()));
     let (status, body) = app.exchange(token.trim(), "deploy").await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_token")),
-        "{body}"
-    );
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_token")), "{body}");
 }
 
 #[test]
 fn wycheproof_jws_cases_for_rs256_and_es256() {
     let Some(dir) = vectors() else { return };
-    let text =
-        std::fs::read_to_string(dir.join("wycheproof/json_web_signature_test.json")).unwrap();
+    let text = std::fs::read_to_string(dir.join("wycheproof/json_web_signature_test.json")).unwrap();
     let suite: Value = serde_json::from_str(&text).unwrap();
     let (mut accepted, mut rejected, mut hmac_groups) = (0, 0, 0);
     for group in suite["testGroups"].as_array().unwrap() {
@@ -198,8 +125,7 @@ fn wycheproof_jws_cases_for_rs256_and_es256() {
         for case in group["tests"].as_array().unwrap() {
             let id = case["tcId"].as_i64().unwrap();
             let outcome = keys.as_ref().map_err(|e| e.to_string()).and_then(|keys| {
-                let token = RawToken::parse(case["jws"].as_str().unwrap_or_default())
-                    .map_err(|e| e.to_string())?;
+                let token = RawToken::parse(case["jws"].as_str().unwrap_or_default()).map_err(|e| e.to_string())?;
                 verify::verify_signature_only(&token, keys, &[Algorithm::RS256, Algorithm::ES256])
                     .map_err(|e| e.to_string())
             });
@@ -207,20 +133,11 @@ fn wycheproof_jws_cases_for_rs256_and_es256() {
             match (case["result"].as_str().unwrap(), outcome) {
                 (_, Ok(_)) if hmac => panic!("case {id}: an HMAC token was accepted"),
                 ("valid", Ok(_)) => accepted += 1,
-                ("valid", Err(e)) if !hmac => panic!(
-                    "case {id} ({}) is valid but was refused: {e}",
-                    case["comment"]
-                ),
-                ("invalid", Ok(_)) => panic!(
-                    "case {id} ({}) is invalid but was accepted",
-                    case["comment"]
-                ),
+                ("valid", Err(e)) if !hmac => panic!("case {id} ({}) is valid but was refused: {e}", case["comment"]),
+                ("invalid", Ok(_)) => panic!("case {id} ({}) is invalid but was accepted", case["comment"]),
                 _ => rejected += 1,
             }
         }
     }
-    assert!(
-        accepted >= 10 && rejected >= 250 && hmac_groups >= 2,
-        "accepted {accepted}, rejected {rejected}"
-    );
+    assert!(accepted >= 10 && rejected >= 250 && hmac_groups >= 2, "accepted {accepted}, rejected {rejected}");
 }

@@ -64,10 +64,7 @@ impl FakeIssuer {
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/jwks", get(jwks))
-            .route(
-                "/{tenant}/.well-known/openid-configuration",
-                get(tenant_discovery),
-            )
+            .route("/{tenant}/.well-known/openid-configuration", get(tenant_discovery))
             .route("/{tenant}/jwks", get(jwks))
             .with_state(Arc::clone(&state));
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -135,20 +132,12 @@ impl FakeIssuer {
 
 async fn discovery(State(state): State<Arc<IssuerState>>) -> Response {
     state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
-    let issuer = state
-        .discovery_issuer
-        .lock()
-        .unwrap()
-        .clone()
-        .unwrap_or_else(|| state.url.clone());
+    let issuer = state.discovery_issuer.lock().unwrap().clone().unwrap_or_else(|| state.url.clone());
     axum::Json(json!({"issuer": issuer, "jwks_uri": format!("{}/jwks", state.url)})).into_response()
 }
 
 /// Per-tenant issuers (`{url}/{tenant}`), as a Semaphore- or CircleCI-style template sees them; same keys.
-async fn tenant_discovery(
-    State(state): State<Arc<IssuerState>>,
-    Path(tenant): Path<String>,
-) -> Response {
+async fn tenant_discovery(State(state): State<Arc<IssuerState>>, Path(tenant): Path<String>) -> Response {
     state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
     let issuer = format!("{}/{tenant}", state.url);
     axum::Json(json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")})).into_response()
@@ -158,13 +147,7 @@ async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
     state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
     state.in_flight.fetch_add(1, Ordering::SeqCst);
     let behaviour = state.behaviour.lock().unwrap().clone();
-    let keys: Vec<Value> = state
-        .keys
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|k| Value::Object(k.public_jwk().clone()))
-        .collect();
+    let keys: Vec<Value> = state.keys.lock().unwrap().iter().map(|k| Value::Object(k.public_jwk().clone())).collect();
     let padded = |bytes: usize| json!({"keys": keys, "pad": "x".repeat(bytes)}).to_string();
     let response = match behaviour {
         JwksBehaviour::Serve => {
@@ -180,17 +163,14 @@ async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
         JwksBehaviour::Oversized(bytes) => padded(bytes).into_response(),
         JwksBehaviour::ChunkedOversized(bytes) => {
             let body = padded(bytes).into_bytes();
-            let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-                body.chunks(4096).map(|c| Ok(c.to_vec())).collect();
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body.chunks(4096).map(|c| Ok(c.to_vec())).collect();
             axum::body::Body::from_stream(futures_util::stream::iter(chunks)).into_response()
         }
         JwksBehaviour::Hang(duration) => {
             tokio::time::sleep(duration).await;
             axum::Json(json!({ "keys": keys })).into_response()
         }
-        JwksBehaviour::RedirectTo(location) => {
-            (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
-        }
+        JwksBehaviour::RedirectTo(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
     };
     state.in_flight.fetch_sub(1, Ordering::SeqCst);
     response

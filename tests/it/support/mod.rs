@@ -14,6 +14,7 @@ use tollgate::clock::{Clock, FixedClock, UnixTime};
 use tollgate::config::Config;
 use tollgate::credentials::{SigningAlg, SigningKey};
 use tollgate::issuers::Issuers;
+use tollgate::reload::PolicyReloader;
 
 pub use issuer::{FakeIssuer, JwksBehaviour};
 
@@ -35,6 +36,8 @@ pub struct TestApp {
     pub clock: Arc<FixedClock>,
     pub broker: Arc<Broker>,
     pub issuers: Arc<Issuers>,
+    pub reloader: Arc<PolicyReloader>,
+    pub policies_dir: PathBuf,
     pub client: reqwest::Client,
     /// Keeps the config, key and policies alive for the app's lifetime.
     _dir: tempfile::TempDir,
@@ -42,10 +45,7 @@ pub struct TestApp {
 
 /// A trusted-issuer entry for a fake issuer.
 pub fn issuer_entry(name: &str, issuer: &FakeIssuer, extra: &str) -> String {
-    format!(
-        "  - name: {name}\n    issuer: {}\n    audiences: [tollgate]\n{extra}",
-        issuer.url()
-    )
+    format!("  - name: {name}\n    issuer: {}\n    audiences: [tollgate]\n{extra}", issuer.url())
 }
 
 /// A policy that allows `sub` patterns for `issuer` and grants a token for `deploy-api`.
@@ -85,13 +85,7 @@ async fn start(setup: Setup, served: bool) -> TestApp {
         std::fs::write(policies.join(name), text).unwrap();
     }
     let key_file = dir.path().join("signing.pem");
-    std::fs::write(
-        &key_file,
-        SigningKey::generate(SigningAlg::Es256)
-            .unwrap()
-            .to_pkcs8_pem(),
-    )
-    .unwrap();
+    std::fs::write(&key_file, SigningKey::generate(SigningAlg::Es256).unwrap().to_pkcs8_pem()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let yaml = format!(
@@ -105,13 +99,8 @@ async fn start(setup: Setup, served: bool) -> TestApp {
     std::fs::write(&config_path, &yaml).unwrap();
     let config = Config::load(&config_path, &|_| None).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     let clock = Arc::new(FixedClock::new(UnixTime::from_secs(NOW)));
-    let mut app = App::build(
-        &config,
-        Mode::Production,
-        Arc::clone(&clock) as Arc<dyn Clock>,
-    )
-    .unwrap();
-    let (state, issuers) = (Arc::clone(&app.state), Arc::clone(&app.issuers));
+    let mut app = App::build(&config, Mode::Production, Arc::clone(&clock) as Arc<dyn Clock>).unwrap();
+    let (state, issuers, reloader) = (Arc::clone(&app.state), Arc::clone(&app.issuers), Arc::clone(&app.reloader));
     if served {
         app.refresh_tick = std::time::Duration::from_millis(50);
         tokio::spawn(app.serve(listener, std::future::pending()));
@@ -120,45 +109,22 @@ async fn start(setup: Setup, served: bool) -> TestApp {
         let router = tollgate::http::router(Arc::clone(&state));
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     }
-    TestApp {
-        url,
-        clock,
-        broker: Arc::clone(&state.broker),
-        issuers,
-        client: reqwest::Client::new(),
-        _dir: dir,
-    }
+    let broker = Arc::clone(&state.broker);
+    TestApp { url, clock, broker, issuers, reloader, policies_dir: policies, client: reqwest::Client::new(), _dir: dir }
 }
 
 impl TestApp {
     pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.url))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+        let response = self.client.post(format!("{}{path}", self.url)).json(body).send().await.unwrap();
         read(response).await
     }
 
     pub async fn exchange(&self, token: &str, role: &str) -> (u16, Value) {
-        self.post_json(
-            "/exchange",
-            &serde_json::json!({"token": token, "role": role}),
-        )
-        .await
+        self.post_json("/exchange", &serde_json::json!({"token": token, "role": role})).await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        read(
-            self.client
-                .get(format!("{}{path}", self.url))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        read(self.client.get(format!("{}{path}", self.url)).send().await.unwrap()).await
     }
 }
 
@@ -175,12 +141,7 @@ pub fn vectors() -> Option<PathBuf> {
     if dir.is_dir() {
         return Some(dir);
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but ../shared/vectors is missing"
-    );
-    eprintln!(
-        "notice: ../shared/vectors is absent; skipping vector tests (they are mandatory under CI=true)"
-    );
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but ../shared/vectors is missing");
+    eprintln!("notice: ../shared/vectors is absent; skipping vector tests (they are mandatory under CI=true)");
     None
 }

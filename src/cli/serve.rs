@@ -1,0 +1,72 @@
+//! `tollgate serve` and `tollgate check`: start the service, or validate a config and its policies.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use tollgate::app::{App, Mode};
+use tollgate::clock::SystemClock;
+use tollgate::config::{Config, process_env};
+use tollgate::credentials::SigningKey;
+use tollgate::issuers::{KeysConfig, read_jwks_file};
+use tollgate::policy::PolicySet;
+
+pub async fn serve(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ExitCode> {
+    let (path, mode) = match (config, dev) {
+        (Some(path), dev) => (path, if dev { Mode::Dev } else { Mode::Production }),
+        (None, true) => (PathBuf::from(super::DEV_CONFIG), Mode::Dev),
+        (None, false) => bail!("give --config FILE (or --dev for the embedded default)"),
+    };
+    let config = Config::load(&path, &process_env)?;
+    if mode == Mode::Dev {
+        tracing::warn!(config = %path.display(), "DEV MODE: ephemeral keys and an embedded CI issuer that mints tokens for anyone. Never use this in production.");
+    }
+    let app = App::build(&config, mode, Arc::new(SystemClock))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(listen = %config.listen, issuer = %config.minter.issuer_url, policies = app.state.broker.policies().len(), "Tollgate is serving.");
+    app.serve(listener, shutdown_signal()).await?;
+    tracing::info!("Tollgate stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Validates the config, its policies (printing lint warnings), the signing key and static JWKS files.
+pub fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
+    let config = Config::load(path, &process_env)?;
+    let policies = PolicySet::load_dir(&config.policies_dir, &config.known_issuers())?;
+    for lint in policies.lints() {
+        println!("{lint}");
+    }
+    if let Some(key_file) = &config.signing.key_file {
+        SigningKey::load_file(config.signing.alg, key_file)?;
+    }
+    for issuer in &config.issuers {
+        if let KeysConfig::JwksFile(file) = &issuer.keys {
+            read_jwks_file(file, config.jwks.max_response_bytes)?;
+        }
+    }
+    let lints = policies.lints().len();
+    let (issuers, roles) = (config.issuers.len(), policies.len());
+    println!("{}: ok ({issuers} trusted issuers, {roles} policies, {lints} warnings)", path.display());
+    if strict && lints > 0 {
+        println!("--strict: warnings are errors");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

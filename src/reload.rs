@@ -1,0 +1,139 @@
+//! Hot reload of the policy set: on SIGHUP and on file change (polled, debounced), all-or-nothing.
+//!
+//! A set with any invalid file is refused: the old set keeps serving, the error is logged and counted.
+//! Requests in flight finish on the set they started with (the broker swaps an `Arc` whole). This module owns
+//! the triggers and the counters; loading and compiling stay in `policy`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwapOption;
+
+use crate::broker::Broker;
+use crate::policy::{KnownIssuer, PolicyError, PolicySet};
+
+/// How often the policy folder is looked at; a change is applied once it has been quiet for one more look.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Reloads the broker's policy set from its folder.
+pub struct PolicyReloader {
+    broker: Arc<Broker>,
+    dir: PathBuf,
+    issuers: Vec<KnownIssuer>,
+    succeeded: AtomicU64,
+    failed: AtomicU64,
+    last_error: ArcSwapOption<String>,
+}
+
+/// Counters for readiness and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReloadStats {
+    pub succeeded: u64,
+    pub failed: u64,
+    pub last_error: Option<String>,
+}
+
+impl PolicyReloader {
+    pub fn new(broker: Arc<Broker>, dir: PathBuf, issuers: Vec<KnownIssuer>) -> Self {
+        Self {
+            broker,
+            dir,
+            issuers,
+            succeeded: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            last_error: ArcSwapOption::empty(),
+        }
+    }
+
+    /// Loads the whole folder; on success swaps the set in, on failure keeps the old one.
+    pub fn reload(&self) -> Result<usize, PolicyError> {
+        match PolicySet::load_dir(&self.dir, &self.issuers) {
+            Ok(set) => {
+                for lint in set.lints() {
+                    tracing::warn!(lint = %lint, "Policy lint.");
+                }
+                let roles = set.len();
+                self.broker.replace_policies(set);
+                self.succeeded.fetch_add(1, Ordering::Relaxed);
+                self.last_error.store(None);
+                tracing::info!(roles, dir = %self.dir.display(), "Policies reloaded.");
+                Ok(roles)
+            }
+            Err(error) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                self.last_error.store(Some(Arc::new(error.to_string())));
+                tracing::error!(error = %error, "Policy reload refused; the previous set keeps serving.");
+                Err(error)
+            }
+        }
+    }
+
+    pub fn stats(&self) -> ReloadStats {
+        ReloadStats {
+            succeeded: self.succeeded.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            last_error: self.last_error.load_full().map(|e| e.as_ref().clone()),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+/// What the folder looks like: names, sizes and modification times of its files, sorted.
+pub fn fingerprint(dir: &Path) -> Vec<(String, u64, Option<SystemTime>)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let meta = entry.metadata().ok()?;
+            meta.is_file().then(|| (entry.file_name().to_string_lossy().into_owned(), meta.len(), meta.modified().ok()))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Reloads when the folder changed and then stayed the same for one poll (debounce), until the task is dropped.
+pub async fn watch_files(reloader: Arc<PolicyReloader>) {
+    let mut applied = fingerprint(reloader.dir());
+    let mut pending: Option<Vec<_>> = None;
+    let mut tick = tokio::time::interval(POLL_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let dir = reloader.dir().to_owned();
+        let Ok(seen) = tokio::task::spawn_blocking(move || fingerprint(&dir)).await else { continue };
+        if seen == applied {
+            pending = None;
+        } else if pending.as_ref() == Some(&seen) {
+            // A refused set is not retried until the files change again.
+            let _ = reloader.reload();
+            applied = seen;
+            pending = None;
+        } else {
+            pending = Some(seen);
+        }
+    }
+}
+
+/// Reloads on every SIGHUP, until the task is dropped.
+pub async fn watch_sighup(reloader: Arc<PolicyReloader>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("Cannot listen for SIGHUP; policy reload on signal is off.");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP received; reloading policies.");
+            let _ = reloader.reload();
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await;
+}
