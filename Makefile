@@ -2,7 +2,8 @@
 CARGO ?= cargo
 export TOLLGATE_TEST_PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: run test lint bench deps build
+.PHONY: run test lint bench fuzz deps build
+FUZZ_SECONDS ?= 60
 
 ## Build and serve on the embedded default (dev issuer, example policies, ephemeral key) at 127.0.0.1:8080.
 run:
@@ -24,6 +25,11 @@ lint:
 ## Criterion benches (release build); reports in target/criterion.
 bench:
 	$(CARGO) bench --bench exchange --bench policy
+
+## Fuzz the policy parser with cargo-fuzz (needs a nightly toolchain and `cargo install cargo-fuzz`), seeded with policies/.
+fuzz:
+	mkdir -p fuzz/corpus/policy_parser && cp policies/*.yaml fuzz/corpus/policy_parser/
+	cd fuzz && cargo +nightly fuzz run policy_parser -- -max_total_time=$(FUZZ_SECONDS)
 
 deps:
 	scripts/test-deps.sh
