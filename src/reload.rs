@@ -111,13 +111,19 @@ pub async fn watch_files(reloader: Arc<PolicyReloader>) {
             pending = None;
         } else if pending.as_ref() == Some(&seen) {
             // A refused set is not retried until the files change again.
-            let _ = reloader.reload();
+            reload_off_the_runtime(&reloader).await;
             applied = seen;
             pending = None;
         } else {
             pending = Some(seen);
         }
     }
+}
+
+/// Reading and compiling the folder blocks; it runs on the blocking pool. The outcome is logged and counted there.
+async fn reload_off_the_runtime(reloader: &Arc<PolicyReloader>) {
+    let reloader = Arc::clone(reloader);
+    let _ = tokio::task::spawn_blocking(move || reloader.reload()).await;
 }
 
 /// Reloads on every SIGHUP, until the task is dropped.
@@ -131,7 +137,7 @@ pub async fn watch_sighup(reloader: Arc<PolicyReloader>) {
         };
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP received; reloading policies.");
-            let _ = reloader.reload();
+            reload_off_the_runtime(&reloader).await;
         }
     }
     #[cfg(not(unix))]

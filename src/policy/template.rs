@@ -32,29 +32,49 @@ enum Part {
     Claim(String),
 }
 
+/// A piece of text split at `${…}` placeholders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Piece<'a> {
+    Literal(&'a str),
+    /// What stands between `${` and the next `}`, unchecked.
+    Placeholder(&'a str),
+}
+
+/// Splits `text` at `${…}` placeholders (grant templates and policy variables alike); `None` when a `${` is
+/// never closed. Empty literals are left out.
+pub(super) fn split_placeholders(text: &str) -> Option<Vec<Piece<'_>>> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let (literal, after) = rest.split_at(start);
+        if !literal.is_empty() {
+            pieces.push(Piece::Literal(literal));
+        }
+        let body = after.get(2..).unwrap_or_default();
+        let end = body.find('}')?;
+        let (name, tail) = body.split_at(end);
+        pieces.push(Piece::Placeholder(name));
+        rest = tail.get(1..).unwrap_or_default();
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Literal(rest));
+    }
+    Some(pieces)
+}
+
 impl Template {
     /// Parses `text`; the error is a sentence.
     pub(super) fn parse(text: &str) -> Result<Template, String> {
-        let mut parts = Vec::new();
-        let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            let (literal, after) = rest.split_at(start);
-            if !literal.is_empty() {
-                parts.push(Part::Literal(literal.to_owned()));
-            }
-            let body = after.get(2..).unwrap_or_default();
-            let Some(end) = body.find('}') else {
-                return Err(format!("template {text:?} has an unclosed \"${{\""));
-            };
-            let (name, tail) = body.split_at(end);
-            if name.is_empty() || name.contains('$') || name.contains('{') {
-                return Err(format!("template {text:?} has an invalid claim name {name:?}"));
-            }
-            parts.push(Part::Claim(name.to_owned()));
-            rest = tail.get(1..).unwrap_or_default();
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Literal(rest.to_owned()));
+        let pieces = split_placeholders(text).ok_or_else(|| format!("template {text:?} has an unclosed \"${{\""))?;
+        let mut parts = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            parts.push(match piece {
+                Piece::Literal(literal) => Part::Literal(literal.to_owned()),
+                Piece::Placeholder(name) if name.is_empty() || name.contains('$') || name.contains('{') => {
+                    return Err(format!("template {text:?} has an invalid claim name {name:?}"));
+                }
+                Piece::Placeholder(name) => Part::Claim(name.to_owned()),
+            });
         }
         Ok(Template { parts })
     }

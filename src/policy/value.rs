@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::policy::claim::{Canonical, canonical};
 use crate::policy::issuer::KeyResolver;
+use crate::policy::template::{Piece, split_placeholders};
 use crate::policy::wildcard::{Pattern, PatternBuilder};
 
 /// A string value as written, split into pieces.
@@ -36,23 +37,13 @@ pub(super) enum LikeValue {
 impl TextValue {
     /// Parses `written`; variables name claims through `resolver` (bare or `host:claim`).
     pub(super) fn parse(written: &str, resolver: KeyResolver<'_>) -> Result<TextValue, String> {
-        let mut parts = Vec::new();
-        let mut rest = written;
-        while let Some(start) = rest.find("${") {
-            let (literal, after) = rest.split_at(start);
-            if !literal.is_empty() {
-                parts.push(Part::Written(literal.to_owned()));
-            }
-            let body = after.get(2..).unwrap_or_default();
-            let Some(end) = body.find('}') else {
-                return Err(format!("value {written:?} has an unclosed \"${{\""));
-            };
-            let (name, tail) = body.split_at(end);
-            parts.push(variable(name, written, resolver)?);
-            rest = tail.get(1..).unwrap_or_default();
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Written(rest.to_owned()));
+        let pieces = split_placeholders(written).ok_or_else(|| format!("value {written:?} has an unclosed \"${{\""))?;
+        let mut parts = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            parts.push(match piece {
+                Piece::Literal(literal) => Part::Written(literal.to_owned()),
+                Piece::Placeholder(name) => variable(name, written, resolver)?,
+            });
         }
         Ok(TextValue { parts })
     }
