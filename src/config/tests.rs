@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::issuers::{IssuerMatcher, KeysConfig};
 
 const GOOD: &str = r#"
 listen: 127.0.0.1:8080
