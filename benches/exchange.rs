@@ -62,8 +62,13 @@ fn benches(c: &mut Criterion) {
         });
         c.bench_function(&format!("exchange/{name}-in_ES256-out"), |b| {
             b.iter(|| {
-                let request =
-                    ExchangeRequest { token: token.clone(), role: "deploy-web".into(), audience: None, ttl_secs: None };
+                let request = ExchangeRequest {
+                    token: token.clone(),
+                    role: "deploy-web".into(),
+                    audience: None,
+                    ttl_secs: None,
+                    session_policy: None,
+                };
                 runtime.block_on(broker.exchange(request)).expect("exchanged")
             })
         });

@@ -16,6 +16,7 @@ use crate::http::{self, AppState};
 use crate::issuers::{FetchError, Issuers};
 use crate::policy::{PolicyError, PolicySet};
 use crate::reload::{self, PolicyReloader};
+use crate::sts::StsClient;
 use crate::verify::Verifier;
 
 /// How often the background task looks for due JWKS refreshes (each issuer keeps its own schedule).
@@ -79,7 +80,11 @@ impl App {
         }
         let minter = Minter::new(config.minter.clone(), active, previous);
         let verifier = Verifier::new(Arc::clone(&issuers));
-        let broker = Arc::new(Broker::new(verifier, policies, minter, clock).with_explain(config.explain));
+        let broker = Arc::new(
+            Broker::new(verifier, policies, minter, clock)
+                .with_explain(config.explain)
+                .with_sts(StsClient::new(&config.sts)),
+        );
         let reloader =
             Arc::new(PolicyReloader::new(Arc::clone(&broker), config.policies_dir.clone(), config.known_issuers()));
         let dev = match mode {

@@ -14,6 +14,7 @@ use crate::broker::ExplainConfig;
 use crate::credentials::{MinterConfig, SigningAlg};
 use crate::issuers::{IssuerConfig, JwksSettings, parse_allowed};
 use crate::policy::{ClaimDisplay, KnownIssuer};
+use crate::sts::StsConfig;
 
 /// Environment variables that override the file.
 pub const ENV_LISTEN: &str = "TOLLGATE_LISTEN";
@@ -37,6 +38,7 @@ pub struct Config {
     pub explain: ExplainConfig,
     /// Reload policies when their files change (SIGHUP always reloads).
     pub watch_policies: bool,
+    pub sts: StsConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -66,6 +68,17 @@ struct RawConfig {
     explain: RawExplain,
     #[serde(default = "default_true")]
     watch_policies: bool,
+    #[serde(default)]
+    aws: RawAws,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAws {
+    region: Option<String>,
+    endpoint_url: Option<Spanned<String>>,
+    timeout_seconds: Option<u32>,
+    max_attempts: Option<u32>,
 }
 
 #[derive(Default, Deserialize)]
@@ -206,6 +219,7 @@ impl Config {
             issuers,
             explain,
             watch_policies: raw.watch_policies,
+            sts: sts_config(&raw.aws).map_err(|(line, key, reason)| at(line, key, reason))?,
         })
     }
 
@@ -219,6 +233,27 @@ impl Config {
     pub fn known_issuers(&self) -> Vec<KnownIssuer> {
         self.issuers.iter().map(known_issuer).collect()
     }
+}
+
+fn sts_config(raw: &RawAws) -> Result<StsConfig, (u64, &'static str, String)> {
+    let defaults = StsConfig::default();
+    let endpoint_url = match &raw.endpoint_url {
+        None => None,
+        Some(url) => {
+            let line = url.referenced.line();
+            let parsed = reqwest::Url::parse(&url.value).map_err(|e| (line, "aws.endpoint_url", e.to_string()))?;
+            if !matches!(parsed.scheme(), "https" | "http") {
+                return Err((line, "aws.endpoint_url", "must be an http(s) URL".into()));
+            }
+            Some(url.value.clone())
+        }
+    };
+    Ok(StsConfig {
+        region: raw.region.clone().unwrap_or(defaults.region),
+        endpoint_url,
+        timeout_secs: raw.timeout_seconds.map_or(defaults.timeout_secs, |s| u64::from(s.clamp(1, 60))),
+        max_attempts: raw.max_attempts.map_or(defaults.max_attempts, |a| a.clamp(1, 5)),
+    })
 }
 
 /// The process environment, for `Config::load`.

@@ -19,4 +19,5 @@ pub mod http;
 pub mod issuers;
 pub mod policy;
 pub mod reload;
+pub mod sts;
 pub mod verify;

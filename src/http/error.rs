@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::broker::BrokerError;
 use crate::issuers::KeyError;
+use crate::sts::StsError;
 use crate::verify::VerifyError;
 
 /// An error as a client sees it: `{"error": code, "error_description": text}`.
@@ -85,6 +86,25 @@ impl From<BrokerError> for ApiError {
             | BrokerError::Render { .. } => Self::new(StatusCode::FORBIDDEN, "access_denied", error.to_string()),
             BrokerError::AudienceNotGranted { .. } => Self::invalid_request(error.to_string()),
             BrokerError::Mint(mint) => Self::internal(&mint),
+            BrokerError::Upstream(upstream) => upstream.into(),
+        }
+    }
+}
+
+impl From<StsError> for ApiError {
+    fn from(error: StsError) -> Self {
+        let text = error.to_string();
+        match error {
+            StsError::AccessDenied(_) | StsError::InvalidIdentityToken(_) | StsError::IdpRejectedClaim(_) => {
+                Self::new(StatusCode::FORBIDDEN, "access_denied", text)
+            }
+            StsError::ExpiredToken(_) => Self::new(StatusCode::UNAUTHORIZED, "invalid_token", text),
+            StsError::Throttled(_) => Self::new(StatusCode::TOO_MANY_REQUESTS, "throttled", text),
+            StsError::Validation(_) => Self::invalid_request(text),
+            StsError::Unavailable(detail) => {
+                tracing::warn!(detail = %detail, "Upstream STS is unavailable.");
+                Self::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", "AWS STS did not answer usefully; try again")
+            }
         }
     }
 }
@@ -97,7 +117,7 @@ impl IntoResponse for ApiError {
         let body = ErrorBody { error: self.code, error_description: &self.description };
         let mut response = (self.status, Json(body)).into_response();
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if matches!(self.status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
         }
         response

@@ -3,17 +3,17 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use axum::response::Response;
+use serde::Deserialize;
 
 use super::error::ApiError;
+use super::formats::{self, Format};
 use super::{AppState, MAX_BODY_BYTES};
-use crate::broker::{ExchangeRequest, Exchanged};
+use crate::broker::ExchangeRequest;
 use crate::verify::RawToken;
 
 #[derive(Deserialize)]
@@ -29,15 +29,7 @@ struct ExchangeBody {
 #[serde(deny_unknown_fields)]
 pub struct ExchangeQuery {
     role: Option<String>,
-}
-
-#[derive(Serialize)]
-struct ExchangeResponse {
-    access_token: String,
-    issued_token_type: &'static str,
-    token_type: &'static str,
-    expires_in: i64,
-    expiration: String,
+    format: Option<String>,
 }
 
 pub async fn exchange(
@@ -46,9 +38,12 @@ pub async fn exchange(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let request = parse_request(query, &headers, body)?;
+    let Query(query) = query.map_err(|e| ApiError::invalid_request(format!("bad query string: {}", e.body_text())))?;
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = Format::choose(query.format.as_deref(), accept)?;
+    let request = to_request(query, &headers, &body_bytes(body)?)?;
     let exchanged = state.broker.exchange(request).await?;
-    Ok(to_response(exchanged))
+    formats::render(exchanged, format)
 }
 
 /// The exchange request as `/exchange` and `/explain` both take it.
@@ -98,7 +93,7 @@ fn to_request(query: ExchangeQuery, headers: &HeaderMap, body: &[u8]) -> Result<
         return Err(ApiError::invalid_request("\"ttl_seconds\" must be positive"));
     }
     let token = RawToken::parse(&token).map_err(ApiError::from)?;
-    Ok(ExchangeRequest { token, role, audience: body.audience, ttl_secs: body.ttl_seconds })
+    Ok(ExchangeRequest { token, role, audience: body.audience, ttl_secs: body.ttl_seconds, session_policy: None })
 }
 
 fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -110,15 +105,4 @@ fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(token.trim().to_owned())),
         _ => Err(ApiError::invalid_request("the Authorization header must be \"Bearer <token>\"")),
     }
-}
-
-fn to_response(exchanged: Exchanged) -> Response {
-    let body = ExchangeResponse {
-        access_token: exchanged.access_token,
-        issued_token_type: "urn:ietf:params:oauth:token-type:jwt",
-        token_type: "Bearer",
-        expires_in: exchanged.expires_in,
-        expiration: exchanged.expires_at.to_rfc3339(),
-    };
-    ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
 }

@@ -9,7 +9,9 @@ mod discovery;
 pub mod error;
 mod exchange;
 mod explain;
+mod formats;
 mod health;
+mod sts_query;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,6 +40,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     let mut router = Router::new()
         .route("/exchange", post(exchange::exchange))
         .route("/explain", post(explain::explain))
+        .route("/", post(sts_query::handle))
+        .route("/sts", post(sts_query::handle))
         .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route("/healthz", get(health::healthz))

@@ -79,7 +79,7 @@ pub(super) fn compile(raw: RawPolicy, known: &[KnownIssuer]) -> Result<Compiled,
         issuers,
         audience,
         statements,
-        grant: compile_grant(raw.grant.value)?,
+        grant: compile_grant(raw.grant)?,
     };
     let mut findings = tenant::check(&policy, known, allow_unpinned)?;
     findings.extend(lint::lint(&policy));

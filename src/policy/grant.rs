@@ -1,10 +1,14 @@
-//! What an allowed exchange is granted: the compiled [`Grant`] (for now one kind, a broker token), its lifetime
-//! rules and the rendering of its subject and extra claims from the verified claim set. It owns the list of
-//! claim names a policy may not set. It does not mint anything: the credentials module does.
+//! What an allowed exchange is granted: the compiled [`Grant`] — a broker token ([`TokenGrant`], here: its
+//! lifetime rules and the rendering of its subject and extra claims from the verified claim set) or an AWS role
+//! session ([`AwsGrant`], in `aws_grant`). It decides which fields each grant type takes, and owns the list of
+//! claim names a token grant may not set. It does not mint anything: the credentials module does.
 
 use serde_json::{Map, Value};
+use serde_saphyr::Spanned;
 
+use crate::policy::aws_grant::{AWS_FIELDS, AwsGrant, compile_aws_grant};
 use crate::policy::compile::{CompileError, non_empty_strings};
+use crate::policy::load::printable;
 use crate::policy::raw::{KeyedMap, RawGrant, RawGrantKind, RawTtl, line_of};
 use crate::policy::template::{RenderError, Template};
 
@@ -13,6 +17,8 @@ use crate::policy::template::{RenderError, Template};
 pub enum Grant {
     /// A token signed by the broker.
     Token(TokenGrant),
+    /// A session of an IAM role, through STS `AssumeRoleWithWebIdentity`.
+    Aws(AwsGrant),
 }
 
 /// A broker-signed token: audiences, lifetime, and how to fill in its subject and extra claims.
@@ -37,6 +43,9 @@ enum ClaimSource {
 
 /// Claim names the broker sets itself; a policy may not add them.
 pub(super) const RESERVED_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "act", "role"];
+
+/// The fields of a `type: token` grant.
+const TOKEN_FIELDS: &[&str] = &["type", "audience", "ttl", "subject", "claims"];
 
 /// The longest lifetime a grant may ask for: 24 hours.
 pub(super) const MAX_TTL_SECONDS: u32 = 24 * 60 * 60;
@@ -83,15 +92,40 @@ impl TokenGrant {
     }
 }
 
-/// Compiles the `grant:` block.
-pub(super) fn compile_grant(raw: RawGrant) -> Result<Grant, CompileError> {
-    match raw.kind {
-        RawGrantKind::Token => {}
+/// Compiles the `grant:` block: its type, then the fields of that type (any other field is refused at its line).
+pub(super) fn compile_grant(raw: Spanned<RawGrant>) -> Result<Grant, CompileError> {
+    let grant_line = line_of(&raw);
+    let raw = raw.value;
+    let Some(kind) = raw.kind.as_ref().map(|spanned| spanned.value) else {
+        return Err(CompileError::at(grant_line, "missing field `type`"));
+    };
+    let fields = match kind {
+        RawGrantKind::Token => TOKEN_FIELDS,
+        RawGrantKind::Aws => AWS_FIELDS,
+    };
+    if let Some(key) = raw.written.iter().find(|key| !fields.contains(&key.value.as_str())) {
+        return Err(CompileError::at(
+            line_of(key),
+            format!("unknown field `{}`, expected one of {}", printable(&key.value), fields.join(", ")),
+        ));
     }
-    let audience_line = line_of(&raw.audience);
-    let audiences = non_empty_strings(raw.audience.value.0, "grant audience")
+    match kind {
+        RawGrantKind::Token => compile_token_grant(raw, grant_line).map(Grant::Token),
+        RawGrantKind::Aws => compile_aws_grant(raw, grant_line).map(Grant::Aws),
+    }
+}
+
+fn compile_token_grant(raw: RawGrant, grant_line: Option<u64>) -> Result<TokenGrant, CompileError> {
+    let Some(audience) = raw.audience else {
+        return Err(CompileError::at(grant_line, "missing field `audience`"));
+    };
+    let Some(ttl) = raw.ttl else {
+        return Err(CompileError::at(grant_line, "missing field `ttl`"));
+    };
+    let audience_line = line_of(&audience);
+    let audiences = non_empty_strings(audience.value.0, "grant audience")
         .map_err(|message| CompileError::at(audience_line, message))?;
-    let ttl_seconds = parse_ttl(&raw.ttl.value).map_err(|message| CompileError::at(line_of(&raw.ttl), message))?;
+    let ttl_seconds = parse_ttl(&ttl.value).map_err(|message| CompileError::at(line_of(&ttl), message))?;
     let subject = match raw.subject {
         None => None,
         Some(spanned) => {
@@ -107,7 +141,7 @@ pub(super) fn compile_grant(raw: RawGrant) -> Result<Grant, CompileError> {
         None => Vec::new(),
         Some(claims) => compile_claims(claims)?,
     };
-    Ok(Grant::Token(TokenGrant { audiences, ttl_seconds, subject, claims }))
+    Ok(TokenGrant { audiences, ttl_seconds, subject, claims })
 }
 
 fn compile_claims(raw: KeyedMap<Value>) -> Result<Vec<(String, ClaimSource)>, CompileError> {
@@ -159,6 +193,7 @@ fn nested_template(value: &Value) -> bool {
 pub(super) fn parse_ttl(raw: &RawTtl) -> Result<u32, String> {
     let seconds = match raw {
         RawTtl::Seconds(seconds) => *seconds,
+        RawTtl::Negative(_) => return Err("ttl must be positive".to_owned()),
         RawTtl::Text(text) => {
             parse_duration(text).ok_or_else(|| format!("ttl {text:?} is not a duration such as 90s, 15m or 1h"))?
         }
@@ -169,7 +204,7 @@ pub(super) fn parse_ttl(raw: &RawTtl) -> Result<u32, String> {
     }
 }
 
-fn parse_duration(text: &str) -> Option<u64> {
+pub(super) fn parse_duration(text: &str) -> Option<u64> {
     if text.is_empty() {
         return None;
     }
@@ -209,13 +244,14 @@ mod tests {
 
     #[test]
     fn ttl() {
-        use RawTtl::{Seconds, Text};
+        use RawTtl::{Negative, Seconds, Text};
         check_ttl(Seconds(900), Ok(900));
         check_ttl(Seconds(1), Ok(1));
         check_ttl(Seconds(86_400), Ok(86_400));
         check_ttl(Seconds(0), Err("between 1 second and 24h"));
         check_ttl(Seconds(86_401), Err("between 1 second and 24h"));
         check_ttl(Seconds(u64::MAX), Err("between 1 second and 24h"));
+        check_ttl(Negative(-5), Err("ttl must be positive"));
         check_ttl(Text("90s".into()), Ok(90));
         check_ttl(Text("15m".into()), Ok(900));
         check_ttl(Text("1h".into()), Ok(3600));

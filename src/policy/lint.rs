@@ -1,7 +1,8 @@
 //! The policy linter: warnings about policies that load but probably do not say what their author meant
 //! (vacuous `ForAllValues:`, negated-only allows, literal `*` in `StringEquals`, over-broad `sub` patterns,
-//! plain operators on multi-valued claims, the unpinned-tenant escape hatch, and AWS-form policies that accept
-//! any audience). Lints never change a decision; the loader attaches the file and role, the caller logs them.
+//! plain operators on multi-valued claims, the unpinned-tenant escape hatch, AWS-form policies that accept any
+//! audience, and aws grants that share a role ARN — the one lint across policies, which the loader reports).
+//! Lints never change a decision; the loader attaches the file and role, the caller logs them.
 
 use std::fmt;
 
@@ -37,6 +38,7 @@ pub const SUB_SPANS_REPOSITORIES: &str = "sub-spans-repositories";
 pub const PLAIN_OPERATOR_ON_ARRAY_CLAIM: &str = "plain-operator-on-array-claim";
 pub const UNPINNED_TENANT: &str = "unpinned-tenant";
 pub const ANY_AUDIENCE: &str = "any-audience";
+pub const DUPLICATE_ROLE_ARN: &str = "duplicate-role-arn";
 
 /// Claims known to be arrays in some CI token.
 const MULTI_VALUED_CLAIMS: &[&str] = &["aud", "oidc.circleci.com/context-ids", "amr", "groups"];

@@ -1,7 +1,7 @@
 //! Loading policy files into a [`PolicySet`], all-or-nothing: choosing which files in a directory are
 //! policies (`*.yaml`, `*.yml`, `*.json`; JSON goes through the same YAML parser), reading them with a size cap,
-//! parsing (with the line of any error), compiling, refusing duplicate roles, and attaching file and role to
-//! lints. The only file I/O of the policy module happens here and in `testing`'s case loader, which shares it.
+//! parsing (with the line of any error), compiling, refusing duplicate roles, indexing aws grants by role ARN
+//! (linting ARNs that several roles grant), and attaching file and role to lints. The only file I/O of the policy module happens here and in `testing`'s case loader, which shares it.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 
 use crate::policy::compile::{CompileError, compile};
+use crate::policy::grant::Grant;
 use crate::policy::issuer::KnownIssuer;
-use crate::policy::lint::Lint;
+use crate::policy::lint::{DUPLICATE_ROLE_ARN, Lint};
 use crate::policy::raw::RawPolicy;
 use crate::policy::{Policy, PolicyError, PolicySet};
 
@@ -51,8 +52,41 @@ pub(super) fn from_sources(sources: &[(String, String)], known: &[KnownIssuer]) 
         lints.extend(policy_lints);
         policies.insert(policy.role().to_owned(), (Arc::new(policy), path));
     }
+    let (by_role_arn, duplicates) = index_role_arns(&policies);
+    lints.extend(duplicates);
     let by_role = policies.into_iter().map(|(role, (policy, _))| (role, policy)).collect();
-    Ok(PolicySet { by_role, lints })
+    Ok(PolicySet { by_role, by_role_arn, lints })
+}
+
+/// The policies with an aws grant, by role ARN: the first in role-name order wins, each later one is linted.
+fn index_role_arns(policies: &HashMap<String, (Arc<Policy>, &str)>) -> (HashMap<String, Arc<Policy>>, Vec<Lint>) {
+    let mut by_name: Vec<&(Arc<Policy>, &str)> = policies.values().collect();
+    by_name.sort_by(|left, right| left.0.role().cmp(right.0.role()));
+    let mut by_role_arn: HashMap<String, Arc<Policy>> = HashMap::new();
+    let mut lints = Vec::new();
+    for (policy, path) in by_name {
+        let Grant::Aws(grant) = policy.grant() else {
+            continue;
+        };
+        match by_role_arn.get(grant.role_arn()) {
+            Some(first) => lints.push(Lint {
+                path: (*path).to_owned(),
+                line: grant.role_arn_line,
+                role: policy.role().to_owned(),
+                code: DUPLICATE_ROLE_ARN,
+                message: format!(
+                    "role {} also grants role_arn {}; a request naming that ARN alone gets role {}",
+                    first.role(),
+                    grant.role_arn(),
+                    first.role()
+                ),
+            }),
+            None => {
+                by_role_arn.insert(grant.role_arn().to_owned(), Arc::clone(policy));
+            }
+        }
+    }
+    (by_role_arn, lints)
 }
 
 /// Parses and compiles one policy file's text; `path` only names it in errors and lints.

@@ -13,7 +13,9 @@
 //! `eval` (pure) → `explain` (the [`Decision`]) and `trace` (the step-by-step [`Trace`]). Conditions: `operator`
 //! parses names, `condition` compiles and matches, `value` holds string values with `${claim}` variables,
 //! `wildcard` the `StringLike` matcher, `claim` canonical claim values, numbers and instants, `issuer` what is
-//! known of the configured issuers. `grant` and `template` are what an allowed exchange gets; `testing` runs
+//! known of the configured issuers. `grant` (a broker token), `aws_grant` (an STS role session, within
+//! `aws_limits`) and `template` are what an allowed exchange gets; `raw_grant` is the grant block's raw shape;
+//! `testing` runs
 //! `*.test.yaml` cases through [`PolicySet::evaluate_case`], the path the broker uses.
 //!
 //! This module is pure apart from reading policy and test files in `load` and `testing`: no HTTP, no clock, no
@@ -21,6 +23,8 @@
 //! derives `Serialize`.
 
 mod aws;
+mod aws_grant;
+mod aws_limits;
 mod claim;
 mod compile;
 mod condition;
@@ -32,6 +36,7 @@ pub mod lint;
 mod load;
 mod operator;
 mod raw;
+mod raw_grant;
 mod raw_scalar;
 mod template;
 mod tenant;
@@ -50,6 +55,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+pub use aws_grant::{AwsGrant, AwsMode, SessionTags};
 pub use eval::{AudienceRule, Effect, Policy};
 pub use explain::{ConditionFailure, Decision, DenyReason, Explanation};
 pub use grant::{Grant, TokenGrant};
@@ -58,11 +64,12 @@ pub use lint::Lint;
 pub use template::RenderError;
 pub use trace::{AudienceTrace, ClaimDisplay, ConditionTrace, HIDDEN, StatementTrace, Trace, TracedValue};
 
-/// Every loaded policy, by role, and the linter's warnings on them. Lookup cost does not depend on the number
-/// of roles.
+/// Every loaded policy, by role and by the role ARN of its aws grant, and the linter's warnings on them. Lookup
+/// cost does not depend on the number of roles.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
     by_role: HashMap<String, Arc<Policy>>,
+    by_role_arn: HashMap<String, Arc<Policy>>,
     lints: Vec<Lint>,
 }
 
@@ -129,6 +136,12 @@ impl PolicySet {
         self.by_role.get(role)
     }
 
+    /// The policy whose aws grant has exactly this role ARN (the first in role-name order if several do; the
+    /// others are linted `duplicate-role-arn`). Used by the STS-compatible endpoint.
+    pub fn by_role_arn(&self, role_arn: &str) -> Option<&Arc<Policy>> {
+        self.by_role_arn.get(role_arn)
+    }
+
     pub fn len(&self) -> usize {
         self.by_role.len()
     }
@@ -142,7 +155,8 @@ impl PolicySet {
         self.by_role.keys().map(String::as_str)
     }
 
-    /// The linter's warnings on the loaded policies, in file order; the caller logs them.
+    /// The linter's warnings on the loaded policies, in file order, then `duplicate-role-arn` in role order; the
+    /// caller logs them.
     pub fn lints(&self) -> &[Lint] {
         &self.lints
     }

@@ -1,11 +1,13 @@
 //! The serde shape of one policy file, exactly as written: `Raw*` types that reject unknown fields and keep the
 //! source line of every key that a later check may need to point at. Two forms share one file shape: Tollgate's
 //! (`issuer`, `audience`, `statements`) and a pasted AWS trust policy (`Version`, `Statement`); `compile` decides
-//! which one a file uses. Nothing outside `policy` sees these types; this module checks nothing beyond types.
+//! which one a file uses; the `grant:` block's shape is in `raw_grant`. Nothing outside `policy` sees these types;
+//! this module checks nothing beyond types.
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+pub(super) use crate::policy::raw_grant::{RawAwsMode, RawGrant, RawGrantKind};
 pub(super) use crate::policy::raw_scalar::{
     ConditionValues, KeyedMap, OneOrList, OneOrMany, OperatorKey, RawTtl, line_of,
 };
@@ -87,25 +89,4 @@ pub(super) enum RawAwsEffect {
 pub(super) struct RawPrincipal {
     #[serde(rename = "Federated")]
     pub(super) federated: OneOrMany,
-}
-
-/// What a policy grants. A plain struct with a `type` field rather than a tagged enum: serde's tagged enums
-/// buffer their content and lose source locations.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawGrant {
-    #[serde(rename = "type")]
-    pub(super) kind: RawGrantKind,
-    pub(super) audience: Spanned<OneOrMany>,
-    pub(super) ttl: Spanned<RawTtl>,
-    #[serde(default)]
-    pub(super) subject: Option<Spanned<String>>,
-    #[serde(default)]
-    pub(super) claims: Option<KeyedMap<serde_json::Value>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(super) enum RawGrantKind {
-    Token,
 }

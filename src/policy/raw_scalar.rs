@@ -11,10 +11,12 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-/// A lifetime: whole seconds, or a duration string such as `90s`, `15m`, `1h30m`.
+/// A lifetime: whole seconds, or a duration string such as `90s`, `15m`, `1h30m`. A negative number is kept so
+/// that the field that reads it can say what it accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum RawTtl {
     Seconds(u64),
+    Negative(i64),
     Text(String),
 }
 
@@ -221,7 +223,7 @@ impl<'de> Deserialize<'de> for RawTtl {
                 Ok(RawTtl::Seconds(value))
             }
             fn visit_i64<E: de::Error>(self, value: i64) -> Result<RawTtl, E> {
-                u64::try_from(value).map(RawTtl::Seconds).map_err(|_| E::custom("ttl must be positive"))
+                Ok(u64::try_from(value).map_or(RawTtl::Negative(value), RawTtl::Seconds))
             }
             fn visit_str<E: de::Error>(self, value: &str) -> Result<RawTtl, E> {
                 Ok(RawTtl::Text(value.to_owned()))

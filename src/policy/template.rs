@@ -1,6 +1,7 @@
-//! `${claim}` templates used by grants (the minted token's subject and extra claims): parsing once at load and
-//! rendering against a verified claim set. A `$` not followed by `{` is literal; `${` must close with `}` around
-//! a non-empty claim name. Rendering never invents a value: a missing claim is an error.
+//! `${claim}` templates used by grants (the minted token's subject and extra claims, an AWS session's name and
+//! tags): parsing once at load and rendering against a verified claim set. A `$` not followed by `{` is literal;
+//! `${` must close with `}` around a non-empty claim name. Rendering never invents a value: a missing claim is
+//! an error (which a caller may choose to treat as "leave this out").
 
 use serde_json::{Map, Value};
 
@@ -18,6 +19,9 @@ pub enum RenderError {
     /// The subject template rendered to the empty string.
     #[error("the grant's subject template rendered to an empty string")]
     EmptySubject,
+    /// An AWS session tag's value rendered to more than 256 characters (never truncated).
+    #[error("session tag {key:?} rendered to more than 256 characters")]
+    SessionTagTooLong { key: String },
 }
 
 /// A parsed template.
@@ -82,6 +86,17 @@ impl Template {
     /// True when the template names at least one claim.
     pub(super) fn has_claims(&self) -> bool {
         self.parts.iter().any(|part| matches!(part, Part::Claim(_)))
+    }
+
+    /// The number of characters of the template's fixed text: every rendering is at least this long.
+    pub(super) fn fixed_chars(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|part| match part {
+                Part::Literal(literal) => literal.chars().count(),
+                Part::Claim(_) => 0,
+            })
+            .sum()
     }
 
     /// The claim name when the template is exactly `${name}` and nothing else.
@@ -149,6 +164,7 @@ mod tests {
         assert_eq!(Template::parse(" ${a}").unwrap().as_single_claim(), None);
         assert!(!Template::parse("no claims").unwrap().has_claims());
         assert!(Template::parse("a-${b}").unwrap().has_claims());
+        assert_eq!(Template::parse("é-${b}-x").unwrap().fixed_chars(), 4);
         for bad in ["${", "x${a", "${}", "${a${b}}"] {
             assert!(Template::parse(bad).is_err(), "{bad}");
         }

@@ -28,7 +28,13 @@ fn claims() -> serde_json::Value {
 }
 
 fn request(token: String) -> ExchangeRequest {
-    ExchangeRequest { token: RawToken::parse(&token).unwrap(), role: "deploy".into(), audience: None, ttl_secs: None }
+    ExchangeRequest {
+        token: RawToken::parse(&token).unwrap(),
+        role: "deploy".into(),
+        audience: None,
+        ttl_secs: None,
+        session_policy: None,
+    }
 }
 
 #[tokio::test]

@@ -15,6 +15,8 @@ fn fragment() -> impl Strategy<Value = String> {
         Just("issuer: github\n".to_owned()),
         Just("audience: tollgate\n".to_owned()),
         Just("grant: {type: token, audience: x, ttl: 60}\n".to_owned()),
+        Just("grant: {type: aws, role_arn: 'arn:aws:iam::123456789012:role/x', session_tags: {a: '${b}'}}\n".to_owned()),
+        Just("grant: {type: aws, mode: passthrough, duration: 15m, transitive_tag_keys: [a]}\n".to_owned()),
         Just("statements:\n  - effect: allow\n    condition: {StringEquals: {a: x}}\n".to_owned()),
         Just("Version: \"2012-10-17\"\n".to_owned()),
         Just("Statement: {Effect: Allow, Principal: {Federated: ci.example.com}, Action: sts:AssumeRoleWithWebIdentity, Condition: {StringMatches: {a: '(x'}}}\n".to_owned()),

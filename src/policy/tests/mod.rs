@@ -3,6 +3,8 @@
 //! fixtures live here.
 
 mod aws_form;
+mod aws_load;
+mod aws_render;
 mod eval;
 mod fuzz;
 mod lints;

@@ -56,7 +56,7 @@ fn github_example() {
     let Decision::Deny(why) = policy.evaluate(&other_owner) else { panic!() };
     assert_eq!(why.first_failure().unwrap().claim, "repository_owner_id");
 
-    let Grant::Token(grant) = policy.grant();
+    let Grant::Token(grant) = policy.grant() else { panic!("not a token grant") };
     assert_eq!(grant.audiences(), ["deploy-api"]);
     assert_eq!(grant.ttl_seconds(), 900);
     assert_eq!(grant.render_subject(&main).unwrap().as_deref(), Some("acme/web@refs/heads/main"));
@@ -79,7 +79,7 @@ fn semaphore_example() {
     let mut pull_request = claims.clone();
     pull_request.insert("sub".into(), json!("org:acme:project:4f1c:repo:web:ref_type:pr:ref:refs/heads/main"));
     assert!(matches!(policy.evaluate(&pull_request), Decision::Deny(_)));
-    let Grant::Token(grant) = policy.grant();
+    let Grant::Token(grant) = policy.grant() else { panic!("not a token grant") };
     assert_eq!((grant.audiences(), grant.ttl_seconds()), (&["artifact-store".to_owned()][..], 600));
     assert_eq!(grant.render_subject(&claims).unwrap(), None);
 }
@@ -88,7 +88,7 @@ fn semaphore_example() {
 fn template_rendering() {
     let text = GITHUB_DEPLOY_WEB.to_owned() + "    run_number: \"${run_number}\"\n    build: \"b-${run_number}\"\n";
     let set = PolicySet::from_sources(&[("g.yaml".into(), text)], &only(&["github"])).unwrap();
-    let Grant::Token(grant) = set.get("deploy-web").unwrap().grant();
+    let Grant::Token(grant) = set.get("deploy-web").unwrap().grant() else { panic!("not a token grant") };
     let mut claims = github_claims("repo:acme/web:ref:refs/heads/main");
     assert_eq!(grant.render_claims(&claims), Err(RenderError::MissingClaim("run_number".into())));
     claims.insert("run_number".into(), json!(12));

@@ -1,16 +1,19 @@
 //! The one use case: exchange a verified CI token for a Tollgate credential under a role's trust policy.
 //!
 //! `Broker::exchange` takes `now` once, verifies, selects the role's policy, evaluates it (deny by default),
-//! and acts on the grant. It knows no HTTP: front doors convert their wire shapes to `ExchangeRequest` and
-//! map `BrokerError` to their own status codes.
+//! and acts on the grant (`grants`: mint a Tollgate token, or get AWS credentials from STS). It knows no HTTP:
+//! the front doors convert their wire shapes to `ExchangeRequest` and map `BrokerError` to their own codes.
+
+mod grants;
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
 use crate::clock::{Clock, UnixTime};
-use crate::credentials::{MintError, Minter, TokenRequest};
+use crate::credentials::{MintError, Minter};
 use crate::policy::{CaseOutcome, ClaimDisplay, Explanation, Grant, PolicySet, RenderError, Trace};
+use crate::sts::{AwsCredentials, StsClient, StsError};
 use crate::verify::{RawToken, VerifiedToken, Verifier, VerifyError};
 
 /// A request to exchange `token` for a credential of `role`.
@@ -20,8 +23,10 @@ pub struct ExchangeRequest {
     pub role: String,
     /// One of the grant's audiences; default the grant's first.
     pub audience: Option<String>,
-    /// May only shorten the grant's TTL.
+    /// May only shorten the grant's TTL (for AWS grants: the session duration, at least 900 s).
     pub ttl_secs: Option<u32>,
+    /// An inline session policy passed to STS (AWS grants only).
+    pub session_policy: Option<String>,
 }
 
 /// How much of a decision the caller is told (config `explain:`).
@@ -54,13 +59,22 @@ pub struct Explained {
 /// The issued credential.
 #[derive(Debug)]
 pub struct Exchanged {
-    pub access_token: String,
     pub role: String,
-    pub subject: String,
-    pub audience: String,
-    pub jti: String,
+    /// The CI identity: the inbound token's `iss` and `sub`.
+    pub ci_issuer: String,
+    pub ci_subject: String,
     pub expires_at: UnixTime,
     pub expires_in: i64,
+    pub credential: Credential,
+}
+
+/// What a grant produced.
+#[derive(Debug)]
+pub enum Credential {
+    /// A Tollgate JWT.
+    Token { access_token: String, audience: String, jti: String },
+    /// Temporary AWS credentials from STS.
+    Aws(AwsCredentials),
 }
 
 /// Why an exchange did not happen.
@@ -83,11 +97,14 @@ pub enum BrokerError {
     Render { role: String, source: RenderError },
     #[error("minting failed: {0}")]
     Mint(#[from] MintError),
+    #[error(transparent)]
+    Upstream(#[from] StsError),
 }
 
 /// Everything an exchange needs, shared behind one `Arc`.
 pub struct Broker {
     explain: ExplainConfig,
+    sts: Option<StsClient>,
     verifier: Verifier,
     policies: ArcSwap<PolicySet>,
     minter: Minter,
@@ -96,7 +113,31 @@ pub struct Broker {
 
 impl Broker {
     pub fn new(verifier: Verifier, policies: PolicySet, minter: Minter, clock: Arc<dyn Clock>) -> Self {
-        Self { explain: ExplainConfig::default(), verifier, policies: ArcSwap::from_pointee(policies), minter, clock }
+        Self {
+            explain: ExplainConfig::default(),
+            sts: None,
+            verifier,
+            policies: ArcSwap::from_pointee(policies),
+            minter,
+            clock,
+        }
+    }
+
+    /// Sets the upstream STS client used by AWS grants (without one, AWS grants fail as upstream unavailable).
+    pub fn with_sts(mut self, sts: StsClient) -> Self {
+        self.sts = Some(sts);
+        self
+    }
+
+    /// The role an STS `RoleArn` names: the policy whose AWS grant has exactly this ARN, or, for Tollgate's own
+    /// token grants, `arn:aws:iam::<any account>:role/<role name>`.
+    pub fn role_for_arn(&self, role_arn: &str) -> Option<String> {
+        let policies = self.policies();
+        if let Some(policy) = policies.by_role_arn(role_arn) {
+            return Some(policy.role().to_owned());
+        }
+        let name = role_arn.strip_prefix("arn:aws:iam::")?.split_once(":role/")?.1;
+        policies.get(name).filter(|p| matches!(p.grant(), Grant::Token(_))).map(|p| p.role().to_owned())
     }
 
     /// Sets what callers are told about decisions.
@@ -134,7 +175,7 @@ impl Broker {
     pub async fn exchange(&self, request: ExchangeRequest) -> Result<Exchanged, BrokerError> {
         let now = self.clock.now();
         let verified = self.verifier.verify(&request.token, now).await?;
-        self.authorize_and_mint(&verified, request, now).map_err(|error| self.redact(error))
+        self.authorize_and_issue(&verified, request, now).await.map_err(|error| self.redact(error))
     }
 
     /// Verifies the token and traces the role's policy over its claims, condition by condition. Never mints.
@@ -166,16 +207,16 @@ impl Broker {
         BrokerError::AccessDenied { role }
     }
 
-    fn authorize_and_mint(
+    async fn authorize_and_issue(
         &self,
         verified: &VerifiedToken,
         request: ExchangeRequest,
         now: UnixTime,
     ) -> Result<Exchanged, BrokerError> {
         let policies = self.policies();
-        let role = request.role;
+        let role = request.role.clone();
         let policy = match policies.evaluate_case(&role, verified.issuer_name(), verified.claims()) {
-            CaseOutcome::Allow { policy, .. } => policy,
+            CaseOutcome::Allow { policy, .. } => Arc::clone(policy),
             CaseOutcome::UnknownRole => return Err(BrokerError::UnknownRole(role)),
             CaseOutcome::IssuerNotTrusted { .. } => {
                 let issuer = verified.issuer_name().to_owned();
@@ -183,40 +224,18 @@ impl Broker {
             }
             CaseOutcome::Deny { explanation, .. } => return Err(BrokerError::Denied { role, explanation }),
         };
-        let Grant::Token(grant) = policy.grant();
-        let audience = match request.audience {
-            None => grant.audiences().first().cloned().unwrap_or_default(),
-            Some(wanted) if grant.audiences().contains(&wanted) => wanted,
-            Some(wanted) => {
-                return Err(BrokerError::AudienceNotGranted { role, audience: wanted });
-            }
+        let (credential, expires_at) = match policy.grant() {
+            Grant::Token(grant) => self.issue_token(grant, verified, &request, now)?,
+            Grant::Aws(grant) => self.issue_aws(grant, verified, &request, now).await?,
         };
-        let render_error = |source| BrokerError::Render { role: role.clone(), source };
-        let subject = grant.render_subject(verified.claims()).map_err(render_error)?;
-        let extra = grant.render_claims(verified.claims()).map_err(render_error)?;
-        let ttl_secs = request.ttl_secs.map_or(grant.ttl_seconds(), |asked| asked.min(grant.ttl_seconds()));
-        let minted = self.minter.mint(
-            TokenRequest {
-                subject: subject.unwrap_or_else(|| verified.sub().to_owned()),
-                audience: audience.clone(),
-                ttl_secs,
-                inbound_exp: verified.exp(),
-                actor_iss: verified.iss().to_owned(),
-                actor_sub: verified.sub().to_owned(),
-                role: role.clone(),
-                extra,
-            },
-            now,
-        )?;
-        tracing::info!(role = %role, issuer = verified.issuer_name(), sub = verified.sub(), jti = %minted.jti, "Exchange allowed.");
+        tracing::info!(role = %role, issuer = verified.issuer_name(), sub = verified.sub(), "Exchange allowed.");
         Ok(Exchanged {
-            access_token: minted.token,
-            subject: verified.sub().to_owned(),
-            audience,
-            jti: minted.jti,
-            expires_in: minted.expires_at.secs_since(now),
-            expires_at: minted.expires_at,
             role,
+            ci_issuer: verified.iss().to_owned(),
+            ci_subject: verified.sub().to_owned(),
+            expires_in: expires_at.secs_since(now),
+            expires_at,
+            credential,
         })
     }
 }
