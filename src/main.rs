@@ -66,6 +66,26 @@ enum Command {
         #[arg(long)]
         at: Option<String>,
     },
+    /// From a CI job: find the job's OIDC token, exchange it at Tollgate, print the credential.
+    Exchange {
+        /// Tollgate's base URL.
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        role: String,
+        /// Audience to request from the CI provider where the job chooses it (GitHub Actions, Buildkite).
+        #[arg(long, default_value = "tollgate")]
+        audience: String,
+        /// json, env (export lines) or credential-process (AWS CLI credential_process JSON).
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Read the CI token from this file.
+        #[arg(long, conflicts_with = "token_env")]
+        token_file: Option<PathBuf>,
+        /// Read the CI token from this environment variable (GitLab: the name given in `id_tokens:`).
+        #[arg(long)]
+        token_env: Option<String>,
+    },
     /// Policy tools.
     Policy {
         #[command(subcommand)]
@@ -146,6 +166,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             cli::policy::explain(&role, subject, issuer, config, at).await
         }
         Command::Policy { command: PolicyCommand::Test { dir, config } } => cli::policy::test(dir, config),
+        Command::Exchange { url, role, audience, format, token_file, token_env } => {
+            cli::exchange::run(cli::exchange::Options { url, role, audience, format, token_file, token_env }).await
+        }
         Command::Keys { command: KeysCommand::Generate { alg, out } } => cli::keys::generate_key(&alg, &out),
     }
 }

@@ -1,5 +1,6 @@
 //! The `tollgate` command's subcommands (binary only): each parses its inputs, calls the library and prints.
 
+pub mod exchange;
 pub mod keys;
 pub mod policy;
 pub mod serve;

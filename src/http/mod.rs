@@ -12,6 +12,7 @@ mod explain;
 mod formats;
 mod health;
 mod sts_query;
+mod token_exchange;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/explain", post(explain::explain))
         .route("/", post(sts_query::handle))
         .route("/sts", post(sts_query::handle))
+        .route("/token", post(token_exchange::token))
         .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route("/healthz", get(health::healthz))

@@ -1,0 +1,149 @@
+//! Front door 3: RFC 8693 token exchange at `POST /token` (form-encoded), with RFC 6749 §5.2 errors.
+//!
+//! Role selection rule: `scope` names the role (exactly one value); `audience` (or, if absent, `resource`)
+//! picks one of the grant's audiences, default its first. Only roles with a token grant are exchangeable here;
+//! AWS grants answer `invalid_target` (use `/exchange` or the STS endpoint).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::AppState;
+use crate::broker::{BrokerError, Credential, ExchangeRequest};
+use crate::policy::Grant;
+use crate::verify::RawToken;
+
+const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+const JWT: &str = "urn:ietf:params:oauth:token-type:jwt";
+const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
+const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
+
+/// An RFC 6749 §5.2 error.
+pub struct OAuthError {
+    status: StatusCode,
+    code: &'static str,
+    description: String,
+}
+
+impl OAuthError {
+    fn new(code: &'static str, description: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, code, description: description.into() }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        tracing::info!(error = self.code, description = %self.description, "Token exchange refused.");
+        let body = Json(json!({"error": self.code, "error_description": self.description}));
+        no_store((self.status, body).into_response())
+    }
+}
+
+pub async fn token(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, OAuthError> {
+    let body = body.map_err(|_| OAuthError::new("invalid_request", "the body could not be read or is too large"))?;
+    let mut params: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, value) in url::form_urlencoded::parse(&body).into_owned() {
+        params.entry(name).or_default().push(value);
+    }
+    let one = |name: &str| -> Result<Option<String>, OAuthError> {
+        match params.get(name).map(Vec::as_slice) {
+            None | Some([]) => Ok(None),
+            Some([value]) => Ok(Some(value.clone())),
+            Some(_) => Err(OAuthError::new("invalid_request", format!("{name} may be given once"))),
+        }
+    };
+    match one("grant_type")?.as_deref() {
+        Some(GRANT_TYPE) => {}
+        Some(other) => {
+            return Err(OAuthError::new("unsupported_grant_type", format!("grant_type {other:?} is not supported")));
+        }
+        None => return Err(OAuthError::new("invalid_request", "grant_type is required")),
+    }
+    let subject_token =
+        one("subject_token")?.ok_or_else(|| OAuthError::new("invalid_request", "subject_token is required"))?;
+    match one("subject_token_type")?.as_deref() {
+        Some(JWT | ID_TOKEN) => {}
+        Some(other) => {
+            return Err(OAuthError::new("invalid_request", format!("subject_token_type {other:?} is not supported")));
+        }
+        None => return Err(OAuthError::new("invalid_request", "subject_token_type is required")),
+    }
+    if one("actor_token")?.is_some() {
+        return Err(OAuthError::new("invalid_request", "actor_token is not supported"));
+    }
+    if let Some(requested) = one("requested_token_type")?
+        && requested != JWT
+        && requested != ACCESS_TOKEN
+    {
+        return Err(OAuthError::new("invalid_request", format!("requested_token_type {requested:?} is not supported")));
+    }
+    let role = match one("scope")?.as_deref().map(str::split_whitespace).map(Iterator::collect::<Vec<_>>).as_deref() {
+        Some([role]) => (*role).to_owned(),
+        _ => return Err(OAuthError::new("invalid_request", "scope must name exactly one role")),
+    };
+    let audience = match one("audience")? {
+        Some(audience) => Some(audience),
+        None => one("resource")?,
+    };
+    if state.broker.policies().get(&role).is_some_and(|p| matches!(p.grant(), Grant::Aws(_))) {
+        return Err(OAuthError::new(
+            "invalid_target",
+            "this role issues AWS credentials; use /exchange or the STS endpoint",
+        ));
+    }
+    let token = RawToken::parse(&subject_token).map_err(|e| OAuthError::new("invalid_grant", e.to_string()))?;
+    let request = ExchangeRequest { token, role: role.clone(), audience, ttl_secs: None, session_policy: None };
+    let exchanged = state.broker.exchange(request).await.map_err(oauth_error)?;
+    let Credential::Token { access_token, .. } = exchanged.credential else {
+        return Err(OAuthError::new("invalid_target", "this role issues AWS credentials"));
+    };
+    let body = Json(json!({
+        "access_token": access_token,
+        "issued_token_type": JWT,
+        "token_type": "Bearer",
+        "expires_in": exchanged.expires_in,
+        "scope": role,
+    }));
+    Ok(no_store(body.into_response()))
+}
+
+fn oauth_error(error: BrokerError) -> OAuthError {
+    let text = error.to_string();
+    match error {
+        BrokerError::Verify(verify) if verify.is_unavailable() => {
+            OAuthError { status: StatusCode::SERVICE_UNAVAILABLE, code: "temporarily_unavailable", description: text }
+        }
+        BrokerError::Verify(_) => OAuthError::new("invalid_grant", text),
+        BrokerError::UnknownRole(_) => OAuthError::new("invalid_scope", text),
+        BrokerError::AudienceNotGranted { .. } => OAuthError::new("invalid_target", text),
+        BrokerError::IssuerNotTrustedByRole { .. }
+        | BrokerError::Denied { .. }
+        | BrokerError::AccessDenied { .. }
+        | BrokerError::Render { .. } => OAuthError::new("unauthorized_client", text),
+        BrokerError::Mint(_) | BrokerError::Upstream(_) => {
+            tracing::error!(error = %text, "Token exchange failed on our side.");
+            OAuthError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "server_error",
+                description: "internal error".into(),
+            }
+        }
+    }
+}
+
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
