@@ -2,6 +2,7 @@
 //! policies written to a temporary folder; fake issuers serve real keys over HTTP.
 
 pub mod issuer;
+pub mod sts_stub;
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,7 @@ use tollgate::issuers::Issuers;
 use tollgate::reload::PolicyReloader;
 
 pub use issuer::{FakeIssuer, JwksBehaviour};
+pub use sts_stub::{StsStub, StubMode};
 
 /// 2026-01-01T00:00:00Z: every test starts here.
 pub const NOW: i64 = 1_767_225_600;
