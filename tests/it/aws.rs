@@ -253,7 +253,8 @@ async fn the_sts_endpoint_speaks_the_query_protocol() {
     let mut long_duration = base("arn:aws:iam::123456789012:role/deploy-web", &token);
     long_duration.push(("DurationSeconds", "50000".into()));
     let expired = github.token(NOW - 3600, ci_claims());
-    let cases: Vec<(Vec<(&str, String)>, u16, &str)> = vec![
+    type Form<'a> = Vec<(&'a str, String)>;
+    let cases: Vec<(Form, u16, &str)> = vec![
         (other_action, 400, "InvalidAction"),
         (bad_session, 400, "ValidationError"),
         (long_duration, 400, "ValidationError"),
