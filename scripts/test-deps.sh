@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh machine: curl and jq (Debian packages) for the README test, and a
-# project-local virtualenv (.venv) with the Python test peers. Idempotent; fails loudly if anything is missing.
+# project-local virtualenv (.venv) with the Python test peers (tests/peers/requirements.txt: PyJWT, boto3, moto
+# server, AWS CLI v1). Idempotent: the venv is rebuilt whenever requirements.txt changed (its sha256 is kept in
+# .venv/requirements.sha256) or a peer is missing. Fails loudly (non-zero) if anything is missing afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +18,38 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
 fi
 
-if ! .venv/bin/python -c 'import jwt, cryptography' >/dev/null 2>&1; then
-  echo "Creating .venv with the Python test peers"
-  python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/peers/requirements.txt
+req=tests/peers/requirements.txt
+stamp=.venv/requirements.sha256
+want_hash=$(sha256sum "$req" | cut -d' ' -f1)
+
+# Every peer the tests drive, checked the way the tests use it. Prints versions; non-zero if any is broken.
+check_peers() {
+  .venv/bin/python - <<'PY' || return 1
+import jwt, cryptography, boto3, botocore, moto
+from moto.server import main as _moto_server_main  # the moto_server entry point
+print("test peers: PyJWT %s, cryptography %s, boto3 %s, botocore %s, moto %s"
+      % (jwt.__version__, cryptography.__version__, boto3.__version__, botocore.__version__, moto.__version__))
+PY
+  .venv/bin/moto_server --help >/dev/null || return 1
+  .venv/bin/aws --version || return 1
+}
+
+have_hash=$(cat "$stamp" 2>/dev/null || true)
+if [ "$have_hash" != "$want_hash" ] || ! check_peers >/dev/null 2>&1; then
+  if [ "$have_hash" != "$want_hash" ]; then
+    echo "(Re)creating .venv: $req changed (sha256 ${have_hash:-none} -> $want_hash)"
+  else
+    echo "(Re)creating .venv: a test peer is missing or broken"
+  fi
+  rm -f "$stamp"
+  python3 -m venv --clear .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check --no-input -r "$req"
+  echo "$want_hash" > "$stamp"
 fi
-.venv/bin/python -c 'import jwt; print("test peers ready: PyJWT", jwt.__version__)'
+
+if ! check_peers; then
+  echo "ERROR: Python test peers are not usable after install (see above); rerun scripts/test-deps.sh" >&2
+  rm -f "$stamp"
+  exit 1
+fi
+echo "test peers ready"

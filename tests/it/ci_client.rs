@@ -1,0 +1,102 @@
+//! `tollgate exchange`, the CI-side client, finding the job's token: a fake GitHub Actions token-request
+//! endpoint on 127.0.0.1, Semaphore's variable, `--token-env`, `--token-file`, and clear errors otherwise.
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+use tollgate::credentials::SigningAlg;
+
+use crate::support::*;
+
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+/// GitHub's token endpoint: needs `Authorization: bearer <request token>`, echoes the requested audience.
+async fn github_endpoint(token: String) -> (String, Seen) {
+    let seen: Seen = Arc::default();
+    let handler = |State((token, seen)): State<(String, Seen)>,
+                   headers: HeaderMap,
+                   Query(q): Query<Vec<(String, String)>>| async move {
+        let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let audience = q.iter().find(|(k, _)| k == "audience").map(|(_, v)| v.clone()).unwrap_or_default();
+        seen.lock().unwrap().push((auth.clone(), audience));
+        if auth != "bearer request-token-123" {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
+        axum::Json(json!({"value": token})).into_response()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/token?api-version=2.0", listener.local_addr().unwrap());
+    let router: Router = Router::new().route("/token", get(handler)).with_state((token, Arc::clone(&seen)));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (url, seen)
+}
+
+async fn client(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    command.args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).env("RUST_LOG", "warn");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().await.unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
+}
+
+#[tokio::test]
+async fn the_ci_client_finds_the_token_and_exchanges_it() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let app = spawn_app(Setup {
+        issuers: issuer_entry("github", &github, ""),
+        policies: vec![policy("plain", "github", "repo:acme/*")],
+        extra: String::new(),
+    })
+    .await;
+    let token = github.token(NOW, json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository": "acme/web"}));
+    let (endpoint, seen) = github_endpoint(token.clone()).await;
+    let base = ["exchange", "--url", &app.url, "--role", "plain"];
+
+    let github_env =
+        [("ACTIONS_ID_TOKEN_REQUEST_URL", endpoint.as_str()), ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token-123")];
+    let (code, stdout, stderr) =
+        client(&[&base[..], &["--format", "env", "--audience", "tollgate"]].concat(), &github_env).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("export TOLLGATE_TOKEN='eyJ"), "{stdout}");
+    assert_eq!(seen.lock().unwrap().as_slice(), [("bearer request-token-123".to_owned(), "tollgate".to_owned())]);
+    assert!(!stderr.contains(&token) && !stdout.contains(&token), "the CI token is never printed");
+
+    let (code, stdout, stderr) = client(&base, &[("SEMAPHORE_OIDC_TOKEN", token.as_str())]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(answer["token_type"], "Bearer");
+
+    let (code, _, stderr) =
+        client(&[&base[..], &["--token-env", "GITLAB_ID_TOKEN"]].concat(), &[("GITLAB_ID_TOKEN", token.as_str())])
+            .await;
+    assert_eq!(code, 0, "{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, format!("{token}\n")).unwrap();
+    let (code, _, stderr) = client(&[&base[..], &["--token-file", file.to_str().unwrap()]].concat(), &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+
+    // Clear errors.
+    let (code, _, stderr) = client(&base, &[]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no CI token found"), "{stderr}");
+    let (code, _, stderr) = client(&base, &[("GITHUB_ACTIONS", "true")]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("id-token: write"), "{stderr}");
+    let (code, _, stderr) =
+        client(&["exchange", "--url", &app.url, "--role", "nope"], &[("SEMAPHORE_OIDC_TOKEN", token.as_str())]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("403") && stderr.contains("access_denied"), "{stderr}");
+    let wrong = [("ACTIONS_ID_TOKEN_REQUEST_URL", endpoint.as_str()), ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "wrong")];
+    let (code, _, stderr) = client(&base, &wrong).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("HTTP 401"), "{stderr}");
+}
