@@ -4,6 +4,7 @@
 # server, AWS CLI v1). Idempotent: the venv is rebuilt whenever requirements.txt changed (its sha256 is kept in
 # .venv/requirements.sha256) or a peer is missing. Fails loudly (non-zero) if anything is missing afterwards.
 set -euo pipefail
+trap 'echo "ERROR: scripts/test-deps.sh failed (line $LINENO, exit $?); the test peers are NOT installed" >&2' ERR
 cd "$(dirname "$0")/.."
 
 missing=()
@@ -35,21 +36,22 @@ PY
 }
 
 have_hash=$(cat "$stamp" 2>/dev/null || true)
-if [ "$have_hash" != "$want_hash" ] || ! check_peers >/dev/null 2>&1; then
-  if [ "$have_hash" != "$want_hash" ]; then
-    echo "(Re)creating .venv: $req changed (sha256 ${have_hash:-none} -> $want_hash)"
-  else
-    echo "(Re)creating .venv: a test peer is missing or broken"
-  fi
-  rm -f "$stamp"
-  python3 -m venv --clear .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check --no-input -r "$req"
-  echo "$want_hash" > "$stamp"
+if [ "$have_hash" = "$want_hash" ] && report=$(check_peers 2>&1); then
+  echo "$report"
+  echo "test peers ready"
+  exit 0
 fi
-
+if [ "$have_hash" != "$want_hash" ]; then
+  echo "(Re)creating .venv: $req changed (sha256 ${have_hash:-none} -> $want_hash)"
+else
+  echo "(Re)creating .venv: a test peer is missing or broken"
+fi
+rm -f "$stamp"
+python3 -m venv --clear .venv
+.venv/bin/pip install --quiet --disable-pip-version-check --no-input -r "$req"
 if ! check_peers; then
-  echo "ERROR: Python test peers are not usable after install (see above); rerun scripts/test-deps.sh" >&2
-  rm -f "$stamp"
+  echo "ERROR: Python test peers are not usable after installing $req (see above)" >&2
   exit 1
 fi
+echo "$want_hash" > "$stamp"
 echo "test peers ready"

@@ -20,6 +20,7 @@ use crate::sts::StsConfig;
 pub const ENV_LISTEN: &str = "TOLLGATE_LISTEN";
 pub const ENV_ISSUER_URL: &str = "TOLLGATE_ISSUER_URL";
 pub const ENV_KEY_FILE: &str = "TOLLGATE_SIGNING_KEY_FILE";
+pub const ENV_AWS_ENDPOINT_URL: &str = "TOLLGATE_AWS_ENDPOINT_URL";
 
 /// A configuration error, already formatted as `file:line: key: reason`.
 #[derive(Debug, thiserror::Error)]
@@ -219,7 +220,7 @@ impl Config {
             issuers,
             explain,
             watch_policies: raw.watch_policies,
-            sts: sts_config(&raw.aws).map_err(|(line, key, reason)| at(line, key, reason))?,
+            sts: sts_config(&raw.aws, env(ENV_AWS_ENDPOINT_URL)).map_err(|(line, key, reason)| at(line, key, reason))?,
         })
     }
 
@@ -235,17 +236,21 @@ impl Config {
     }
 }
 
-fn sts_config(raw: &RawAws) -> Result<StsConfig, (u64, &'static str, String)> {
+fn sts_config(raw: &RawAws, env_endpoint: Option<String>) -> Result<StsConfig, (u64, &'static str, String)> {
     let defaults = StsConfig::default();
-    let endpoint_url = match &raw.endpoint_url {
+    let endpoint = match (env_endpoint, &raw.endpoint_url) {
+        (Some(url), _) => Some((url, 0)),
+        (None, Some(url)) => Some((url.value.clone(), url.referenced.line())),
+        (None, None) => None,
+    };
+    let endpoint_url = match endpoint {
         None => None,
-        Some(url) => {
-            let line = url.referenced.line();
-            let parsed = reqwest::Url::parse(&url.value).map_err(|e| (line, "aws.endpoint_url", e.to_string()))?;
+        Some((url, line)) => {
+            let parsed = reqwest::Url::parse(&url).map_err(|e| (line, "aws.endpoint_url", e.to_string()))?;
             if !matches!(parsed.scheme(), "https" | "http") {
                 return Err((line, "aws.endpoint_url", "must be an http(s) URL".into()));
             }
-            Some(url.value.clone())
+            Some(url)
         }
     };
     Ok(StsConfig {
