@@ -39,6 +39,7 @@ expect '"sub": "acme/web@refs/heads/main"'
 expect '"aud": "deploy-api"'
 expect '"error": "access_denied"'
 expect 'StringLike on \\"sub\\" did not match'
+expect 'TOLLGATE_TOKEN for "artifact-store" expires at 20'
 if grep -q 'eyJ[A-Za-z0-9_-]*\.eyJ' "$log"; then
   failed=$((failed + 1)); echo "readme-test: a token appears in the server log"
 else

@@ -19,7 +19,9 @@ pub enum DevProvider {
 /// What `POST /dev/token` asks for.
 pub struct DevTokenRequest {
     pub provider: DevProvider,
-    pub audience: String,
+    /// Default: `tollgate` for GitHub-shaped tokens; the organisation's issuer URL for Semaphore-shaped ones
+    /// (as real Semaphore tokens have).
+    pub audience: Option<String>,
     pub ttl_secs: u32,
     /// Overrides of the provider's default claims (any claim, even `iss`, to try out rejections).
     pub claims: Map<String, Value>,
@@ -88,7 +90,11 @@ impl DevIssuer {
             claims.insert("sub".into(), Value::String(derive_sub(request.provider, &claims)));
         }
         let standard = json!({
-            "iss": iss, "aud": request.audience, "iat": now.as_secs(), "nbf": now.as_secs(),
+            "aud": request.audience.unwrap_or_else(|| match request.provider {
+                DevProvider::Github => "tollgate".to_owned(),
+                DevProvider::Semaphore => iss.clone(),
+            }),
+            "iss": iss, "iat": now.as_secs(), "nbf": now.as_secs(),
             "exp": now.plus_secs(i64::from(request.ttl_secs)).as_secs(),
             "jti": format!("dev-{}", self.key.kid().get(..8).unwrap_or_default()),
         });

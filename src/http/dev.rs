@@ -55,7 +55,7 @@ pub async fn semaphore_jwks(
     Ok(Json(dev(&state)?.jwks()))
 }
 
-/// Mints a dev CI token. Body: `{"provider"?: "github"|"semaphore", "audience"?: "tollgate", "ttl_seconds"?: 300, "claims"?: {...}}`.
+/// Mints a dev CI token. Body: `{"provider"?: "github"|"semaphore", "audience"?: "...", "ttl_seconds"?: 300, "claims"?: {...}}`.
 pub async fn token(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
@@ -76,7 +76,7 @@ pub async fn token(
     };
     let request = DevTokenRequest {
         provider,
-        audience: body.audience.unwrap_or_else(|| "tollgate".into()),
+        audience: body.audience,
         ttl_secs: body.ttl_seconds.unwrap_or(300),
         claims: body.claims,
     };
