@@ -71,7 +71,7 @@ fn semaphore_example() {
     let set = examples();
     let policy = set.get("semaphore-build").unwrap();
     let claims = object(json!({
-        "aud": "tollgate",
+        "aud": "https://acme.semaphoreci.com",
         "org": "acme",
         "sub": "org:acme:project:4f1c:repo:web:ref_type:branch:ref:refs/heads/main",
     }));

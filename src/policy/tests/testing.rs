@@ -64,7 +64,7 @@ cases:
   - name: denied
     role: semaphore-build
     issuer: semaphore
-    claims: {aud: tollgate, org: acme}
+    claims: {aud: 'https://acme.semaphoreci.com', org: acme}
     expect: allow
 ";
     let cases = cases_from_sources(&[("x.test.yaml".into(), text.into())]).unwrap();
