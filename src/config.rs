@@ -220,7 +220,8 @@ impl Config {
             issuers,
             explain,
             watch_policies: raw.watch_policies,
-            sts: sts_config(&raw.aws, env(ENV_AWS_ENDPOINT_URL)).map_err(|(line, key, reason)| at(line, key, reason))?,
+            sts: sts_config(&raw.aws, env(ENV_AWS_ENDPOINT_URL))
+                .map_err(|(line, key, reason)| at(line, key, reason))?,
         })
     }
 

@@ -71,6 +71,13 @@ impl Broker {
         let render_error = |source| BrokerError::Render { role: role.clone(), source };
         let session_name = grant.render_session_name(verified.claims()).map_err(render_error)?;
         let tags = grant.render_session_tags(verified.claims()).map_err(render_error)?;
+        // What STS is told, kept to fill in the answer's fields an STS implementation may leave out.
+        let (token_issuer, token_audience) = match grant.mode() {
+            AwsMode::Passthrough => {
+                (verified.iss().to_owned(), verified.audiences().first().cloned().unwrap_or_default())
+            }
+            AwsMode::TollgateToken => (self.minter.issuer_url().to_owned(), grant.audience().to_owned()),
+        };
         let web_identity_token = match grant.mode() {
             AwsMode::Passthrough => request.token.as_str().to_owned(),
             AwsMode::TollgateToken => {
@@ -103,8 +110,17 @@ impl Broker {
             duration_secs,
             policy: request.session_policy.clone(),
         };
-        let credentials = sts.assume_role_with_web_identity(assume).await?;
+        let mut credentials = sts.assume_role_with_web_identity(assume).await?;
+        fill_if_empty(&mut credentials.subject_from_web_identity_token, verified.sub());
+        fill_if_empty(&mut credentials.audience, &token_audience);
+        fill_if_empty(&mut credentials.provider, &token_issuer);
         let expires_at = credentials.expiration;
         Ok((Credential::Aws(credentials), expires_at))
+    }
+}
+
+fn fill_if_empty(field: &mut String, value: &str) {
+    if field.is_empty() {
+        value.clone_into(field);
     }
 }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 mod aws;
+mod aws_peers;
 mod ci_client;
 mod cli;
 mod exchange;
