@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
 # Runs the README's quickstart shell lines, exactly as written, against `tollgate serve --dev` (what `make run`
-# starts), with real bash, curl and jq, and checks what they print.
+# starts), with real bash, curl and jq, and checks what they print. The AWS lines run with moto (from .venv) on
+# 127.0.0.1:5000 as the upstream STS and the real aws CLI, as the README describes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 
 bin="${CARGO_TARGET_DIR:-target}/debug/tollgate"
 [ -x "$bin" ] || cargo build --quiet --bin tollgate
-if curl -s -o /dev/null http://127.0.0.1:8080/healthz; then
-  echo "readme-test: something already listens on 127.0.0.1:8080 (a 'make run'?); stop it first" >&2
-  exit 1
-fi
+for port in 8080 5000; do
+  if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+    echo "readme-test: something already listens on 127.0.0.1:$port (a 'make run' or moto?); stop it first" >&2
+    exit 1
+  fi
+done
+[ -x .venv/bin/moto_server ] && [ -x .venv/bin/aws ] || { echo "readme-test: .venv lacks moto/aws: run scripts/test-deps.sh" >&2; exit 1; }
 
 work=$(mktemp -d)
 log="$work/server.log"
-"$bin" serve --dev >"$log" 2>&1 &
+.venv/bin/moto_server -H 127.0.0.1 -p 5000 >"$work/moto.log" 2>&1 &
+moto=$!
+TOLLGATE_AWS_ENDPOINT_URL=http://127.0.0.1:5000 "$bin" serve --dev >"$log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $server $moto 2>/dev/null; wait $server $moto 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do
+  curl -sf -o /dev/null http://127.0.0.1:5000/moto-api/ && break
+  sleep 0.1
+done
 
 for _ in $(seq 1 100); do
   curl -sf -o /dev/null http://127.0.0.1:8080/readyz && break
@@ -26,7 +37,10 @@ curl -sf -o /dev/null http://127.0.0.1:8080/readyz || { echo "readme-test: serve
 # The quickstart block sits between these markers in README.md.
 sed -n '/<!-- quickstart:begin -->/,/<!-- quickstart:end -->/p' README.md | sed '/^```/d; /^<!--/d' >"$work/quickstart.sh"
 [ -s "$work/quickstart.sh" ] || { echo "readme-test: no quickstart block in README.md"; exit 1; }
+sed -n '/<!-- aws-quickstart:begin -->/,/<!-- aws-quickstart:end -->/p' README.md | sed '/^```/d; /^<!--/d' >"$work/aws.sh"
+[ -s "$work/aws.sh" ] || { echo "readme-test: no aws-quickstart block in README.md"; exit 1; }
 (cd "$work" && bash -euo pipefail quickstart.sh) >"$work/out.txt" 2>&1 || { cat "$work/out.txt"; cat "$log"; exit 1; }
+(cd "$work" && PATH="$root/.venv/bin:$PATH" bash -euo pipefail aws.sh) >"$work/aws.txt" 2>&1 || { cat "$work/aws.txt"; cat "$log"; exit 1; }
 
 passed=0 failed=0
 expect() {
@@ -40,6 +54,11 @@ expect '"aud": "deploy-api"'
 expect '"error": "access_denied"'
 expect 'StringLike on \\"sub\\" did not match'
 expect 'TOLLGATE_TOKEN for "artifact-store" expires at 20'
+if [ "$(grep -c '^arn:aws:sts::123456789012:assumed-role/deploy-web/gh-acme-web-1$' "$work/aws.txt")" -eq 2 ]; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1)); echo "readme-test: the AWS lines did not both print the assumed role"; cat "$work/aws.txt"
+fi
 if grep -q 'eyJ[A-Za-z0-9_-]*\.eyJ' "$log"; then
   failed=$((failed + 1)); echo "readme-test: a token appears in the server log"
 else
