@@ -270,6 +270,15 @@ async fn the_sts_endpoint_speaks_the_query_protocol() {
     stub.set(StubMode::Fail { status: 400, code: "Throttling", message: "Rate exceeded" });
     let (got, _, xml) = post(base("arn:aws:iam::123456789012:role/deploy-web", &token)).await;
     assert_eq!((got, code(&xml)), (400, "Throttling".to_owned()));
+    // The CI issuer's keys unreachable past the maximum staleness: AWS's IDPCommunicationError (retryable).
+    github.set_behaviour(JwksBehaviour::Status(500));
+    let later = NOW + 86_401;
+    app.clock.set(tollgate::clock::UnixTime::from_secs(later));
+    let (got, _, xml) =
+        post(base("arn:aws:iam::123456789012:role/deploy-web", &github.token(later, ci_claims()))).await;
+    assert_eq!((got, code(&xml)), (400, "IDPCommunicationError".to_owned()), "{xml}");
+    github.set_behaviour(JwksBehaviour::Serve);
+    app.clock.set(tollgate::clock::UnixTime::from_secs(NOW));
     // The query string works too, and an Authorization header is ignored.
     stub.set(StubMode::Succeed { secret: "s".into() });
     let query = format!(
