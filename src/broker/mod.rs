@@ -68,13 +68,33 @@ pub struct Exchanged {
     pub credential: Credential,
 }
 
-/// What a grant produced.
-#[derive(Debug)]
+/// What a grant produced. `Debug` never shows a token or secret.
 pub enum Credential {
     /// A Tollgate JWT.
     Token { access_token: String, audience: String, jti: String },
     /// Temporary AWS credentials from STS.
     Aws(AwsCredentials),
+}
+
+/// The role name of `arn:aws|aws-cn|aws-us-gov:iam::<12 digits>:role/<name>` (no path).
+fn token_role_name(role_arn: &str) -> Option<&str> {
+    let rest =
+        ["arn:aws:iam::", "arn:aws-cn:iam::", "arn:aws-us-gov:iam::"].iter().find_map(|p| role_arn.strip_prefix(p))?;
+    let (account, name) = rest.split_once(":role/")?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() && name.chars().all(plain))
+        .then_some(name)
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::Token { audience, jti, .. } => {
+                f.debug_struct("Token").field("audience", audience).field("jti", jti).finish_non_exhaustive()
+            }
+            Credential::Aws(credentials) => f.debug_tuple("Aws").field(credentials).finish(),
+        }
+    }
 }
 
 /// Why an exchange did not happen.
@@ -129,15 +149,20 @@ impl Broker {
         self
     }
 
-    /// The role an STS `RoleArn` names: the policy whose AWS grant has exactly this ARN, or, for Tollgate's own
-    /// token grants, `arn:aws:iam::<any account>:role/<role name>`.
-    pub fn role_for_arn(&self, role_arn: &str) -> Option<String> {
+    /// The role an STS `RoleArn` names, and whether its grant is an aws grant: the policy whose aws grant has
+    /// exactly this ARN, or, for Tollgate's own token grants, `arn:<partition>:iam::<12 digits>:role/<role name>`.
+    pub fn role_for_arn(&self, role_arn: &str) -> Option<(String, bool)> {
         let policies = self.policies();
         if let Some(policy) = policies.by_role_arn(role_arn) {
-            return Some(policy.role().to_owned());
+            return Some((policy.role().to_owned(), true));
         }
-        let name = role_arn.strip_prefix("arn:aws:iam::")?.split_once(":role/")?.1;
-        policies.get(name).filter(|p| matches!(p.grant(), Grant::Token(_))).map(|p| p.role().to_owned())
+        let name = token_role_name(role_arn)?;
+        policies.get(name).filter(|p| matches!(p.grant(), Grant::Token(_))).map(|p| (p.role().to_owned(), false))
+    }
+
+    /// Verifies a token without any policy (to answer its errors before a role's existence is revealed).
+    pub async fn verify(&self, token: &RawToken) -> Result<VerifiedToken, BrokerError> {
+        Ok(self.verifier.verify(token, self.clock.now()).await?)
     }
 
     /// Sets what callers are told about decisions.

@@ -9,8 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::json;
 
-/// Where the CI token was found, for messages.
-#[derive(Debug)]
+/// Where the CI token was found, for messages. No `Debug`: it holds the token.
 pub struct Found {
     pub source: &'static str,
     pub token: String,
@@ -34,6 +33,12 @@ pub async fn run(options: Options) -> anyhow::Result<ExitCode> {
         "credential-process" | "credential_process" => "credential_process",
         other => bail!("--format {other:?} is not one of json, env, credential-process"),
     };
+    let base = reqwest::Url::parse(&options.url).with_context(|| format!("--url {:?} is not a URL", options.url))?;
+    if !tollgate::issuers::is_allowed_url(&base) {
+        bail!(
+            "--url must be https (plain http only to a loopback host): the CI token must not cross the network in clear"
+        );
+    }
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     let found = find_token(&options, &|name| std::env::var(name).ok().filter(|v| !v.is_empty()), &client).await?;
     let url = format!("{}/exchange?format={format}", options.url.trim_end_matches('/'));
@@ -78,8 +83,11 @@ pub async fn find_token(
     if let Some(token) = env("SEMAPHORE_OIDC_TOKEN") {
         return Ok(Found { source: "SEMAPHORE_OIDC_TOKEN", token });
     }
-    if let Some(token) = env("CIRCLE_OIDC_TOKEN_V2").or_else(|| env("CIRCLE_OIDC_TOKEN")) {
+    if let Some(token) = env("CIRCLE_OIDC_TOKEN_V2") {
         return Ok(Found { source: "CIRCLE_OIDC_TOKEN_V2", token });
+    }
+    if let Some(token) = env("CIRCLE_OIDC_TOKEN") {
+        return Ok(Found { source: "CIRCLE_OIDC_TOKEN", token });
     }
     if env("BUILDKITE").as_deref() == Some("true") {
         return buildkite_token(&options.audience).await;
@@ -114,10 +122,13 @@ async fn github_token(client: &reqwest::Client, url: &str, bearer: &str, audienc
 }
 
 async fn buildkite_token(audience: &str) -> anyhow::Result<Found> {
-    let output = tokio::process::Command::new("buildkite-agent")
+    let command = tokio::process::Command::new("buildkite-agent")
         .args(["oidc", "request-token", "--audience", audience])
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(30), command)
         .await
+        .context("`buildkite-agent oidc request-token` did not answer within 30 s")?
         .context("running `buildkite-agent oidc request-token`")?;
     if !output.status.success() {
         bail!("`buildkite-agent oidc request-token` failed: {}", String::from_utf8_lossy(&output.stderr).trim());

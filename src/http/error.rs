@@ -63,6 +63,10 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code
     }
+
+    pub fn description(&self) -> &str {
+        &self.description
+    }
 }
 
 impl From<VerifyError> for ApiError {
@@ -100,7 +104,8 @@ impl From<StsError> for ApiError {
             }
             StsError::ExpiredToken(_) => Self::new(StatusCode::UNAUTHORIZED, "invalid_token", text),
             StsError::Throttled(_) => Self::new(StatusCode::TOO_MANY_REQUESTS, "throttled", text),
-            StsError::Validation(_) => Self::invalid_request(text),
+            StsError::Validation(_) | StsError::PolicyRejected { .. } => Self::invalid_request(text),
+            StsError::IdpCommunication(_) => Self::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", text),
             StsError::Unavailable(detail) => {
                 tracing::warn!(detail = %detail, "Upstream STS is unavailable.");
                 Self::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", "AWS STS did not answer usefully; try again")

@@ -41,9 +41,17 @@ pub async fn exchange(
     let Query(query) = query.map_err(|e| ApiError::invalid_request(format!("bad query string: {}", e.body_text())))?;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::choose(query.format.as_deref(), accept)?;
-    let request = to_request(query, &headers, &body_bytes(body)?)?;
-    let exchanged = state.broker.exchange(request).await?;
-    formats::render(exchanged, format)
+    let result = async {
+        let request = to_request(query, &headers, &body_bytes(body)?)?;
+        let exchanged = state.broker.exchange(request).await?;
+        formats::render(exchanged, format)
+    };
+    match (result.await, format) {
+        (Ok(response), _) => Ok(response),
+        // Someone may `eval` this answer: errors, too, must be harmless shell.
+        (Err(error), Format::Env) => Ok(formats::shell_error(error)),
+        (Err(error), _) => Err(error),
+    }
 }
 
 /// The exchange request as `/exchange` and `/explain` both take it.

@@ -83,6 +83,18 @@ pub fn render(exchanged: Exchanged, format: Format) -> Result<Response, ApiError
     Ok(response)
 }
 
+/// An error as shell that `eval` can run safely: the message to stderr, then a failing status. The HTTP status and
+/// the JSON error code are kept (the code also in the message).
+pub fn shell_error(error: ApiError) -> Response {
+    let status = error.status();
+    tracing::info!(status = status.as_u16(), error = error.code(), description = %error.description(), "Request refused.");
+    let line = format!("tollgate: {}: {}", error.code(), error.description());
+    let body = format!("printf '%s\\n' {} >&2\nfalse\n", shell_quote(&line));
+    let mut response = (status, [(header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8")], body).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response
+}
+
 /// `export NAME='value'` lines, safe for `eval` whatever the bytes of the value.
 fn shell(pairs: &[(&str, &str)]) -> Response {
     let body: String = pairs.iter().map(|(name, value)| format!("export {name}={}\n", shell_quote(value))).collect();
@@ -103,6 +115,14 @@ mod tests {
         assert_eq!(shell_quote("abc"), "'abc'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(shell_quote("$(rm -rf /); `x` \"y\" \\ \n"), "'$(rm -rf /); `x` \"y\" \\ \n'");
+    }
+
+    #[test]
+    fn errors_in_env_format_are_harmless_shell() {
+        let error =
+            ApiError::new(axum::http::StatusCode::UNAUTHORIZED, "invalid_token", "issuer \"$(touch pwned)\" `x` it's");
+        let response = shell_error(error);
+        assert_eq!(response.status(), 401);
     }
 
     #[test]

@@ -107,8 +107,18 @@ async fn assume(state: &AppState, params: &HashMap<String, String>, request_id: 
     if policy.as_ref().is_some_and(|p| p.is_empty() || p.len() > 2048) {
         return Err(StsFault::validation("Policy must be 1 to 2048 characters"));
     }
-    let role = state.broker.role_for_arn(role_arn).ok_or_else(not_authorized)?;
+    if params.keys().any(|k| k.starts_with("PolicyArns.")) {
+        return Err(StsFault::validation("PolicyArns is not supported by this endpoint; pass an inline Policy"));
+    }
     let token = RawToken::parse(token_text).map_err(|e| verify_fault(&e))?;
+    let Some((role, aws_grant)) = state.broker.role_for_arn(role_arn) else {
+        // The token's own errors first, so an invalid token cannot probe which roles exist.
+        state.broker.verify(&token).await.map_err(broker_fault)?;
+        return Err(not_authorized());
+    };
+    if policy.is_some() && !aws_grant {
+        return Err(StsFault::validation("Policy applies to AWS credentials only; this role issues Tollgate tokens"));
+    }
     let request = ExchangeRequest { token, role, audience: None, ttl_secs: duration, session_policy: policy };
     let exchanged = state.broker.exchange(request).await.map_err(broker_fault)?;
     Ok(success_xml(exchanged, role_arn, session_name, request_id))
@@ -176,6 +186,8 @@ fn upstream_fault(error: StsError) -> StsFault {
         StsError::ExpiredToken(m) => StsFault::new(StatusCode::BAD_REQUEST, "ExpiredTokenException", m),
         StsError::IdpRejectedClaim(m) => StsFault::new(StatusCode::FORBIDDEN, "IDPRejectedClaim", m),
         StsError::Validation(m) => StsFault::validation(m),
+        StsError::PolicyRejected { code, message } => StsFault::new(StatusCode::BAD_REQUEST, code, message),
+        StsError::IdpCommunication(m) => StsFault::new(StatusCode::BAD_REQUEST, "IDPCommunicationError", m),
         StsError::Unavailable(detail) => {
             tracing::warn!(detail = %detail, "Upstream STS is unavailable.");
             StsFault::new(
@@ -213,8 +225,8 @@ fn assumed(exchanged: Exchanged, role_arn: &str, session_name: &str) -> Assumed 
         },
         Credential::Token { access_token, audience, jti } => {
             let (account, role) = role_arn
-                .strip_prefix("arn:aws:iam::")
-                .and_then(|r| r.split_once(":role/"))
+                .split_once(":iam::")
+                .and_then(|(_, r)| r.split_once(":role/"))
                 .unwrap_or(("000000000000", "role"));
             let key_id: String =
                 format!("TGT{}", jti.to_ascii_uppercase().replace(['-', '_'], "0")).chars().take(20).collect();
@@ -260,9 +272,23 @@ fn error_xml(fault: &StsFault, request_id: &str) -> String {
     )
 }
 
-/// Escapes text for an XML element.
+/// Escapes text for an XML element; characters XML 1.0 forbids (C0 controls but tab, newline, carriage return)
+/// become U+FFFD, so a claim can never make the answer unparsable.
 fn xml(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A random request id in AWS's UUID shape.

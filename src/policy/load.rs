@@ -52,10 +52,45 @@ pub(super) fn from_sources(sources: &[(String, String)], known: &[KnownIssuer]) 
         lints.extend(policy_lints);
         policies.insert(policy.role().to_owned(), (Arc::new(policy), path));
     }
+    refuse_aws_audiences_in_token_grants(&policies)?;
     let (by_role_arn, duplicates) = index_role_arns(&policies);
     lints.extend(duplicates);
     let by_role = policies.into_iter().map(|(role, (policy, _))| (role, policy)).collect();
     Ok(PolicySet { by_role, by_role_arn, lints })
+}
+
+/// A token grant must never mint what AWS would accept for an aws grant: its audiences may not include
+/// `sts.amazonaws.com` or the audience any aws grant presents to STS, or a caller could take the token to AWS
+/// directly and skip the aws grant's own policy.
+fn refuse_aws_audiences_in_token_grants(policies: &HashMap<String, (Arc<Policy>, &str)>) -> Result<(), PolicyError> {
+    let mut aws_audiences: Vec<&str> = vec!["sts.amazonaws.com"];
+    for (policy, _) in policies.values() {
+        if let Grant::Aws(grant) = policy.grant() {
+            aws_audiences.push(grant.audience());
+        }
+    }
+    let mut offenders: Vec<(&str, &str, &str)> = policies
+        .values()
+        .filter_map(|(policy, path)| match policy.grant() {
+            Grant::Token(grant) => grant
+                .audiences()
+                .iter()
+                .find(|audience| aws_audiences.contains(&audience.as_str()))
+                .map(|audience| (*path, policy.role(), audience.as_str())),
+            Grant::Aws(_) => None,
+        })
+        .collect();
+    offenders.sort_unstable();
+    match offenders.first() {
+        None => Ok(()),
+        Some((path, role, audience)) => Err(PolicyError::InvalidPolicy {
+            path: (*path).to_owned(),
+            line: None,
+            message: format!(
+                "role {role}: a token grant may not use the audience {audience:?}, which AWS STS accepts for aws grants"
+            ),
+        }),
+    }
 }
 
 /// The policies with an aws grant, by role ARN: the first in role-name order wins, each later one is linted.

@@ -81,6 +81,10 @@ pub enum StsError {
     IdpRejectedClaim(String),
     #[error("AWS STS refused a parameter: {0}")]
     Validation(String),
+    #[error("AWS STS refused the session policy ({code}): {message}")]
+    PolicyRejected { code: &'static str, message: String },
+    #[error("AWS STS could not reach the identity provider: {0}")]
+    IdpCommunication(String),
     #[error("AWS STS is unavailable: {0}")]
     Unavailable(String),
 }
@@ -165,7 +169,10 @@ pub fn classify(code: &str, message: String) -> StsError {
         "InvalidIdentityToken" => StsError::InvalidIdentityToken(message),
         "ExpiredTokenException" | "ExpiredToken" => StsError::ExpiredToken(message),
         "IDPRejectedClaim" => StsError::IdpRejectedClaim(message),
-        "ValidationError" | "PackedPolicyTooLarge" | "MalformedPolicyDocument" => StsError::Validation(message),
+        "ValidationError" => StsError::Validation(message),
+        "PackedPolicyTooLarge" => StsError::PolicyRejected { code: "PackedPolicyTooLarge", message },
+        "MalformedPolicyDocument" => StsError::PolicyRejected { code: "MalformedPolicyDocument", message },
+        "IDPCommunicationError" => StsError::IdpCommunication(message),
         _ => StsError::Unavailable(if code.is_empty() { message } else { format!("{code}: {message}") }),
     }
 }
@@ -183,6 +190,11 @@ mod tests {
         assert_eq!(classify("InvalidIdentityToken", m()), StsError::InvalidIdentityToken(m()));
         assert_eq!(classify("IDPRejectedClaim", m()), StsError::IdpRejectedClaim(m()));
         assert_eq!(classify("ValidationError", m()), StsError::Validation(m()));
+        assert_eq!(
+            classify("PackedPolicyTooLarge", m()),
+            StsError::PolicyRejected { code: "PackedPolicyTooLarge", message: m() }
+        );
+        assert_eq!(classify("IDPCommunicationError", m()), StsError::IdpCommunication(m()));
         assert!(matches!(classify("InternalFailure", m()), StsError::Unavailable(_)));
         assert!(matches!(classify("", m()), StsError::Unavailable(_)));
     }

@@ -84,6 +84,30 @@ async fn the_ci_client_finds_the_token_and_exchanges_it() {
     let (code, _, stderr) = client(&[&base[..], &["--token-file", file.to_str().unwrap()]].concat(), &[]).await;
     assert_eq!(code, 0, "{stderr}");
 
+    let (code, _, stderr) = client(&base, &[("CIRCLE_OIDC_TOKEN_V2", token.as_str())]).await;
+    assert_eq!(code, 0, "CircleCI: {stderr}");
+    // Buildkite: the agent is asked for a token with the audience (a stand-in agent on PATH records the call).
+    let agent_dir = tempfile::tempdir().unwrap();
+    let agent = agent_dir.path().join("buildkite-agent");
+    let record = agent_dir.path().join("args");
+    std::fs::write(&agent, format!("#!/bin/sh\necho \"$@\" > '{}'\nprintf '%s' '{token}'\n", record.display()))
+        .unwrap();
+    std::fs::set_permissions(&agent, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", agent_dir.path().display(), std::env::var("PATH").unwrap_or_default());
+    let mut buildkite = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
+    buildkite.args(base).args(["--audience", "tollgate"]).env_clear().env("PATH", &path).env("BUILDKITE", "true");
+    let output = buildkite.output().await.unwrap();
+    assert!(output.status.success(), "Buildkite: {}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(std::fs::read_to_string(&record).unwrap().trim(), "oidc request-token --audience tollgate");
+    // The CI token never crosses the network in clear.
+    let (code, _, stderr) = client(
+        &["exchange", "--url", "http://10.1.2.3:8080", "--role", "plain"],
+        &[("SEMAPHORE_OIDC_TOKEN", token.as_str())],
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("must be https"), "{stderr}");
+
     // Clear errors.
     let (code, _, stderr) = client(&base, &[]).await;
     assert_eq!(code, 1);

@@ -296,3 +296,27 @@ fn by_role_arn() {
     assert_eq!((set.lints()[0].role.as_str(), set.lints()[1].role.as_str()), ("mid", "zeta"));
     assert!(PolicySet::default().by_role_arn(deploy).is_none());
 }
+
+#[test]
+fn a_token_grant_may_not_mint_tokens_aws_would_accept() {
+    let known = [crate::policy::KnownIssuer::named("github")];
+    let token = |audience: &str| {
+        format!(
+            "role: plain\nissuer: github\naudience: tollgate\nstatements:\n  - effect: allow\n    condition:\n      StringLike:\n        sub: \"repo:acme/*\"\ngrant:\n  type: token\n  audience: [deploy-api, \"{audience}\"]\n  ttl: 5m\n"
+        )
+    };
+    let aws = "role: aws\nissuer: github\naudience: tollgate\nstatements:\n  - effect: allow\n    condition:\n      StringLike:\n        sub: \"repo:acme/*\"\ngrant:\n  type: aws\n  role_arn: arn:aws:iam::123456789012:role/deploy-web\n  audience: tollgate-aws\n";
+    for (audience, with_aws) in [("sts.amazonaws.com", false), ("tollgate-aws", true)] {
+        let mut sources = vec![("plain.yaml".to_owned(), token(audience))];
+        if with_aws {
+            sources.push(("aws.yaml".to_owned(), aws.to_owned()));
+        }
+        let error = crate::policy::PolicySet::from_sources(&sources, &known).unwrap_err().to_string();
+        assert!(
+            error.contains("plain.yaml") && error.contains(&format!("may not use the audience \"{audience}\"")),
+            "{error}"
+        );
+    }
+    let fine = vec![("plain.yaml".to_owned(), token("vault")), ("aws.yaml".to_owned(), aws.to_owned())];
+    assert!(crate::policy::PolicySet::from_sources(&fine, &known).is_ok());
+}
