@@ -68,6 +68,8 @@ fn benches(c: &mut Criterion) {
                     audience: None,
                     ttl_secs: None,
                     session_policy: None,
+                    front_door: tollgate::broker::FrontDoor::Exchange,
+                    context: Default::default(),
                 };
                 runtime.block_on(broker.exchange(request)).expect("exchanged")
             })

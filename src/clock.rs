@@ -51,6 +51,21 @@ impl fmt::Display for UnixTime {
     }
 }
 
+/// Monotonic elapsed time, for durations (metrics, deadlines in logs); never for validity decisions.
+#[derive(Clone, Copy, Debug)]
+pub struct Stopwatch(std::time::Instant);
+
+impl Stopwatch {
+    #[allow(clippy::disallowed_methods)] // monotonic time, read here only
+    pub fn start() -> Self {
+        Self(std::time::Instant::now())
+    }
+
+    pub fn elapsed(&self) -> std::time::Duration {
+        self.0.elapsed()
+    }
+}
+
 /// A source of the current time.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> UnixTime;

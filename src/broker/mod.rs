@@ -4,13 +4,16 @@
 //! and acts on the grant (`grants`: mint a Tollgate token, or get AWS credentials from STS). It knows no HTTP:
 //! the front doors convert their wire shapes to `ExchangeRequest` and map `BrokerError` to their own codes.
 
+mod decision;
 mod grants;
+
+pub use decision::{DecisionEvent, DecisionSink, FrontDoor, Outcome, Reason, RequestContext, credential_digest};
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
-use crate::clock::{Clock, UnixTime};
+use crate::clock::{Clock, Stopwatch, UnixTime};
 use crate::credentials::{MintError, Minter};
 use crate::policy::{CaseOutcome, ClaimDisplay, Explanation, Grant, PolicySet, RenderError, Trace};
 use crate::sts::{AwsCredentials, StsClient, StsError};
@@ -27,6 +30,8 @@ pub struct ExchangeRequest {
     pub ttl_secs: Option<u32>,
     /// An inline session policy passed to STS (AWS grants only).
     pub session_policy: Option<String>,
+    pub front_door: FrontDoor,
+    pub context: RequestContext,
 }
 
 /// How much of a decision the caller is told (config `explain:`).
@@ -60,6 +65,8 @@ pub struct Explained {
 #[derive(Debug)]
 pub struct Exchanged {
     pub role: String,
+    /// The policy statement (from 1) that allowed it.
+    pub allowed_by: usize,
     /// The CI identity: the inbound token's `iss` and `sub`.
     pub ci_issuer: String,
     pub ci_subject: String,
@@ -74,6 +81,15 @@ pub enum Credential {
     Token { access_token: String, audience: String, jti: String },
     /// Temporary AWS credentials from STS.
     Aws(AwsCredentials),
+}
+
+/// What `exchange` knows of a request before and after deciding, for the sinks.
+struct Observed<'a> {
+    front_door: FrontDoor,
+    context: &'a RequestContext,
+    role: &'a str,
+    now: UnixTime,
+    stopwatch: Stopwatch,
 }
 
 /// The role name of `arn:aws|aws-cn|aws-us-gov:iam::<12 digits>:role/<name>` (no path).
@@ -124,6 +140,7 @@ pub enum BrokerError {
 /// Everything an exchange needs, shared behind one `Arc`.
 pub struct Broker {
     explain: ExplainConfig,
+    sinks: Vec<Arc<dyn DecisionSink>>,
     sts: Option<StsClient>,
     verifier: Verifier,
     policies: ArcSwap<PolicySet>,
@@ -135,6 +152,7 @@ impl Broker {
     pub fn new(verifier: Verifier, policies: PolicySet, minter: Minter, clock: Arc<dyn Clock>) -> Self {
         Self {
             explain: ExplainConfig::default(),
+            sinks: Vec::new(),
             sts: None,
             verifier,
             policies: ArcSwap::from_pointee(policies),
@@ -163,6 +181,12 @@ impl Broker {
     /// Verifies a token without any policy (to answer its errors before a role's existence is revealed).
     pub async fn verify(&self, token: &RawToken) -> Result<VerifiedToken, BrokerError> {
         Ok(self.verifier.verify(token, self.clock.now()).await?)
+    }
+
+    /// Adds an observer of every decision (metrics, audit).
+    pub fn with_sink(mut self, sink: Arc<dyn DecisionSink>) -> Self {
+        self.sinks.push(sink);
+        self
     }
 
     /// Sets what callers are told about decisions.
@@ -198,9 +222,58 @@ impl Broker {
     }
 
     pub async fn exchange(&self, request: ExchangeRequest) -> Result<Exchanged, BrokerError> {
+        let stopwatch = Stopwatch::start();
         let now = self.clock.now();
-        let verified = self.verifier.verify(&request.token, now).await?;
-        self.authorize_and_issue(&verified, request, now).await.map_err(|error| self.redact(error))
+        let (front_door, context, role) = (request.front_door, request.context.clone(), request.role.clone());
+        let observed = Observed { front_door, context: &context, role: &role, now, stopwatch };
+        let verified = match self.verifier.verify(&request.token, now).await {
+            Ok(verified) => verified,
+            Err(error) => {
+                let error = BrokerError::Verify(error);
+                self.observe(&observed, None, Err(&error));
+                return Err(self.redact(error));
+            }
+        };
+        let result = self.authorize_and_issue(&verified, request, now).await;
+        self.observe(&observed, Some(&verified), result.as_ref());
+        result.map_err(|error| self.redact(error))
+    }
+
+    /// Tells every sink about one decision.
+    fn observe(&self, seen: &Observed<'_>, verified: Option<&VerifiedToken>, result: Result<&Exchanged, &BrokerError>) {
+        if self.sinks.is_empty() {
+            return;
+        }
+        let (outcome, reason, detail) = match result {
+            Ok(exchanged) => (Outcome::Allow, Reason::Allowed, format!("statement {}", exchanged.allowed_by)),
+            Err(error) => {
+                let (outcome, reason) = Reason::of(error);
+                (outcome, reason, error.to_string())
+            }
+        };
+        let credential_sha256 = result.ok().map(|exchanged| match &exchanged.credential {
+            Credential::Token { access_token, .. } => credential_digest(access_token),
+            Credential::Aws(aws) => credential_digest(&aws.session_token),
+        });
+        let event = DecisionEvent {
+            time: seen.now,
+            front_door: seen.front_door,
+            context: seen.context,
+            issuer: verified.map(VerifiedToken::issuer_name),
+            sub: verified.map(VerifiedToken::sub),
+            inbound_jti: verified.and_then(VerifiedToken::jti),
+            role: seen.role,
+            role_known: self.policies().get(seen.role).is_some(),
+            outcome,
+            reason,
+            detail,
+            credential_sha256,
+            expires_at: result.ok().map(|exchanged| exchanged.expires_at),
+            duration: seen.stopwatch.elapsed(),
+        };
+        for sink in &self.sinks {
+            sink.record(&event);
+        }
     }
 
     /// Verifies the token and traces the role's policy over its claims, condition by condition. Never mints.
@@ -240,8 +313,8 @@ impl Broker {
     ) -> Result<Exchanged, BrokerError> {
         let policies = self.policies();
         let role = request.role.clone();
-        let policy = match policies.evaluate_case(&role, verified.issuer_name(), verified.claims()) {
-            CaseOutcome::Allow { policy, .. } => Arc::clone(policy),
+        let (policy, allowed_by) = match policies.evaluate_case(&role, verified.issuer_name(), verified.claims()) {
+            CaseOutcome::Allow { policy, statement } => (Arc::clone(policy), statement),
             CaseOutcome::UnknownRole => return Err(BrokerError::UnknownRole(role)),
             CaseOutcome::IssuerNotTrusted { .. } => {
                 let issuer = verified.issuer_name().to_owned();
@@ -256,6 +329,7 @@ impl Broker {
         tracing::info!(role = %role, issuer = verified.issuer_name(), sub = verified.sub(), "Exchange allowed.");
         Ok(Exchanged {
             role,
+            allowed_by,
             ci_issuer: verified.iss().to_owned(),
             ci_subject: verified.sub().to_owned(),
             expires_in: expires_at.secs_since(now),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::error::ApiError;
 use super::formats::{self, Format};
 use super::{AppState, MAX_BODY_BYTES};
-use crate::broker::ExchangeRequest;
+use crate::broker::{ExchangeRequest, FrontDoor, RequestContext};
 use crate::verify::RawToken;
 
 #[derive(Deserialize)]
@@ -34,6 +34,7 @@ pub struct ExchangeQuery {
 
 pub async fn exchange(
     State(state): State<Arc<AppState>>,
+    context: Option<Extension<RequestContext>>,
     query: Result<Query<ExchangeQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -42,7 +43,8 @@ pub async fn exchange(
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::choose(query.format.as_deref(), accept)?;
     let result = async {
-        let request = to_request(query, &headers, &body_bytes(body)?)?;
+        let mut request = to_request(query, &headers, &body_bytes(body)?)?;
+        request.context = context.map(|Extension(c)| c).unwrap_or_default();
         let exchanged = state.broker.exchange(request).await?;
         formats::render(exchanged, format)
     };
@@ -101,7 +103,15 @@ fn to_request(query: ExchangeQuery, headers: &HeaderMap, body: &[u8]) -> Result<
         return Err(ApiError::invalid_request("\"ttl_seconds\" must be positive"));
     }
     let token = RawToken::parse(&token).map_err(ApiError::from)?;
-    Ok(ExchangeRequest { token, role, audience: body.audience, ttl_secs: body.ttl_seconds, session_policy: None })
+    Ok(ExchangeRequest {
+        token,
+        role,
+        audience: body.audience,
+        ttl_secs: body.ttl_seconds,
+        session_policy: None,
+        front_door: FrontDoor::Exchange,
+        context: RequestContext::default(),
+    })
 }
 
 fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {

@@ -4,6 +4,7 @@
 //! Handlers extract, convert to broker types, call the `Broker`, and convert back; `error.rs` is the one
 //! place errors become status codes. `router` builds the app without a socket, so tests drive it directly.
 
+mod context;
 mod dev;
 mod discovery;
 pub mod error;
@@ -60,6 +61,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(context::middleware))
         .with_state(state)
 }
 
@@ -69,5 +71,6 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }

@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 
 use super::AppState;
-use crate::broker::{BrokerError, Credential, ExchangeRequest, Exchanged};
+use crate::broker::{BrokerError, Credential, ExchangeRequest, Exchanged, FrontDoor, RequestContext};
 use crate::sts::StsError;
 use crate::verify::{RawToken, VerifyError};
 
@@ -41,13 +41,17 @@ impl StsFault {
 
 pub async fn handle(
     State(state): State<Arc<AppState>>,
+    context: Option<Extension<RequestContext>>,
     RawQuery(query): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let request_id = request_id();
     let result = match body {
         Err(_) => Err(StsFault::validation("the request body could not be read or is too large")),
-        Ok(body) => assume(&state, &params(query.as_deref(), &body), &request_id).await,
+        Ok(body) => {
+            let context = context.map(|Extension(c)| c).unwrap_or_default();
+            assume(&state, &params(query.as_deref(), &body), &request_id, context).await
+        }
     };
     let (status, xml) = match result {
         Ok(xml) => (StatusCode::OK, xml),
@@ -73,7 +77,12 @@ fn params(query: Option<&str>, body: &[u8]) -> HashMap<String, String> {
     params
 }
 
-async fn assume(state: &AppState, params: &HashMap<String, String>, request_id: &str) -> Result<String, StsFault> {
+async fn assume(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    request_id: &str,
+    context: RequestContext,
+) -> Result<String, StsFault> {
     let get = |name: &str| params.get(name).map(String::as_str);
     match get("Action") {
         Some("AssumeRoleWithWebIdentity") => {}
@@ -119,7 +128,15 @@ async fn assume(state: &AppState, params: &HashMap<String, String>, request_id: 
     if policy.is_some() && !aws_grant {
         return Err(StsFault::validation("Policy applies to AWS credentials only; this role issues Tollgate tokens"));
     }
-    let request = ExchangeRequest { token, role, audience: None, ttl_secs: duration, session_policy: policy };
+    let request = ExchangeRequest {
+        token,
+        role,
+        audience: None,
+        ttl_secs: duration,
+        session_policy: policy,
+        front_door: FrontDoor::Sts,
+        context,
+    };
     let exchanged = state.broker.exchange(request).await.map_err(broker_fault)?;
     Ok(success_xml(exchanged, role_arn, session_name, request_id))
 }

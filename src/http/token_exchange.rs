@@ -9,14 +9,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use crate::broker::{BrokerError, Credential, ExchangeRequest};
+use crate::broker::{BrokerError, Credential, ExchangeRequest, FrontDoor, RequestContext};
 use crate::policy::Grant;
 use crate::verify::RawToken;
 
@@ -48,6 +48,7 @@ impl IntoResponse for OAuthError {
 
 pub async fn token(
     State(state): State<Arc<AppState>>,
+    context: Option<Extension<RequestContext>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, OAuthError> {
     let body = body.map_err(|_| OAuthError::new("invalid_request", "the body could not be read or is too large"))?;
@@ -102,7 +103,15 @@ pub async fn token(
         ));
     }
     let token = RawToken::parse(&subject_token).map_err(|e| OAuthError::new("invalid_grant", e.to_string()))?;
-    let request = ExchangeRequest { token, role: role.clone(), audience, ttl_secs: None, session_policy: None };
+    let request = ExchangeRequest {
+        token,
+        role: role.clone(),
+        audience,
+        ttl_secs: None,
+        session_policy: None,
+        front_door: FrontDoor::Token,
+        context: context.map(|Extension(c)| c).unwrap_or_default(),
+    };
     let exchanged = state.broker.exchange(request).await.map_err(oauth_error)?;
     let Credential::Token { access_token, .. } = exchanged.credential else {
         return Err(OAuthError::new("invalid_target", "this role issues AWS credentials"));

@@ -34,6 +34,8 @@ fn request(token: String) -> ExchangeRequest {
         audience: None,
         ttl_secs: None,
         session_policy: None,
+        front_door: tollgate::broker::FrontDoor::Exchange,
+        context: Default::default(),
     }
 }
 
