@@ -50,6 +50,7 @@ pub enum Reason {
     UpstreamDenied,
     UpstreamThrottled,
     UpstreamError,
+    RateLimited,
     Internal,
 }
 
@@ -110,7 +111,7 @@ impl Outcome {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 20] = [
+    pub const ALL: [Reason; 21] = [
         Reason::Allowed,
         Reason::Malformed,
         Reason::Expired,
@@ -130,6 +131,7 @@ impl Reason {
         Reason::UpstreamDenied,
         Reason::UpstreamThrottled,
         Reason::UpstreamError,
+        Reason::RateLimited,
         Reason::Internal,
     ];
 
@@ -154,6 +156,7 @@ impl Reason {
             Reason::UpstreamDenied => "upstream_denied",
             Reason::UpstreamThrottled => "upstream_throttled",
             Reason::UpstreamError => "upstream_error",
+            Reason::RateLimited => "rate_limited",
             Reason::Internal => "internal",
         }
     }
@@ -183,6 +186,7 @@ impl Reason {
             BrokerError::AudienceNotGranted { .. } => deny(Reason::AudienceNotGranted),
             BrokerError::Render { .. } => deny(Reason::ClaimMapping),
             BrokerError::Mint(_) => (Outcome::Error, Reason::Internal),
+            BrokerError::RateLimited { .. } => (Outcome::Error, Reason::RateLimited),
             BrokerError::Upstream(upstream) => match upstream {
                 StsError::AccessDenied(_) | StsError::InvalidIdentityToken(_) | StsError::IdpRejectedClaim(_) => {
                     deny(Reason::UpstreamDenied)

@@ -15,6 +15,7 @@ use arc_swap::ArcSwap;
 
 use crate::clock::{Clock, Stopwatch, UnixTime};
 use crate::credentials::{MintError, Minter};
+use crate::limits::{RateLimit, RateLimiter};
 use crate::policy::{CaseOutcome, ClaimDisplay, Explanation, Grant, PolicySet, RenderError, Trace};
 use crate::sts::{AwsCredentials, StsClient, StsError};
 use crate::verify::{RawToken, VerifiedToken, Verifier, VerifyError};
@@ -135,6 +136,9 @@ pub enum BrokerError {
     Mint(#[from] MintError),
     #[error(transparent)]
     Upstream(#[from] StsError),
+    /// The issuer's rate limit (`limits.per_issuer`) is exhausted.
+    #[error("too many exchanges for issuer {issuer:?}; retry after {retry_after_secs} s")]
+    RateLimited { issuer: String, retry_after_secs: u64 },
 }
 
 /// Everything an exchange needs, shared behind one `Arc`.
@@ -142,6 +146,7 @@ pub struct Broker {
     explain: ExplainConfig,
     sinks: Vec<Arc<dyn DecisionSink>>,
     sts: Option<StsClient>,
+    issuer_limiter: Option<RateLimiter<String>>,
     verifier: Verifier,
     policies: ArcSwap<PolicySet>,
     minter: Minter,
@@ -154,6 +159,7 @@ impl Broker {
             explain: ExplainConfig::default(),
             sinks: Vec::new(),
             sts: None,
+            issuer_limiter: None,
             verifier,
             policies: ArcSwap::from_pointee(policies),
             minter,
@@ -181,6 +187,12 @@ impl Broker {
     /// Verifies a token without any policy (to answer its errors before a role's existence is revealed).
     pub async fn verify(&self, token: &RawToken) -> Result<VerifiedToken, BrokerError> {
         Ok(self.verifier.verify(token, self.clock.now()).await?)
+    }
+
+    /// Limits the exchanges of each trusted issuer (counted after verification, before the policy).
+    pub fn with_issuer_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.issuer_limiter = Some(RateLimiter::new(limit));
+        self
     }
 
     /// Adds an observer of every decision (metrics, audit).
@@ -234,6 +246,14 @@ impl Broker {
                 return Err(self.redact(error));
             }
         };
+        if let Some(limiter) = &self.issuer_limiter
+            && let Err(limited) = limiter.check(verified.issuer_name().to_owned()).await
+        {
+            let issuer = verified.issuer_name().to_owned();
+            let error = BrokerError::RateLimited { issuer, retry_after_secs: limited.retry_after_secs };
+            self.observe(&observed, Some(&verified), Err(&error));
+            return Err(error);
+        }
         let result = self.authorize_and_issue(&verified, request, now).await;
         self.observe(&observed, Some(&verified), result.as_ref());
         result.map_err(|error| self.redact(error))

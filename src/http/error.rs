@@ -18,6 +18,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     description: String,
+    /// `Retry-After` seconds of a 429 or 503 (default 5).
+    retry_after_secs: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -28,19 +30,40 @@ struct ErrorBody<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        Self { status, code, description: description.into() }
+        Self { status, code, description: description.into(), retry_after_secs: None }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", description)
     }
 
-    pub fn too_large(limit: usize) -> Self {
+    pub fn too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request",
-            format!("the request body is larger than {limit} bytes"),
+            "the request body is larger than this service accepts",
         )
+    }
+
+    /// 429: a rate limit is exhausted; the client may retry after `retry_after_secs`.
+    pub fn rate_limited(retry_after_secs: u64, description: impl Into<String>) -> Self {
+        let error = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", description);
+        Self { retry_after_secs: Some(retry_after_secs), ..error }
+    }
+
+    /// 503 at once: the listener's concurrency ceiling is reached (load shedding, never queueing).
+    pub fn overloaded() -> Self {
+        tracing::warn!("Request shed: too many requests in flight.");
+        let error =
+            Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "too many requests in flight");
+        Self { retry_after_secs: Some(1), ..error }
+    }
+
+    /// 503: the request was not answered within the request timeout.
+    pub fn timed_out(timeout: std::time::Duration) -> Self {
+        tracing::warn!(timeout_secs = timeout.as_secs(), "Request timed out.");
+        let description = format!("the request was not answered within {} s", timeout.as_secs());
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", description)
     }
 
     pub fn not_found() -> Self {
@@ -91,6 +114,9 @@ impl From<BrokerError> for ApiError {
             BrokerError::AudienceNotGranted { .. } => Self::invalid_request(error.to_string()),
             BrokerError::Mint(mint) => Self::internal(&mint),
             BrokerError::Upstream(upstream) => upstream.into(),
+            BrokerError::RateLimited { retry_after_secs, .. } => {
+                Self::rate_limited(retry_after_secs, error.to_string())
+            }
         }
     }
 }
@@ -123,7 +149,8 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, Json(body)).into_response();
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if matches!(self.status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS) {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            let secs = self.retry_after_secs.unwrap_or(5);
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -10,9 +10,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 
+use super::AppState;
 use super::error::ApiError;
 use super::formats::{self, Format};
-use super::{AppState, MAX_BODY_BYTES};
 use crate::broker::{ExchangeRequest, FrontDoor, RequestContext};
 use crate::verify::RawToken;
 
@@ -68,7 +68,7 @@ pub(super) fn parse_request(
 
 pub(super) fn body_bytes(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(MAX_BODY_BYTES),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(),
         _ => ApiError::invalid_request(format!("could not read the body: {}", rejection.body_text())),
     })
 }

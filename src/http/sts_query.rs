@@ -182,6 +182,7 @@ fn broker_fault(error: BrokerError) -> StsFault {
         BrokerError::Verify(verify) => verify_fault(&verify),
         BrokerError::Upstream(upstream) => upstream_fault(upstream),
         BrokerError::Mint(_) => StsFault::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "internal error"),
+        BrokerError::RateLimited { .. } => StsFault::new(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded"),
         BrokerError::UnknownRole(_)
         | BrokerError::IssuerNotTrustedByRole { .. }
         | BrokerError::Denied { .. }

@@ -30,11 +30,12 @@ pub struct OAuthError {
     status: StatusCode,
     code: &'static str,
     description: String,
+    retry_after_secs: Option<u64>,
 }
 
 impl OAuthError {
     fn new(code: &'static str, description: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code, description: description.into() }
+        Self { status: StatusCode::BAD_REQUEST, code, description: description.into(), retry_after_secs: None }
     }
 }
 
@@ -42,7 +43,11 @@ impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
         tracing::info!(error = self.code, description = %self.description, "Token exchange refused.");
         let body = Json(json!({"error": self.code, "error_description": self.description}));
-        no_store((self.status, body).into_response())
+        let mut response = no_store((self.status, body).into_response());
+        if let Some(secs) = self.retry_after_secs {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }
 
@@ -130,10 +135,15 @@ fn oauth_error(error: BrokerError) -> OAuthError {
     let text = error.to_string();
     match error {
         BrokerError::Verify(verify) if verify.is_unavailable() => {
-            OAuthError { status: StatusCode::SERVICE_UNAVAILABLE, code: "temporarily_unavailable", description: text }
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            OAuthError { status, code: "temporarily_unavailable", description: text, retry_after_secs: Some(5) }
         }
         BrokerError::Verify(_) => OAuthError::new("invalid_grant", text),
         BrokerError::UnknownRole(_) => OAuthError::new("invalid_scope", text),
+        BrokerError::RateLimited { retry_after_secs, .. } => {
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            OAuthError { status, code: "rate_limited", description: text, retry_after_secs: Some(retry_after_secs) }
+        }
         BrokerError::AudienceNotGranted { .. } => OAuthError::new("invalid_target", text),
         BrokerError::IssuerNotTrustedByRole { .. }
         | BrokerError::Denied { .. }
@@ -145,6 +155,7 @@ fn oauth_error(error: BrokerError) -> OAuthError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 code: "server_error",
                 description: "internal error".into(),
+                retry_after_secs: None,
             }
         }
     }
