@@ -1,5 +1,5 @@
-//! Wiring: builds the issuers, policies, keys and broker from a `Config`, binds, serves, and runs the
-//! background JWKS refresher. The only place that composes modules; it holds no logic of its own.
+//! Wiring: builds the issuers, policies, keys and broker from a `Config`, serves, and runs the background
+//! tasks (JWKS refresher, policy reloads). The only place that composes modules; it holds no logic of its own.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -56,6 +56,8 @@ pub struct App {
     pub watch_policies: bool,
     /// How often the background task looks for due refreshes.
     pub refresh_tick: Duration,
+    /// How long requests in flight may take once shutdown begins.
+    pub shutdown_grace: Duration,
 }
 
 impl App {
@@ -80,11 +82,13 @@ impl App {
         }
         let minter = Minter::new(config.minter.clone(), active, previous);
         let verifier = Verifier::new(Arc::clone(&issuers));
-        let broker = Arc::new(
-            Broker::new(verifier, policies, minter, clock)
-                .with_explain(config.explain)
-                .with_sts(StsClient::new(&config.sts)),
-        );
+        let mut broker = Broker::new(verifier, policies, minter, clock)
+            .with_explain(config.explain)
+            .with_sts(StsClient::new(&config.sts));
+        if let Some(limit) = config.limits.per_issuer {
+            broker = broker.with_issuer_rate_limit(limit);
+        }
+        let broker = Arc::new(broker);
         let reloader =
             Arc::new(PolicyReloader::new(Arc::clone(&broker), config.policies_dir.clone(), config.known_issuers()));
         let dev = match mode {
@@ -92,16 +96,17 @@ impl App {
             Mode::Production => None,
         };
         Ok(App {
-            state: Arc::new(AppState { broker, dev }),
+            state: Arc::new(AppState { broker, dev, limits: config.limits.clone() }),
             issuers,
             reloader,
             watch_policies: config.watch_policies,
             refresh_tick: REFRESH_TICK,
+            shutdown_grace: config.shutdown_grace,
         })
     }
 
-    /// Serves until `shutdown`; prefetches issuer keys once the listener is up (the dev issuer is served by
-    /// this very listener) and keeps refreshing them in the background.
+    /// Serves until `shutdown`, then lets requests in flight finish within the grace period; prefetches issuer
+    /// keys once the listener is up (the dev issuer is served by this very listener) and keeps refreshing them.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -113,7 +118,12 @@ impl App {
         if self.watch_policies {
             background.push(tokio::spawn(reload::watch_files(Arc::clone(&self.reloader))));
         }
-        let served = http::serve(listener, http::router(Arc::clone(&self.state)), shutdown).await;
+        let options = http::ServeOptions {
+            header_read_timeout: self.state.limits.header_read_timeout,
+            shutdown_grace: self.shutdown_grace,
+            tls: None,
+        };
+        let served = http::serve(listener, http::router(Arc::clone(&self.state)), options, shutdown).await;
         background.iter().for_each(tokio::task::JoinHandle::abort);
         Ok(served?)
     }

@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -13,6 +14,7 @@ use serde_saphyr::Spanned;
 use crate::broker::ExplainConfig;
 use crate::credentials::{MinterConfig, SigningAlg};
 use crate::issuers::{IssuerConfig, JwksSettings, parse_allowed};
+use crate::limits::LimitsConfig;
 use crate::policy::{ClaimDisplay, KnownIssuer};
 use crate::sts::StsConfig;
 
@@ -40,6 +42,10 @@ pub struct Config {
     /// Reload policies when their files change (SIGHUP always reloads).
     pub watch_policies: bool,
     pub sts: StsConfig,
+    /// Limits of every listener.
+    pub limits: LimitsConfig,
+    /// After SIGTERM, how long requests in flight may take before the process exits anyway.
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -71,6 +77,10 @@ struct RawConfig {
     watch_policies: bool,
     #[serde(default)]
     aws: RawAws,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default = "default_grace")]
+    shutdown_grace_seconds: u32,
 }
 
 #[derive(Default, Deserialize)]
@@ -128,6 +138,10 @@ struct RawJwks {
 
 fn default_true() -> bool {
     true
+}
+
+fn default_grace() -> u32 {
+    20
 }
 
 fn default_leeway() -> u32 {
@@ -211,6 +225,10 @@ impl Config {
             in_errors: raw.explain.in_errors.unwrap_or(true),
             endpoint: raw.explain.endpoint.unwrap_or(true),
         };
+        let limits = server::limits(&raw.limits).map_err(|reason| ConfigError(format!("{file}: limits: {reason}")))?;
+        if raw.shutdown_grace_seconds > 3600 {
+            return Err(ConfigError(format!("{file}: shutdown_grace_seconds: must be 0..3600")));
+        }
         Ok(Config {
             listen,
             signing,
@@ -222,6 +240,8 @@ impl Config {
             watch_policies: raw.watch_policies,
             sts: sts_config(&raw.aws, env(ENV_AWS_ENDPOINT_URL))
                 .map_err(|(line, key, reason)| at(line, key, reason))?,
+            limits,
+            shutdown_grace: Duration::from_secs(u64::from(raw.shutdown_grace_seconds)),
         })
     }
 
@@ -306,9 +326,11 @@ fn jwks_settings(raw: &RawJwks) -> Result<JwksSettings, String> {
 }
 
 mod issuers;
+mod server;
 
 pub use issuers::profile_known_issuers;
 use issuers::{RawIssuer, issuer_config, known_issuer, same_issuer};
+use server::RawLimits;
 
 #[cfg(test)]
 mod tests;

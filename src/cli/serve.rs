@@ -31,19 +31,22 @@ pub async fn serve(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
+/// Completes on SIGTERM or Ctrl-C (SIGINT); serving then stops accepting and drains within the grace period.
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            };
+            tracing::info!(signal = name, "Shutdown requested.");
             return;
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+    tracing::info!(signal = "SIGINT", "Shutdown requested.");
 }
 
 /// Validates the config, its policies (printing lint warnings), the signing key and static JWKS files.

@@ -1,5 +1,5 @@
-//! The public HTTP listener: routes, the request body limit, and the front doors. With `admin/`, the only
-//! code that imports axum.
+//! The public HTTP listener: routes, the listener limits (`limits`), serving with graceful shutdown and
+//! optional TLS (`serve`), and the front doors. With `admin/`, the only code that imports axum.
 //!
 //! Handlers extract, convert to broker types, call the `Broker`, and convert back; `error.rs` is the one
 //! place errors become status codes. `router` builds the app without a socket, so tests drive it directly.
@@ -12,29 +12,29 @@ mod exchange;
 mod explain;
 mod formats;
 mod health;
+pub mod limits;
+mod serve;
 mod sts_query;
 mod token_exchange;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
-use tokio::net::TcpListener;
 
 use crate::broker::Broker;
 use crate::dev::DevIssuer;
+use crate::limits::LimitsConfig;
 use error::ApiError;
-
-/// Largest request body accepted on any route.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub use serve::{ServeOptions, serve};
 
 /// Shared state of every handler.
 pub struct AppState {
     pub broker: Arc<Broker>,
     /// Present only in dev mode.
     pub dev: Option<Arc<DevIssuer>>,
+    /// The public listener's limits.
+    pub limits: LimitsConfig,
 }
 
 /// The public router.
@@ -57,20 +57,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route("/dev/issuer/semaphore/{org}/.well-known/openid-configuration", get(dev::semaphore_discovery))
             .route("/dev/issuer/semaphore/{org}/jwks", get(dev::semaphore_jwks));
     }
-    router
+    let limits = state.limits.clone();
+    let router = router
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(context::middleware))
-        .with_state(state)
-}
-
-/// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+        .with_state(state);
+    limits::apply(router, &limits).layer(axum::middleware::from_fn(context::middleware))
 }

@@ -14,8 +14,16 @@ use axum::routing::post;
 
 #[derive(Clone, Debug)]
 pub enum StubMode {
-    Succeed { secret: String },
-    Fail { status: u16, code: &'static str, message: &'static str },
+    Succeed {
+        secret: String,
+    },
+    /// Success with the default secret, after this long.
+    SucceedAfter(Duration),
+    Fail {
+        status: u16,
+        code: &'static str,
+        message: &'static str,
+    },
     Hang(Duration),
     Garbage,
 }
@@ -65,7 +73,11 @@ async fn answer(State(state): State<Arc<StubState>>, body: Bytes) -> Response {
     let params: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let session = params.get("RoleSessionName").cloned().unwrap_or_default();
     state.requests.lock().unwrap().push(params);
-    let mode = state.mode.lock().unwrap().clone();
+    let mut mode = state.mode.lock().unwrap().clone();
+    if let StubMode::SucceedAfter(delay) = mode {
+        tokio::time::sleep(delay).await;
+        mode = StubMode::Succeed { secret: "stub-secret".into() };
+    }
     match mode {
         StubMode::Succeed { secret } => {
             let xml = format!(
@@ -86,5 +98,6 @@ async fn answer(State(state): State<Arc<StubState>>, body: Bytes) -> Response {
             StatusCode::GATEWAY_TIMEOUT.into_response()
         }
         StubMode::Garbage => ([("content-type", "text/xml")], "<<<not xml at all").into_response(),
+        StubMode::SucceedAfter(_) => unreachable!("replaced by Succeed above"),
     }
 }
