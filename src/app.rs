@@ -1,5 +1,6 @@
-//! Wiring: builds the issuers, policies, keys and broker from a `Config`, serves, and runs the background
-//! tasks (JWKS refresher, policy reloads). The only place that composes modules; it holds no logic of its own.
+//! Wiring: builds the issuers, policies, keys, broker and TLS from a `Config`, serves, and runs the background
+//! tasks (JWKS refresher, policy and certificate reloads). The only place that composes modules; it holds no
+//! logic of its own.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::issuers::{FetchError, Issuers};
 use crate::policy::{PolicyError, PolicySet};
 use crate::reload::{self, PolicyReloader};
 use crate::sts::StsClient;
+use crate::tls::{ServerTls, TlsError};
 use crate::verify::Verifier;
 
 /// How often the background task looks for due JWKS refreshes (each issuer keeps its own schedule).
@@ -43,6 +45,8 @@ pub enum StartError {
     Issuers(#[from] FetchError),
     #[error("dev issuer: {0}")]
     Dev(#[from] DevError),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -56,6 +60,8 @@ pub struct App {
     pub watch_policies: bool,
     /// How often the background task looks for due refreshes.
     pub refresh_tick: Duration,
+    /// TLS on the public listener (its certificate reloads when its files change).
+    pub tls: Option<Arc<ServerTls>>,
     /// How long requests in flight may take once shutdown begins.
     pub shutdown_grace: Duration,
 }
@@ -95,12 +101,14 @@ impl App {
             Mode::Dev => Some(Arc::new(DevIssuer::generate(&config.minter.issuer_url)?)),
             Mode::Production => None,
         };
+        let tls = config.tls.clone().map(ServerTls::load).transpose()?.map(Arc::new);
         Ok(App {
             state: Arc::new(AppState { broker, dev, limits: config.limits.clone() }),
             issuers,
             reloader,
             watch_policies: config.watch_policies,
             refresh_tick: REFRESH_TICK,
+            tls,
             shutdown_grace: config.shutdown_grace,
         })
     }
@@ -118,10 +126,13 @@ impl App {
         if self.watch_policies {
             background.push(tokio::spawn(reload::watch_files(Arc::clone(&self.reloader))));
         }
+        if let Some(tls) = &self.tls {
+            background.push(tokio::spawn(Arc::clone(tls).watch()));
+        }
         let options = http::ServeOptions {
             header_read_timeout: self.state.limits.header_read_timeout,
             shutdown_grace: self.shutdown_grace,
-            tls: None,
+            tls: self.tls.as_ref().map(|tls| tls.acceptor()),
         };
         let served = http::serve(listener, http::router(Arc::clone(&self.state)), options, shutdown).await;
         background.iter().for_each(tokio::task::JoinHandle::abort);

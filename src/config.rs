@@ -17,6 +17,7 @@ use crate::issuers::{IssuerConfig, JwksSettings, parse_allowed};
 use crate::limits::LimitsConfig;
 use crate::policy::{ClaimDisplay, KnownIssuer};
 use crate::sts::StsConfig;
+use crate::tls::TlsConfig;
 
 /// Environment variables that override the file.
 pub const ENV_LISTEN: &str = "TOLLGATE_LISTEN";
@@ -44,6 +45,8 @@ pub struct Config {
     pub sts: StsConfig,
     /// Limits of every listener.
     pub limits: LimitsConfig,
+    /// TLS on the public listener; plain HTTP without.
+    pub tls: Option<TlsConfig>,
     /// After SIGTERM, how long requests in flight may take before the process exits anyway.
     pub shutdown_grace: Duration,
 }
@@ -79,6 +82,7 @@ struct RawConfig {
     aws: RawAws,
     #[serde(default)]
     limits: RawLimits,
+    tls: Option<RawTls>,
     #[serde(default = "default_grace")]
     shutdown_grace_seconds: u32,
 }
@@ -241,6 +245,7 @@ impl Config {
             sts: sts_config(&raw.aws, env(ENV_AWS_ENDPOINT_URL))
                 .map_err(|(line, key, reason)| at(line, key, reason))?,
             limits,
+            tls: raw.tls.as_ref().map(|tls| server::tls(tls, base)),
             shutdown_grace: Duration::from_secs(u64::from(raw.shutdown_grace_seconds)),
         })
     }
@@ -330,7 +335,7 @@ mod server;
 
 pub use issuers::profile_known_issuers;
 use issuers::{RawIssuer, issuer_config, known_issuer, same_issuer};
-use server::RawLimits;
+use server::{RawLimits, RawTls};
 
 #[cfg(test)]
 mod tests;

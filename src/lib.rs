@@ -7,8 +7,8 @@
 //! Modules in reading order: `config` (file -> validated config), `clock` (time as a parameter), `issuers`
 //! (trusted issuers, JWKS cache), `verify` (token -> `VerifiedToken`), `policy` (trust policies, pure),
 //! `credentials` (signing keys, minting, our JWKS), `broker` (the use case), `dev` (dev-mode CI issuer),
-//! `limits` (listener limits, rate limiters), `http` (routes, the one error mapping, serving), `reload` (policy hot
-//! reload), `app` (wiring it all and serving). See ARCHITECTURE.md.
+//! `limits` (listener limits, rate limiters), `tls` (the public listener's certificate), `http` (routes, the one
+//! error mapping, serving), `reload` (policy hot reload), `app` (wiring it all and serving). See ARCHITECTURE.md.
 
 pub mod app;
 pub mod broker;
@@ -22,4 +22,5 @@ pub mod limits;
 pub mod policy;
 pub mod reload;
 pub mod sts;
+pub mod tls;
 pub mod verify;

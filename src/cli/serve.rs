@@ -25,7 +25,8 @@ pub async fn serve(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ExitCod
     let app = App::build(&config, mode, Arc::new(SystemClock))?;
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
-    tracing::info!(listen = %config.listen, issuer = %config.minter.issuer_url, policies = app.state.broker.policies().len(), "Tollgate is serving.");
+    let tls = app.tls.is_some();
+    tracing::info!(listen = %config.listen, tls, issuer = %config.minter.issuer_url, policies = app.state.broker.policies().len(), "Tollgate is serving.");
     app.serve(listener, shutdown_signal()).await?;
     tracing::info!("Tollgate stopped.");
     Ok(ExitCode::SUCCESS)

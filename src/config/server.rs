@@ -1,11 +1,13 @@
-//! The listener keys of the config file: `limits:`, raw (serde) and validated into `limits::LimitsConfig`.
-//! Nothing here serves.
+//! The listener keys of the config file: `limits:` and `tls:`, raw (serde) and validated into
+//! `limits::LimitsConfig` and `tls::TlsConfig`. Nothing here serves.
 
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::limits::{LimitsConfig, RateLimit};
+use crate::tls::TlsConfig;
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +25,13 @@ pub(super) struct RawLimits {
 struct RawRate {
     requests_per_second: u32,
     burst: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    cert_file: String,
+    key_file: String,
 }
 
 pub(super) fn limits(raw: &RawLimits) -> Result<LimitsConfig, String> {
@@ -57,4 +66,8 @@ fn rate(key: &str, raw: &RawRate) -> Result<RateLimit, String> {
         return Err(format!("{key}: requests_per_second and burst must be 1..1000000"));
     }
     Ok(limit)
+}
+
+pub(super) fn tls(raw: &RawTls, base: &Path) -> TlsConfig {
+    TlsConfig { cert_file: base.join(&raw.cert_file), key_file: base.join(&raw.key_file) }
 }

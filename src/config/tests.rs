@@ -157,18 +157,21 @@ fn shipped_configs_parse() {
 }
 
 #[test]
-fn listener_limits_and_grace_have_defaults_and_are_checked() {
+fn listener_limits_tls_and_grace_have_defaults_and_are_checked() {
     let defaults = parse(GOOD).unwrap();
     assert_eq!(defaults.limits, crate::limits::LimitsConfig::default());
     assert_eq!(defaults.limits.max_body_bytes, 65_536);
-    assert_eq!(defaults.shutdown_grace.as_secs(), 20);
-    let listener = "limits:\n  max_body_bytes: 4096\n  header_read_timeout_seconds: 2\n  request_timeout_seconds: 3\n  max_concurrent_requests: 7\n  per_client_ip: {requests_per_second: 5}\n  per_issuer: {requests_per_second: 10, burst: 40}\nshutdown_grace_seconds: 5\n";
+    assert_eq!((defaults.tls, defaults.shutdown_grace.as_secs()), (None, 20));
+    let listener = "limits:\n  max_body_bytes: 4096\n  header_read_timeout_seconds: 2\n  request_timeout_seconds: 3\n  max_concurrent_requests: 7\n  per_client_ip: {requests_per_second: 5}\n  per_issuer: {requests_per_second: 10, burst: 40}\ntls:\n  cert_file: tls/cert.pem\n  key_file: tls/key.pem\nshutdown_grace_seconds: 5\n";
     let config = parse(&format!("{listener}{GOOD}")).unwrap();
     let limits = &config.limits;
     assert_eq!((limits.max_body_bytes, limits.max_concurrent_requests), (4096, 7));
     assert_eq!((limits.header_read_timeout.as_secs(), limits.request_timeout.as_secs()), (2, 3));
     let rate = |rps, burst| Some(crate::limits::RateLimit { requests_per_second: rps, burst });
     assert_eq!((limits.per_client_ip, limits.per_issuer), (rate(5, 5), rate(10, 40)), "burst defaults to the rate");
+    let tls = config.tls.unwrap();
+    assert_eq!(tls.cert_file, Path::new("/etc/tollgate/tls/cert.pem"));
+    assert_eq!(tls.key_file, Path::new("/etc/tollgate/tls/key.pem"));
     assert_eq!(config.shutdown_grace.as_secs(), 5);
     for (bad, detail) in [
         ("limits:\n  max_body_bytes: 10\n", "limits: max_body_bytes"),
@@ -177,6 +180,7 @@ fn listener_limits_and_grace_have_defaults_and_are_checked() {
         ("limits:\n  per_issuer: {requests_per_second: 0}\n", "limits: per_issuer"),
         ("limits:\n  per_client_ip: {burst: 3}\n", "requests_per_second"),
         ("limits:\n  queue: 5\n", "queue"),
+        ("tls:\n  cert_file: c.pem\n", "key_file"),
         ("shutdown_grace_seconds: 7200\n", "shutdown_grace_seconds"),
     ] {
         let error = parse(&format!("{bad}{GOOD}")).unwrap_err().to_string();

@@ -15,4 +15,5 @@ mod rejections;
 mod shutdown;
 mod support;
 mod tidy;
+mod tls;
 mod vectors;
