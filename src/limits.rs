@@ -76,8 +76,11 @@ impl<K: Hash + Eq + Send + Sync + 'static> RateLimiter<K> {
     pub fn new(limit: RateLimit) -> Self {
         // A bucket idle long enough to be full again is worth nothing: let it go.
         let refill_secs = u64::from(limit.burst).div_ceil(u64::from(limit.requests_per_second.max(1)));
+        // LRU rather than moka's default TinyLFU admission: a new key is always tracked (and so limited), the
+        // least recently seen one goes.
         let buckets = moka::future::Cache::builder()
             .max_capacity(MAX_TRACKED_KEYS)
+            .eviction_policy(moka::policy::EvictionPolicy::lru())
             .time_to_idle(Duration::from_secs(refill_secs.saturating_add(1)))
             .build();
         Self { limit, buckets, epoch: Stopwatch::start() }
