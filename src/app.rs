@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::broker::Broker;
+use crate::audit::Audit;
+use crate::broker::{Broker, DecisionSink};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::credentials::{KeyError, Minter, SigningKey};
@@ -45,6 +46,8 @@ pub enum StartError {
     Dev(#[from] DevError),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
+    #[error("audit log: {0}")]
+    Audit(std::io::Error),
 }
 
 /// A built application: the router plus the pieces the process keeps running.
@@ -52,6 +55,7 @@ pub struct App {
     pub state: Arc<AppState>,
     pub issuers: Arc<Issuers>,
     pub reloader: Arc<PolicyReloader>,
+    pub audit: Arc<Audit>,
     /// Reload policies when their files change (SIGHUP always does).
     pub watch_policies: bool,
     /// How often the background task looks for due refreshes.
@@ -79,11 +83,13 @@ impl App {
             tracing::warn!(lint = %lint, "Policy lint.");
         }
         let minter = Minter::new(config.minter.clone(), active, previous);
+        let audit = Arc::new(Audit::open(&config.audit).map_err(StartError::Audit)?);
         let verifier = Verifier::new(Arc::clone(&issuers));
         let broker = Arc::new(
             Broker::new(verifier, policies, minter, clock)
                 .with_explain(config.explain)
-                .with_sts(StsClient::new(&config.sts)),
+                .with_sts(StsClient::new(&config.sts))
+                .with_sink(Arc::clone(&audit) as Arc<dyn DecisionSink>),
         );
         let reloader =
             Arc::new(PolicyReloader::new(Arc::clone(&broker), config.policies_dir.clone(), config.known_issuers()));
@@ -95,6 +101,7 @@ impl App {
             state: Arc::new(AppState { broker, dev }),
             issuers,
             reloader,
+            audit,
             watch_policies: config.watch_policies,
             refresh_tick: REFRESH_TICK,
         })
@@ -109,7 +116,8 @@ impl App {
     ) -> Result<(), StartError> {
         let clock = Arc::clone(self.state.broker.clock());
         let refresher = tokio::spawn(refresh_forever(Arc::clone(&self.issuers), clock, self.refresh_tick));
-        let mut background = vec![refresher, tokio::spawn(reload::watch_sighup(Arc::clone(&self.reloader)))];
+        let hangups = tokio::spawn(on_sighup(Arc::clone(&self.reloader), Arc::clone(&self.audit)));
+        let mut background = vec![refresher, hangups];
         if self.watch_policies {
             background.push(tokio::spawn(reload::watch_files(Arc::clone(&self.reloader))));
         }
@@ -117,6 +125,27 @@ impl App {
         background.iter().for_each(tokio::task::JoinHandle::abort);
         Ok(served?)
     }
+}
+
+/// SIGHUP reloads the policies and reopens the audit log (for rotation), until the task is dropped.
+async fn on_sighup(reloader: Arc<PolicyReloader>, audit: Arc<Audit>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("Cannot listen for SIGHUP; reload on signal is off.");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP received; reloading policies and reopening the audit log.");
+            reload::reload_off_the_runtime(&reloader).await;
+            if let Err(error) = audit.reopen() {
+                tracing::error!(error = %error, "Reopening the audit log failed; still writing to the old file.");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await;
 }
 
 async fn refresh_forever(issuers: Arc<Issuers>, clock: Arc<dyn Clock>, every: Duration) {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::audit::AuditConfig;
 use crate::broker::ExplainConfig;
 use crate::credentials::{MinterConfig, SigningAlg};
 use crate::issuers::{IssuerConfig, JwksSettings, parse_allowed};
@@ -40,6 +41,16 @@ pub struct Config {
     /// Reload policies when their files change (SIGHUP always reloads).
     pub watch_policies: bool,
     pub sts: StsConfig,
+    pub audit: AuditConfig,
+    pub log: LogFormat,
+}
+
+/// How log lines look (config `log.format`; env `TOLLGATE_LOG_FORMAT` overrides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
 }
 
 #[derive(Clone, Debug)]
@@ -71,6 +82,22 @@ struct RawConfig {
     watch_policies: bool,
     #[serde(default)]
     aws: RawAws,
+    #[serde(default)]
+    audit: RawAudit,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    path: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -220,6 +247,14 @@ impl Config {
             issuers,
             explain,
             watch_policies: raw.watch_policies,
+            audit: AuditConfig { path: raw.audit.path.as_ref().map(|p| base.join(p)) },
+            log: match raw.log.format.as_ref().map(|f| (f.value.as_str(), f.referenced.line())) {
+                None | Some(("pretty", _)) => LogFormat::Pretty,
+                Some(("json", _)) => LogFormat::Json,
+                Some((other, line)) => {
+                    return Err(at(line, "log.format", format!("{other:?} is not one of pretty, json")));
+                }
+            },
             sts: sts_config(&raw.aws, env(ENV_AWS_ENDPOINT_URL))
                 .map_err(|(line, key, reason)| at(line, key, reason))?,
         })

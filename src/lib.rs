@@ -7,9 +7,10 @@
 //! Modules in reading order: `config` (file -> validated config), `clock` (time as a parameter), `issuers`
 //! (trusted issuers, JWKS cache), `verify` (token -> `VerifiedToken`), `policy` (trust policies, pure),
 //! `credentials` (signing keys, minting, our JWKS), `broker` (the use case), `dev` (dev-mode CI issuer),
-//! `http` (routes, the one error mapping), `reload` (policy hot reload), `app` (wiring it all and serving). See ARCHITECTURE.md.
+//! `http` (routes, the one error mapping), `reload` (policy hot reload), `audit` (one JSON line per decision), `app` (wiring it all and serving). See ARCHITECTURE.md.
 
 pub mod app;
+pub mod audit;
 pub mod broker;
 pub mod clock;
 pub mod config;

@@ -1,4 +1,4 @@
-//! Hot reload of the policy set: on SIGHUP and on file change (polled, debounced), all-or-nothing.
+//! Hot reload of the policy set: on file change (polled, debounced) and on SIGHUP (`app` listens), all-or-nothing.
 //!
 //! A set with any invalid file is refused: the old set keeps serving, the error is logged and counted.
 //! Requests in flight finish on the set they started with (the broker swaps an `Arc` whole). This module owns
@@ -121,25 +121,7 @@ pub async fn watch_files(reloader: Arc<PolicyReloader>) {
 }
 
 /// Reading and compiling the folder blocks; it runs on the blocking pool. The outcome is logged and counted there.
-async fn reload_off_the_runtime(reloader: &Arc<PolicyReloader>) {
+pub async fn reload_off_the_runtime(reloader: &Arc<PolicyReloader>) {
     let reloader = Arc::clone(reloader);
     let _ = tokio::task::spawn_blocking(move || reloader.reload()).await;
-}
-
-/// Reloads on every SIGHUP, until the task is dropped.
-pub async fn watch_sighup(reloader: Arc<PolicyReloader>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("Cannot listen for SIGHUP; policy reload on signal is off.");
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            tracing::info!("SIGHUP received; reloading policies.");
-            reload_off_the_runtime(&reloader).await;
-        }
-    }
-    #[cfg(not(unix))]
-    std::future::pending::<()>().await;
 }

@@ -19,6 +19,7 @@ pub async fn serve(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ExitCod
         (None, false) => bail!("give --config FILE (or --dev for the embedded default)"),
     };
     let config = Config::load(&path, &process_env)?;
+    super::init_logging(config.log);
     if mode == Mode::Dev {
         tracing::warn!(config = %path.display(), "DEV MODE: ephemeral keys and an embedded CI issuer that mints tokens for anyone. Never use this in production.");
     }

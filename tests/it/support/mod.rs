@@ -39,6 +39,7 @@ pub struct TestApp {
     pub broker: Arc<Broker>,
     pub issuers: Arc<Issuers>,
     pub reloader: Arc<PolicyReloader>,
+    pub audit: Arc<tollgate::audit::Audit>,
     pub policies_dir: PathBuf,
     pub client: reqwest::Client,
     /// Keeps the config, key and policies alive for the app's lifetime.
@@ -103,16 +104,27 @@ async fn start(setup: Setup, served: bool) -> TestApp {
     let clock = Arc::new(FixedClock::new(UnixTime::from_secs(NOW)));
     let mut app = App::build(&config, Mode::Production, Arc::clone(&clock) as Arc<dyn Clock>).unwrap();
     let (state, issuers, reloader) = (Arc::clone(&app.state), Arc::clone(&app.issuers), Arc::clone(&app.reloader));
+    let audit = Arc::clone(&app.audit);
     if served {
         app.refresh_tick = std::time::Duration::from_millis(50);
         tokio::spawn(app.serve(listener, std::future::pending()));
     } else {
         issuers.prefetch(clock.now()).await;
         let router = tollgate::http::router(Arc::clone(&state));
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        tokio::spawn(tollgate::http::serve(listener, router, std::future::pending()));
     }
     let broker = Arc::clone(&state.broker);
-    TestApp { url, clock, broker, issuers, reloader, policies_dir: policies, client: reqwest::Client::new(), _dir: dir }
+    TestApp {
+        url,
+        clock,
+        broker,
+        issuers,
+        reloader,
+        audit,
+        policies_dir: policies,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
 }
 
 impl TestApp {
