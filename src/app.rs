@@ -11,7 +11,7 @@ use crate::audit::Audit;
 use crate::broker::{Broker, DecisionSink};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::credentials::{KeyError, Minter, SigningKey};
+use crate::credentials::{KeyError, Minter, PreviousKey, SigningKey};
 use crate::dev::{DevError, DevIssuer};
 use crate::http::{self, AppState};
 use crate::issuers::{FetchError, Issuers};
@@ -73,10 +73,12 @@ impl App {
         };
         let previous = config
             .signing
-            .previous_key_files
+            .previous_keys
             .iter()
-            .map(|path| SigningKey::load_file(config.signing.alg, path))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|(path, alg, retired_at)| {
+                Ok(PreviousKey { key: SigningKey::load_file(*alg, path)?, retired_at: *retired_at })
+            })
+            .collect::<Result<Vec<_>, KeyError>>()?;
         let issuers = Arc::new(Issuers::new(config.issuers.clone(), config.jwks.clone(), now)?);
         let policies = PolicySet::load_dir(&config.policies_dir, &config.known_issuers())?;
         for lint in policies.lints() {

@@ -12,6 +12,7 @@ use serde_saphyr::Spanned;
 
 use crate::audit::AuditConfig;
 use crate::broker::ExplainConfig;
+use crate::clock::UnixTime;
 use crate::credentials::{MinterConfig, SigningAlg};
 use crate::issuers::{IssuerConfig, JwksSettings, parse_allowed};
 use crate::policy::{ClaimDisplay, KnownIssuer};
@@ -58,7 +59,8 @@ pub struct SigningConfig {
     pub alg: SigningAlg,
     /// `None` only in dev mode: an ephemeral key is generated.
     pub key_file: Option<PathBuf>,
-    pub previous_key_files: Vec<PathBuf>,
+    /// Keys that signed before the active one: (file, algorithm, retired at).
+    pub previous_keys: Vec<(PathBuf, SigningAlg, UnixTime)>,
 }
 
 #[derive(Deserialize)]
@@ -123,7 +125,17 @@ struct RawSigning {
     alg: Option<Spanned<String>>,
     key_file: Option<String>,
     #[serde(default)]
-    previous_key_files: Vec<String>,
+    previous_keys: Vec<RawPreviousKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPreviousKey {
+    key_file: String,
+    /// Defaults to `signing.alg`.
+    alg: Option<String>,
+    /// When this key stopped signing (RFC 3339).
+    retired_at: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -198,7 +210,24 @@ impl Config {
         let signing = SigningConfig {
             alg,
             key_file,
-            previous_key_files: raw.signing.previous_key_files.iter().map(|p| base.join(p)).collect(),
+            previous_keys: raw
+                .signing
+                .previous_keys
+                .iter()
+                .map(|p| {
+                    let line = p.retired_at.referenced.line();
+                    let retired = UnixTime::parse_rfc3339(&p.retired_at.value).map_err(|_| {
+                        at(line, "signing.previous_keys.retired_at", "must be an RFC 3339 instant".into())
+                    })?;
+                    let key_alg = match &p.alg {
+                        None => alg,
+                        Some(name) => name.parse().map_err(|_| {
+                            at(line, "signing.previous_keys.alg", format!("{name:?} is not one of ES256, EdDSA, RS256"))
+                        })?,
+                    };
+                    Ok((base.join(&p.key_file), key_alg, retired))
+                })
+                .collect::<Result<_, ConfigError>>()?,
         };
         let max_ttl = &raw.tokens.max_ttl_seconds;
         if !(60..=86_400).contains(&max_ttl.value) {

@@ -12,6 +12,7 @@ mod jwks_cache;
 mod peers;
 mod policies;
 mod rejections;
+mod rotation;
 mod support;
 mod tidy;
 mod vectors;
