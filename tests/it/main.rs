@@ -9,6 +9,7 @@ mod ci_client;
 mod cli;
 mod exchange;
 mod jwks_cache;
+mod logs;
 mod peers;
 mod policies;
 mod rejections;
