@@ -32,7 +32,7 @@ async fn json_logs_carry_request_ids_and_no_tokens() {
         ),
     )
     .unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .args(["serve", "--config", config.to_str().unwrap()])
         .env("RUST_LOG", "info")
         .env_remove("TOLLGATE_LOG_FORMAT")
