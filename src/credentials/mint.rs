@@ -106,6 +106,13 @@ impl Minter {
         Ok(Minted { token, jti, issued_at: now, expires_at })
     }
 
+    /// `(kid, JOSE alg, active?)` of every published key, active first (metrics).
+    pub fn published_keys(&self) -> Vec<(String, &'static str, bool)> {
+        let ring = self.ring.load();
+        let previous = ring.previous.iter().map(|key| (key.kid().to_owned(), key.alg().as_str(), false));
+        std::iter::once((ring.active.kid().to_owned(), ring.active.alg().as_str(), true)).chain(previous).collect()
+    }
+
     /// The public JWKS: active key first, then previous keys still within their publication window.
     pub fn jwks(&self) -> Value {
         let ring = self.ring.load();
