@@ -1,5 +1,5 @@
-//! Wiring: builds the issuers, policies, keys and broker from a `Config`, binds, serves, and runs the
-//! background JWKS refresher. The only place that composes modules; it holds no logic of its own.
+//! Wiring: builds the issuers, policies, keys, metrics and broker from a `Config`, serves the public and the
+//! admin listener, and runs the background JWKS refresher. The only place that composes modules; it holds no logic of its own.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
+use crate::admin;
 use crate::audit::Audit;
 use crate::broker::{Broker, DecisionSink};
 use crate::clock::Clock;
@@ -15,9 +16,10 @@ use crate::credentials::{KeyError, Minter, PreviousKey, SigningKey};
 use crate::dev::{DevError, DevIssuer};
 use crate::http::{self, AppState};
 use crate::issuers::{FetchError, Issuers};
+use crate::metrics::{Exporter, Metrics, MetricsError};
 use crate::policy::{PolicyError, PolicySet};
 use crate::reload::{self, PolicyReloader};
-use crate::sts::StsClient;
+use crate::sts::{StsClient, StsObserver};
 use crate::verify::Verifier;
 
 /// How often the background task looks for due JWKS refreshes (each issuer keeps its own schedule).
@@ -44,6 +46,8 @@ pub enum StartError {
     Issuers(#[from] FetchError),
     #[error("dev issuer: {0}")]
     Dev(#[from] DevError),
+    #[error("{0}")]
+    Metrics(#[from] MetricsError),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
     #[error("audit log: {0}")]
@@ -60,6 +64,10 @@ pub struct App {
     pub watch_policies: bool,
     /// How often the background task looks for due refreshes.
     pub refresh_tick: Duration,
+    /// What the admin listener's `/metrics` renders.
+    pub exporter: Arc<Exporter>,
+    /// The admin listener, bound by the caller (`config.admin_listen`); `serve` serves it when set.
+    pub admin_listener: Option<TcpListener>,
 }
 
 impl App {
@@ -87,11 +95,14 @@ impl App {
         let minter = Minter::new(config.minter.clone(), active, previous);
         let audit = Arc::new(Audit::open(&config.audit).map_err(StartError::Audit)?);
         let verifier = Verifier::new(Arc::clone(&issuers));
+        let metrics = Arc::new(Metrics::new(config.issuer_names())?);
+        let sts = StsClient::new(&config.sts).with_observer(Arc::clone(&metrics) as Arc<dyn StsObserver>);
         let broker = Arc::new(
             Broker::new(verifier, policies, minter, clock)
                 .with_explain(config.explain)
-                .with_sts(StsClient::new(&config.sts))
-                .with_sink(Arc::clone(&audit) as Arc<dyn DecisionSink>),
+                .with_sts(sts)
+                .with_sink(Arc::clone(&audit) as Arc<dyn DecisionSink>)
+                .with_sink(Arc::clone(&metrics) as Arc<dyn DecisionSink>),
         );
         let reloader =
             Arc::new(PolicyReloader::new(Arc::clone(&broker), config.policies_dir.clone(), config.known_issuers()));
@@ -99,18 +110,27 @@ impl App {
             Mode::Dev => Some(Arc::new(DevIssuer::generate(&config.minter.issuer_url)?)),
             Mode::Production => None,
         };
+        let exporter = Arc::new(Exporter::new(
+            Arc::clone(&metrics),
+            Arc::clone(&issuers),
+            Arc::clone(&reloader),
+            Arc::clone(&broker),
+        ));
         Ok(App {
-            state: Arc::new(AppState { broker, dev }),
+            state: Arc::new(AppState { broker, dev, metrics }),
             issuers,
             reloader,
             audit,
             watch_policies: config.watch_policies,
             refresh_tick: REFRESH_TICK,
+            exporter,
+            admin_listener: None,
         })
     }
 
     /// Serves until `shutdown`; prefetches issuer keys once the listener is up (the dev issuer is served by
-    /// this very listener) and keeps refreshing them in the background.
+    /// this very listener) and keeps refreshing them in the background. The admin listener, if set, stops with
+    /// the public one.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -123,8 +143,23 @@ impl App {
         if self.watch_policies {
             background.push(tokio::spawn(reload::watch_files(Arc::clone(&self.reloader))));
         }
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let admin = self.admin_listener.map(|admin_listener| {
+            let router = admin::router(Arc::clone(&self.exporter));
+            tokio::spawn(admin::serve(admin_listener, router, wait_for_stop(stopped)))
+        });
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        // If the public listener fails, `stop` is dropped with the future above, which stops the admin one too.
         let served = http::serve(listener, http::router(Arc::clone(&self.state)), shutdown).await;
         background.iter().for_each(tokio::task::JoinHandle::abort);
+        if let Some(task) = admin
+            && let Ok(Err(error)) = task.await
+        {
+            tracing::error!(error = %error, "The admin listener failed.");
+        }
         Ok(served?)
     }
 }
@@ -148,6 +183,11 @@ async fn on_sighup(reloader: Arc<PolicyReloader>, audit: Arc<Audit>) {
     }
     #[cfg(not(unix))]
     std::future::pending::<()>().await;
+}
+
+/// Completes when the public listener has been told to stop (or is gone).
+async fn wait_for_stop(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 async fn refresh_forever(issuers: Arc<Issuers>, clock: Arc<dyn Clock>, every: Duration) {

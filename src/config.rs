@@ -23,6 +23,9 @@ pub const ENV_LISTEN: &str = "TOLLGATE_LISTEN";
 pub const ENV_ISSUER_URL: &str = "TOLLGATE_ISSUER_URL";
 pub const ENV_KEY_FILE: &str = "TOLLGATE_SIGNING_KEY_FILE";
 pub const ENV_AWS_ENDPOINT_URL: &str = "TOLLGATE_AWS_ENDPOINT_URL";
+pub const ENV_ADMIN_LISTEN: &str = "TOLLGATE_ADMIN_LISTEN";
+/// The operator listener's address when the config names none: loopback only.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
 
 /// A configuration error, already formatted as `file:line: key: reason`.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +45,8 @@ pub struct Config {
     /// Reload policies when their files change (SIGHUP always reloads).
     pub watch_policies: bool,
     pub sts: StsConfig,
+    /// The operator listener (`/metrics`), never the public one.
+    pub admin_listen: SocketAddr,
     pub audit: AuditConfig,
     pub log: LogFormat,
 }
@@ -88,6 +93,8 @@ struct RawConfig {
     audit: RawAudit,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    admin: RawAdmin,
 }
 
 #[derive(Default, Deserialize)]
@@ -100,6 +107,12 @@ struct RawAudit {
 #[serde(deny_unknown_fields)]
 struct RawLog {
     format: Option<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -196,6 +209,13 @@ impl Config {
         let listen = listen_text.parse().map_err(|_| {
             at(raw.listen.referenced.line(), "listen", format!("{listen_text:?} is not an address like 127.0.0.1:8080"))
         })?;
+        let admin_line = raw.admin.listen.as_ref().map_or(0, |l| l.referenced.line());
+        let admin_text = env(ENV_ADMIN_LISTEN)
+            .or_else(|| raw.admin.listen.as_ref().map(|l| l.value.clone()))
+            .unwrap_or_else(|| DEFAULT_ADMIN_LISTEN.to_owned());
+        let admin_listen = admin_text.parse().map_err(|_| {
+            at(admin_line, "admin.listen", format!("{admin_text:?} is not an address like 127.0.0.1:9090"))
+        })?;
         let issuer_url = env(ENV_ISSUER_URL).unwrap_or_else(|| raw.issuer_url.value.clone());
         let issuer_url = issuer_url.trim_end_matches('/').to_owned();
         parse_allowed(&issuer_url).map_err(|e| at(raw.issuer_url.referenced.line(), "issuer_url", e.to_string()))?;
@@ -286,6 +306,7 @@ impl Config {
             },
             sts: sts_config(&raw.aws, env(ENV_AWS_ENDPOINT_URL))
                 .map_err(|(line, key, reason)| at(line, key, reason))?,
+            admin_listen,
         })
     }
 

@@ -7,8 +7,11 @@
 //! Modules in reading order: `config` (file -> validated config), `clock` (time as a parameter), `issuers`
 //! (trusted issuers, JWKS cache), `verify` (token -> `VerifiedToken`), `policy` (trust policies, pure),
 //! `credentials` (signing keys, minting, our JWKS), `broker` (the use case), `dev` (dev-mode CI issuer),
-//! `http` (routes, the one error mapping), `reload` (policy hot reload), `audit` (one JSON line per decision), `app` (wiring it all and serving). See ARCHITECTURE.md.
+//! `http` (routes, the one error mapping), `reload` (policy hot reload), `audit` (one JSON line per decision),
+//! `metrics` (Prometheus metrics, closed labels), `admin` (the operator listener: `/metrics`), `app` (wiring it all
+//! and serving). See ARCHITECTURE.md.
 
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod broker;
@@ -18,6 +21,7 @@ pub mod credentials;
 pub mod dev;
 pub mod http;
 pub mod issuers;
+pub mod metrics;
 pub mod policy;
 pub mod reload;
 pub mod sts;

@@ -12,6 +12,7 @@ mod exchange;
 mod explain;
 mod formats;
 mod health;
+mod metrics;
 mod sts_query;
 mod token_exchange;
 
@@ -25,6 +26,7 @@ use tokio::net::TcpListener;
 
 use crate::broker::Broker;
 use crate::dev::DevIssuer;
+use crate::metrics::Metrics;
 use error::ApiError;
 
 /// Largest request body accepted on any route.
@@ -35,6 +37,8 @@ pub struct AppState {
     pub broker: Arc<Broker>,
     /// Present only in dev mode.
     pub dev: Option<Arc<DevIssuer>>,
+    /// Counts requests by matched route (the admin listener serves them).
+    pub metrics: Arc<Metrics>,
 }
 
 /// The public router.
@@ -62,6 +66,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(context::middleware))
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state.metrics), metrics::middleware))
         .with_state(state)
 }
 

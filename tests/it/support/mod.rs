@@ -35,6 +35,8 @@ pub struct Setup {
 
 pub struct TestApp {
     pub url: String,
+    /// The admin listener (`/metrics`), on its own 127.0.0.1:0 port.
+    pub admin_url: String,
     pub clock: Arc<FixedClock>,
     pub broker: Arc<Broker>,
     pub issuers: Arc<Issuers>,
@@ -91,6 +93,8 @@ async fn start(setup: Setup, served: bool) -> TestApp {
     std::fs::write(&key_file, SigningKey::generate(SigningAlg::Es256).unwrap().to_pkcs8_pem()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin_url = format!("http://{}", admin_listener.local_addr().unwrap());
     let yaml = format!(
         "listen: 127.0.0.1:0\nissuer_url: {url}\nsigning:\n  key_file: {}\npolicies: {}\n{}\ntrusted_issuers:\n{}",
         key_file.display(),
@@ -107,15 +111,19 @@ async fn start(setup: Setup, served: bool) -> TestApp {
     let audit = Arc::clone(&app.audit);
     if served {
         app.refresh_tick = std::time::Duration::from_millis(50);
+        app.admin_listener = Some(admin_listener);
         tokio::spawn(app.serve(listener, std::future::pending()));
     } else {
         issuers.prefetch(clock.now()).await;
         let router = tollgate::http::router(Arc::clone(&state));
         tokio::spawn(tollgate::http::serve(listener, router, std::future::pending()));
+        let admin = tollgate::admin::router(Arc::clone(&app.exporter));
+        tokio::spawn(async move { axum::serve(admin_listener, admin).await.unwrap() });
     }
     let broker = Arc::clone(&state.broker);
     TestApp {
         url,
+        admin_url,
         clock,
         broker,
         issuers,
