@@ -16,8 +16,9 @@ async fn serve(dir: &std::path::Path, signing: &str, github: &FakeIssuer, clock:
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let yaml = format!(
-        "listen: 127.0.0.1:0\nissuer_url: https://tollgate.example\n{signing}policies: {}\ntokens:\n  max_ttl_seconds: 900\ntrusted_issuers:\n{}",
+        "listen: 127.0.0.1:0\nissuer_url: https://tollgate.example\n{signing}policies: {}\naudit:\n  path: {}\ntokens:\n  max_ttl_seconds: 900\ntrusted_issuers:\n{}",
         dir.join("policies").display(),
+        dir.join("audit.jsonl").display(),
         issuer_entry("github", github, "")
     );
     let config = Config::parse(&yaml, &dir.join("tollgate.yaml"), &|_| None).unwrap();

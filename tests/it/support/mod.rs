@@ -95,11 +95,17 @@ async fn start(setup: Setup, served: bool) -> TestApp {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let admin_url = format!("http://{}", admin_listener.local_addr().unwrap());
+    // Audit lines go to a file here (stdout is the product's default, but test output should stay readable).
+    let audit = if setup.extra.contains("audit:") {
+        String::new()
+    } else {
+        format!("audit:\n  path: {}\n", dir.path().join("audit.jsonl").display())
+    };
     let yaml = format!(
         "listen: 127.0.0.1:0\nissuer_url: {url}\nsigning:\n  key_file: {}\npolicies: {}\n{}\ntrusted_issuers:\n{}",
         key_file.display(),
         policies.display(),
-        setup.extra,
+        format!("{}{audit}", setup.extra),
         setup.issuers
     );
     let config_path = dir.path().join("tollgate.yaml");
