@@ -102,10 +102,10 @@ async fn start(setup: Setup, served: bool) -> TestApp {
         format!("audit:\n  path: {}\n", dir.path().join("audit.jsonl").display())
     };
     let yaml = format!(
-        "listen: 127.0.0.1:0\nissuer_url: {url}\nsigning:\n  key_file: {}\npolicies: {}\n{}\ntrusted_issuers:\n{}",
+        "listen: 127.0.0.1:0\nissuer_url: {url}\nsigning:\n  key_file: {}\npolicies: {}\n{}{audit}\ntrusted_issuers:\n{}",
         key_file.display(),
         policies.display(),
-        format!("{}{audit}", setup.extra),
+        setup.extra,
         setup.issuers
     );
     let config_path = dir.path().join("tollgate.yaml");
