@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs on a fresh machine: curl and jq (Debian packages) for the README test, and a
+# Installs what the test suite needs on a fresh machine: curl and jq (Debian packages) for the README test,
+# prometheus and promtool (Debian package prometheus) for the metrics tests, and a
 # project-local virtualenv (.venv) with the Python test peers (tests/peers/requirements.txt: PyJWT, boto3, moto
 # server, AWS CLI v1). Idempotent: the venv is rebuilt whenever requirements.txt changed (its sha256 is kept in
 # .venv/requirements.sha256) or a peer is missing. Fails loudly (non-zero) if anything is missing afterwards.
@@ -7,17 +8,24 @@ set -euo pipefail
 trap 'echo "ERROR: scripts/test-deps.sh failed (line $LINENO, exit $?); the test peers are NOT installed" >&2' ERR
 cd "$(dirname "$0")/.."
 
+# tool:Debian package. `prometheus` provides both the server and promtool (metrics tests, deploy/prometheus checks).
 missing=()
-for tool in curl jq; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+for pair in curl:curl jq:jq prometheus:prometheus promtool:prometheus; do
+  tool=${pair%%:*} package=${pair#*:}
+  command -v "$tool" >/dev/null 2>&1 || [[ " ${missing[*]} " == *" $package "* ]] || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${missing[*]}"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+  # No recommends: prometheus would pull in node-exporter; the tests start their own Prometheus.
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+for tool in curl jq prometheus promtool; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "ERROR: $tool is still missing after installing Debian packages" >&2; exit 1; }
+done
+echo "prometheus tools: $(prometheus --version 2>&1 | head -n1); $(promtool --version 2>&1 | head -n1)"
 
 req=tests/peers/requirements.txt
 stamp=.venv/requirements.sha256

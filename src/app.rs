@@ -1,23 +1,27 @@
-//! Wiring: builds the issuers, policies, keys, broker and TLS from a `Config`, serves, and runs the background
-//! tasks (JWKS refresher, policy and certificate reloads). The only place that composes modules; it holds no
-//! logic of its own.
+//! Wiring: builds the issuers, policies, keys, metrics, broker and TLS from a `Config`, serves the public and
+//! the admin listener (both through the listener limits), and runs the background tasks (JWKS refresher, policy
+//! and certificate reloads). The only place that composes modules; it holds no logic of its own.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
-use crate::broker::Broker;
+use crate::admin;
+use crate::audit::Audit;
+use crate::broker::{Broker, DecisionSink};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::credentials::{KeyError, Minter, SigningKey};
+use crate::credentials::{KeyError, Minter, PreviousKey, SigningKey};
 use crate::dev::{DevError, DevIssuer};
 use crate::http::{self, AppState};
 use crate::issuers::{FetchError, Issuers};
+use crate::metrics::{Exporter, Metrics, MetricsError};
 use crate::policy::{PolicyError, PolicySet};
 use crate::reload::{self, PolicyReloader};
-use crate::sts::StsClient;
+use crate::sts::{StsClient, StsObserver};
 use crate::tls::{ServerTls, TlsError};
 use crate::verify::Verifier;
 
@@ -45,10 +49,14 @@ pub enum StartError {
     Issuers(#[from] FetchError),
     #[error("dev issuer: {0}")]
     Dev(#[from] DevError),
+    #[error("{0}")]
+    Metrics(#[from] MetricsError),
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
     #[error("serving: {0}")]
     Io(#[from] std::io::Error),
+    #[error("audit log: {0}")]
+    Audit(std::io::Error),
 }
 
 /// A built application: the router plus the pieces the process keeps running.
@@ -56,6 +64,7 @@ pub struct App {
     pub state: Arc<AppState>,
     pub issuers: Arc<Issuers>,
     pub reloader: Arc<PolicyReloader>,
+    pub audit: Arc<Audit>,
     /// Reload policies when their files change (SIGHUP always does).
     pub watch_policies: bool,
     /// How often the background task looks for due refreshes.
@@ -64,6 +73,10 @@ pub struct App {
     pub tls: Option<Arc<ServerTls>>,
     /// How long requests in flight may take once shutdown begins.
     pub shutdown_grace: Duration,
+    /// What the admin listener's `/metrics` renders.
+    pub exporter: Arc<Exporter>,
+    /// The admin listener, bound by the caller (`config.admin_listen`); `serve` serves it when set.
+    pub admin_listener: Option<TcpListener>,
 }
 
 impl App {
@@ -77,20 +90,27 @@ impl App {
         };
         let previous = config
             .signing
-            .previous_key_files
+            .previous_keys
             .iter()
-            .map(|path| SigningKey::load_file(config.signing.alg, path))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|(path, alg, retired_at)| {
+                Ok(PreviousKey { key: SigningKey::load_file(*alg, path)?, retired_at: *retired_at })
+            })
+            .collect::<Result<Vec<_>, KeyError>>()?;
         let issuers = Arc::new(Issuers::new(config.issuers.clone(), config.jwks.clone(), now)?);
         let policies = PolicySet::load_dir(&config.policies_dir, &config.known_issuers())?;
         for lint in policies.lints() {
             tracing::warn!(lint = %lint, "Policy lint.");
         }
         let minter = Minter::new(config.minter.clone(), active, previous);
+        let audit = Arc::new(Audit::open(&config.audit).map_err(StartError::Audit)?);
         let verifier = Verifier::new(Arc::clone(&issuers));
+        let metrics = Arc::new(Metrics::new(config.issuer_names())?);
+        let sts = StsClient::new(&config.sts).with_observer(Arc::clone(&metrics) as Arc<dyn StsObserver>);
         let mut broker = Broker::new(verifier, policies, minter, clock)
             .with_explain(config.explain)
-            .with_sts(StsClient::new(&config.sts));
+            .with_sts(sts)
+            .with_sink(Arc::clone(&audit) as Arc<dyn DecisionSink>)
+            .with_sink(Arc::clone(&metrics) as Arc<dyn DecisionSink>);
         if let Some(limit) = config.limits.per_issuer {
             broker = broker.with_issuer_rate_limit(limit);
         }
@@ -101,13 +121,22 @@ impl App {
             Mode::Dev => Some(Arc::new(DevIssuer::generate(&config.minter.issuer_url)?)),
             Mode::Production => None,
         };
+        let exporter = Arc::new(Exporter::new(
+            Arc::clone(&metrics),
+            Arc::clone(&issuers),
+            Arc::clone(&reloader),
+            Arc::clone(&broker),
+        ));
         let tls = config.tls.clone().map(ServerTls::load).transpose()?.map(Arc::new);
         Ok(App {
-            state: Arc::new(AppState { broker, dev, limits: config.limits.clone() }),
+            state: Arc::new(AppState { broker, dev, limits: config.limits.clone(), metrics }),
             issuers,
             reloader,
+            audit,
             watch_policies: config.watch_policies,
             refresh_tick: REFRESH_TICK,
+            exporter,
+            admin_listener: None,
             tls,
             shutdown_grace: config.shutdown_grace,
         })
@@ -115,6 +144,7 @@ impl App {
 
     /// Serves until `shutdown`, then lets requests in flight finish within the grace period; prefetches issuer
     /// keys once the listener is up (the dev issuer is served by this very listener) and keeps refreshing them.
+    /// The admin listener, if set, stops with the public one; both go through the same listener limits.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -122,22 +152,65 @@ impl App {
     ) -> Result<(), StartError> {
         let clock = Arc::clone(self.state.broker.clock());
         let refresher = tokio::spawn(refresh_forever(Arc::clone(&self.issuers), clock, self.refresh_tick));
-        let mut background = vec![refresher, tokio::spawn(reload::watch_sighup(Arc::clone(&self.reloader)))];
+        let hangups = tokio::spawn(on_sighup(Arc::clone(&self.reloader), Arc::clone(&self.audit)));
+        let mut background = vec![refresher, hangups];
         if self.watch_policies {
             background.push(tokio::spawn(reload::watch_files(Arc::clone(&self.reloader))));
         }
         if let Some(tls) = &self.tls {
             background.push(tokio::spawn(Arc::clone(tls).watch()));
         }
-        let options = http::ServeOptions {
+        let options = |tls: Option<TlsAcceptor>| http::ServeOptions {
             header_read_timeout: self.state.limits.header_read_timeout,
             shutdown_grace: self.shutdown_grace,
-            tls: self.tls.as_ref().map(|tls| tls.acceptor()),
+            tls,
         };
-        let served = http::serve(listener, http::router(Arc::clone(&self.state)), options, shutdown).await;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let admin = self.admin_listener.map(|admin_listener| {
+            let router = http::limits::apply(admin::router(Arc::clone(&self.exporter)), &self.state.limits);
+            tokio::spawn(admin::serve(admin_listener, router, options(None), wait_for_stop(stopped)))
+        });
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        // If the public listener fails, `stop` is dropped with the future above, which stops the admin one too.
+        let public = options(self.tls.as_ref().map(|tls| tls.acceptor()));
+        let served = http::serve(listener, http::router(Arc::clone(&self.state)), public, shutdown).await;
         background.iter().for_each(tokio::task::JoinHandle::abort);
+        if let Some(task) = admin
+            && let Ok(Err(error)) = task.await
+        {
+            tracing::error!(error = %error, "The admin listener failed.");
+        }
         Ok(served?)
     }
+}
+
+/// SIGHUP reloads the policies and reopens the audit log (for rotation), until the task is dropped.
+async fn on_sighup(reloader: Arc<PolicyReloader>, audit: Arc<Audit>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("Cannot listen for SIGHUP; reload on signal is off.");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP received; reloading policies and reopening the audit log.");
+            reload::reload_off_the_runtime(&reloader).await;
+            if let Err(error) = audit.reopen() {
+                tracing::error!(error = %error, "Reopening the audit log failed; still writing to the old file.");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    std::future::pending::<()>().await;
+}
+
+/// Completes when the public listener has been told to stop (or is gone).
+async fn wait_for_stop(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
 }
 
 async fn refresh_forever(issuers: Arc<Issuers>, clock: Arc<dyn Clock>, every: Duration) {

@@ -11,7 +11,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::audit::AuditConfig;
 use crate::broker::ExplainConfig;
+use crate::clock::UnixTime;
 use crate::credentials::{MinterConfig, SigningAlg};
 use crate::issuers::{IssuerConfig, JwksSettings, parse_allowed};
 use crate::limits::LimitsConfig;
@@ -24,6 +26,9 @@ pub const ENV_LISTEN: &str = "TOLLGATE_LISTEN";
 pub const ENV_ISSUER_URL: &str = "TOLLGATE_ISSUER_URL";
 pub const ENV_KEY_FILE: &str = "TOLLGATE_SIGNING_KEY_FILE";
 pub const ENV_AWS_ENDPOINT_URL: &str = "TOLLGATE_AWS_ENDPOINT_URL";
+pub const ENV_ADMIN_LISTEN: &str = "TOLLGATE_ADMIN_LISTEN";
+/// The operator listener's address when the config names none: loopback only.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
 
 /// A configuration error, already formatted as `file:line: key: reason`.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +54,18 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     /// After SIGTERM, how long requests in flight may take before the process exits anyway.
     pub shutdown_grace: Duration,
+    /// The operator listener (`/metrics`), never the public one.
+    pub admin_listen: SocketAddr,
+    pub audit: AuditConfig,
+    pub log: LogFormat,
+}
+
+/// How log lines look (config `log.format`; env `TOLLGATE_LOG_FORMAT` overrides).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
 }
 
 #[derive(Clone, Debug)]
@@ -56,7 +73,8 @@ pub struct SigningConfig {
     pub alg: SigningAlg,
     /// `None` only in dev mode: an ephemeral key is generated.
     pub key_file: Option<PathBuf>,
-    pub previous_key_files: Vec<PathBuf>,
+    /// Keys that signed before the active one: (file, algorithm, retired at).
+    pub previous_keys: Vec<(PathBuf, SigningAlg, UnixTime)>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +103,30 @@ struct RawConfig {
     tls: Option<RawTls>,
     #[serde(default = "default_grace")]
     shutdown_grace_seconds: u32,
+    #[serde(default)]
+    audit: RawAudit,
+    #[serde(default)]
+    log: RawLog,
+    #[serde(default)]
+    admin: RawAdmin,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    path: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: Option<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -110,7 +152,17 @@ struct RawSigning {
     alg: Option<Spanned<String>>,
     key_file: Option<String>,
     #[serde(default)]
-    previous_key_files: Vec<String>,
+    previous_keys: Vec<RawPreviousKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPreviousKey {
+    key_file: String,
+    /// Defaults to `signing.alg`.
+    alg: Option<String>,
+    /// When this key stopped signing (RFC 3339).
+    retired_at: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +227,13 @@ impl Config {
         let listen = listen_text.parse().map_err(|_| {
             at(raw.listen.referenced.line(), "listen", format!("{listen_text:?} is not an address like 127.0.0.1:8080"))
         })?;
+        let admin_line = raw.admin.listen.as_ref().map_or(0, |l| l.referenced.line());
+        let admin_text = env(ENV_ADMIN_LISTEN)
+            .or_else(|| raw.admin.listen.as_ref().map(|l| l.value.clone()))
+            .unwrap_or_else(|| DEFAULT_ADMIN_LISTEN.to_owned());
+        let admin_listen = admin_text.parse().map_err(|_| {
+            at(admin_line, "admin.listen", format!("{admin_text:?} is not an address like 127.0.0.1:9090"))
+        })?;
         let issuer_url = env(ENV_ISSUER_URL).unwrap_or_else(|| raw.issuer_url.value.clone());
         let issuer_url = issuer_url.trim_end_matches('/').to_owned();
         parse_allowed(&issuer_url).map_err(|e| at(raw.issuer_url.referenced.line(), "issuer_url", e.to_string()))?;
@@ -189,7 +248,24 @@ impl Config {
         let signing = SigningConfig {
             alg,
             key_file,
-            previous_key_files: raw.signing.previous_key_files.iter().map(|p| base.join(p)).collect(),
+            previous_keys: raw
+                .signing
+                .previous_keys
+                .iter()
+                .map(|p| {
+                    let line = p.retired_at.referenced.line();
+                    let retired = UnixTime::parse_rfc3339(&p.retired_at.value).map_err(|_| {
+                        at(line, "signing.previous_keys.retired_at", "must be an RFC 3339 instant".into())
+                    })?;
+                    let key_alg = match &p.alg {
+                        None => alg,
+                        Some(name) => name.parse().map_err(|_| {
+                            at(line, "signing.previous_keys.alg", format!("{name:?} is not one of ES256, EdDSA, RS256"))
+                        })?,
+                    };
+                    Ok((base.join(&p.key_file), key_alg, retired))
+                })
+                .collect::<Result<_, ConfigError>>()?,
         };
         let max_ttl = &raw.tokens.max_ttl_seconds;
         if !(60..=86_400).contains(&max_ttl.value) {
@@ -242,11 +318,20 @@ impl Config {
             issuers,
             explain,
             watch_policies: raw.watch_policies,
+            audit: AuditConfig { path: raw.audit.path.as_ref().map(|p| base.join(p)) },
+            log: match raw.log.format.as_ref().map(|f| (f.value.as_str(), f.referenced.line())) {
+                None | Some(("pretty", _)) => LogFormat::Pretty,
+                Some(("json", _)) => LogFormat::Json,
+                Some((other, line)) => {
+                    return Err(at(line, "log.format", format!("{other:?} is not one of pretty, json")));
+                }
+            },
             sts: sts_config(&raw.aws, env(ENV_AWS_ENDPOINT_URL))
                 .map_err(|(line, key, reason)| at(line, key, reason))?,
             limits,
             tls: raw.tls.as_ref().map(|tls| server::tls(tls, base)),
             shutdown_grace: Duration::from_secs(u64::from(raw.shutdown_grace_seconds)),
+            admin_listen,
         })
     }
 

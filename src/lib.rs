@@ -8,9 +8,13 @@
 //! (trusted issuers, JWKS cache), `verify` (token -> `VerifiedToken`), `policy` (trust policies, pure),
 //! `credentials` (signing keys, minting, our JWKS), `broker` (the use case), `dev` (dev-mode CI issuer),
 //! `limits` (listener limits, rate limiters), `tls` (the public listener's certificate), `http` (routes, the one
-//! error mapping, serving), `reload` (policy hot reload), `app` (wiring it all and serving). See ARCHITECTURE.md.
+//! error mapping, serving), `reload` (policy hot reload), `audit` (one JSON line per decision), `metrics`
+//! (Prometheus metrics, closed labels), `admin` (the operator listener: `/metrics`), `app` (wiring it all and
+//! serving). See ARCHITECTURE.md.
 
+pub mod admin;
 pub mod app;
+pub mod audit;
 pub mod broker;
 pub mod clock;
 pub mod config;
@@ -19,6 +23,7 @@ pub mod dev;
 pub mod http;
 pub mod issuers;
 pub mod limits;
+pub mod metrics;
 pub mod policy;
 pub mod reload;
 pub mod sts;

@@ -1,4 +1,4 @@
-//! Hot reload of the policy set: on SIGHUP and on file change (polled, debounced), all-or-nothing.
+//! Hot reload of the policy set: on file change (polled, debounced) and on SIGHUP (`app` listens), all-or-nothing.
 //!
 //! A set with any invalid file is refused: the old set keeps serving, the error is logged and counted.
 //! Requests in flight finish on the set they started with (the broker swaps an `Arc` whole). This module owns
@@ -6,12 +6,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
 
 use crate::broker::Broker;
+use crate::clock::UnixTime;
 use crate::policy::{KnownIssuer, PolicyError, PolicySet};
 
 /// How often the policy folder is looked at; a change is applied once it has been quiet for one more look.
@@ -25,6 +26,8 @@ pub struct PolicyReloader {
     succeeded: AtomicU64,
     failed: AtomicU64,
     last_error: ArcSwapOption<String>,
+    /// Unix seconds when the set in force was loaded (at start, or by the last successful reload).
+    loaded_at: AtomicI64,
 }
 
 /// Counters for readiness and metrics.
@@ -33,17 +36,20 @@ pub struct ReloadStats {
     pub succeeded: u64,
     pub failed: u64,
     pub last_error: Option<String>,
+    /// When the set in force was loaded: at start, or by the last successful reload.
+    pub loaded_at: UnixTime,
 }
 
 impl PolicyReloader {
     pub fn new(broker: Arc<Broker>, dir: PathBuf, issuers: Vec<KnownIssuer>) -> Self {
         Self {
-            broker,
             dir,
             issuers,
             succeeded: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             last_error: ArcSwapOption::empty(),
+            loaded_at: AtomicI64::new(broker.clock().now().as_secs()),
+            broker,
         }
     }
 
@@ -57,6 +63,7 @@ impl PolicyReloader {
                 let roles = set.len();
                 self.broker.replace_policies(set);
                 self.succeeded.fetch_add(1, Ordering::Relaxed);
+                self.loaded_at.store(self.broker.clock().now().as_secs(), Ordering::Relaxed);
                 self.last_error.store(None);
                 tracing::info!(roles, dir = %self.dir.display(), "Policies reloaded.");
                 Ok(roles)
@@ -75,6 +82,7 @@ impl PolicyReloader {
             succeeded: self.succeeded.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             last_error: self.last_error.load_full().map(|e| e.as_ref().clone()),
+            loaded_at: UnixTime::from_secs(self.loaded_at.load(Ordering::Relaxed)),
         }
     }
 
@@ -121,25 +129,7 @@ pub async fn watch_files(reloader: Arc<PolicyReloader>) {
 }
 
 /// Reading and compiling the folder blocks; it runs on the blocking pool. The outcome is logged and counted there.
-async fn reload_off_the_runtime(reloader: &Arc<PolicyReloader>) {
+pub async fn reload_off_the_runtime(reloader: &Arc<PolicyReloader>) {
     let reloader = Arc::clone(reloader);
     let _ = tokio::task::spawn_blocking(move || reloader.reload()).await;
-}
-
-/// Reloads on every SIGHUP, until the task is dropped.
-pub async fn watch_sighup(reloader: Arc<PolicyReloader>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("Cannot listen for SIGHUP; policy reload on signal is off.");
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            tracing::info!("SIGHUP received; reloading policies.");
-            reload_off_the_runtime(&reloader).await;
-        }
-    }
-    #[cfg(not(unix))]
-    std::future::pending::<()>().await;
 }

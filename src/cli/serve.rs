@@ -19,14 +19,18 @@ pub async fn serve(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ExitCod
         (None, false) => bail!("give --config FILE (or --dev for the embedded default)"),
     };
     let config = Config::load(&path, &process_env)?;
+    super::init_logging(config.log);
     if mode == Mode::Dev {
         tracing::warn!(config = %path.display(), "DEV MODE: ephemeral keys and an embedded CI issuer that mints tokens for anyone. Never use this in production.");
     }
-    let app = App::build(&config, mode, Arc::new(SystemClock))?;
+    let mut app = App::build(&config, mode, Arc::new(SystemClock))?;
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
-    let tls = app.tls.is_some();
-    tracing::info!(listen = %config.listen, tls, issuer = %config.minter.issuer_url, policies = app.state.broker.policies().len(), "Tollgate is serving.");
+    let admin = config.admin_listen;
+    app.admin_listener = Some(
+        tokio::net::TcpListener::bind(admin).await.with_context(|| format!("binding the admin listener {admin}"))?,
+    );
+    tracing::info!(listen = %config.listen, admin = %admin, tls = app.tls.is_some(), issuer = %config.minter.issuer_url, policies = app.state.broker.policies().len(), "Tollgate is serving.");
     app.serve(listener, shutdown_signal()).await?;
     tracing::info!("Tollgate stopped.");
     Ok(ExitCode::SUCCESS)

@@ -187,3 +187,15 @@ fn listener_limits_tls_and_grace_have_defaults_and_are_checked() {
         assert!(error.starts_with("/etc/tollgate/tollgate.yaml") && error.contains(detail), "{detail}: {error}");
     }
 }
+
+#[test]
+fn admin_listener_defaults_to_loopback_and_takes_file_and_env() {
+    assert_eq!(parse(GOOD).unwrap().admin_listen.to_string(), DEFAULT_ADMIN_LISTEN);
+    let with_admin = format!("{GOOD}admin:\n  listen: 127.0.0.1:9191\n");
+    assert_eq!(parse(&with_admin).unwrap().admin_listen.port(), 9191);
+    let env = |name: &str| (name == ENV_ADMIN_LISTEN).then(|| "127.0.0.1:9292".to_owned());
+    assert_eq!(Config::parse(&with_admin, Path::new("t.yaml"), &env).unwrap().admin_listen.port(), 9292);
+    let bad = format!("{GOOD}admin:\n  listen: everywhere\n");
+    let error = parse(&bad).unwrap_err().to_string();
+    assert!(error.contains(":29: admin.listen:") && error.contains("everywhere"), "{error}");
+}

@@ -51,9 +51,24 @@ pub struct Minted {
     pub expires_at: UnixTime,
 }
 
+/// A key that signed tokens before the active one; published until every token it could have signed expired.
+pub struct PreviousKey {
+    pub key: SigningKey,
+    /// When it stopped signing.
+    pub retired_at: UnixTime,
+}
+
+/// A published key and its state, for operators (metrics, logs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyState {
+    pub kid: String,
+    pub alg: &'static str,
+    pub state: &'static str,
+}
+
 struct KeyRing {
     active: SigningKey,
-    previous: Vec<SigningKey>,
+    previous: Vec<PreviousKey>,
 }
 
 /// Signs Tollgate tokens with the active key; publishes active and previous keys.
@@ -63,7 +78,7 @@ pub struct Minter {
 }
 
 impl Minter {
-    pub fn new(config: MinterConfig, active: SigningKey, previous: Vec<SigningKey>) -> Self {
+    pub fn new(config: MinterConfig, active: SigningKey, previous: Vec<PreviousKey>) -> Self {
         Self { config, ring: ArcSwap::from_pointee(KeyRing { active, previous }) }
     }
 
@@ -106,22 +121,38 @@ impl Minter {
         Ok(Minted { token, jti, issued_at: now, expires_at })
     }
 
-    /// The public JWKS: active key first, then previous keys still within their publication window.
-    pub fn jwks(&self) -> Value {
+    /// The keys to publish at `now`: the active key, then each previous key while a token it signed could still
+    /// be valid (its retirement plus the longest TTL any minted token can have).
+    fn published<'r>(&self, ring: &'r KeyRing, now: UnixTime) -> Vec<(&'r SigningKey, &'static str)> {
+        let window = i64::from(self.config.max_ttl_secs);
+        std::iter::once((&ring.active, "active"))
+            .chain(ring.previous.iter().filter(|p| now <= p.retired_at.plus_secs(window)).map(|p| (&p.key, "previous")))
+            .collect()
+    }
+
+    /// The public JWKS at `now`.
+    pub fn jwks(&self, now: UnixTime) -> Value {
         let ring = self.ring.load();
-        let keys: Vec<Value> = std::iter::once(&ring.active)
-            .chain(ring.previous.iter())
-            .map(|key| Value::Object(key.public_jwk().clone()))
-            .collect();
+        let keys: Vec<Value> =
+            self.published(&ring, now).into_iter().map(|(key, _)| Value::Object(key.public_jwk().clone())).collect();
         json!({ "keys": keys })
     }
 
+    /// The published keys and their states at `now`.
+    pub fn key_states(&self, now: UnixTime) -> Vec<KeyState> {
+        let ring = self.ring.load();
+        self.published(&ring, now)
+            .into_iter()
+            .map(|(key, state)| KeyState { kid: key.kid().to_owned(), alg: key.alg().as_str(), state })
+            .collect()
+    }
+
     /// The OpenID Provider metadata (OIDC Discovery 1.0 §3) for Tollgate as an issuer.
-    pub fn discovery(&self) -> Value {
+    pub fn discovery(&self, now: UnixTime) -> Value {
         let issuer = &self.config.issuer_url;
         let ring = self.ring.load();
         let mut algs: Vec<&str> = Vec::new();
-        for key in std::iter::once(&ring.active).chain(ring.previous.iter()) {
+        for (key, _) in self.published(&ring, now) {
             if !algs.contains(&key.alg().as_str()) {
                 algs.push(key.alg().as_str());
             }
@@ -156,7 +187,10 @@ mod tests {
     fn minter(cap_at_inbound_exp: bool) -> Minter {
         let config =
             MinterConfig { issuer_url: "https://tollgate.example".into(), max_ttl_secs: 600, cap_at_inbound_exp };
-        let previous = vec![SigningKey::generate(SigningAlg::EdDsa).unwrap()];
+        let previous = vec![PreviousKey {
+            key: SigningKey::generate(SigningAlg::EdDsa).unwrap(),
+            retired_at: UnixTime::from_secs(NOW),
+        }];
         Minter::new(config, SigningKey::generate(SigningAlg::Es256).unwrap(), previous)
     }
 
@@ -200,11 +234,18 @@ mod tests {
     #[test]
     fn jwks_publishes_active_then_previous_keys_and_discovery_lists_their_algorithms() {
         let minter = minter(false);
-        let jwks = minter.jwks();
+        let now = UnixTime::from_secs(NOW);
+        let jwks = minter.jwks(now);
         let keys = jwks["keys"].as_array().unwrap();
         assert_eq!(keys.len(), 2);
         assert_eq!((keys[0]["alg"].as_str(), keys[1]["alg"].as_str()), (Some("ES256"), Some("EdDSA")));
-        let discovery = minter.discovery();
+        let states: Vec<_> = minter.key_states(now).into_iter().map(|k| k.state).collect();
+        assert_eq!(states, ["active", "previous"]);
+        // The previous key retired at NOW; the ceiling is 600 s: published through NOW + 600, gone after.
+        assert_eq!(minter.jwks(now.plus_secs(600))["keys"].as_array().unwrap().len(), 2);
+        assert_eq!(minter.jwks(now.plus_secs(601))["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(minter.discovery(now.plus_secs(601))["id_token_signing_alg_values_supported"], json!(["ES256"]));
+        let discovery = minter.discovery(now);
         assert_eq!(discovery["jwks_uri"], "https://tollgate.example/.well-known/jwks.json");
         assert_eq!(discovery["id_token_signing_alg_values_supported"], json!(["ES256", "EdDSA"]));
         let token = minter.mint(request(60, NOW + 600), UnixTime::from_secs(NOW)).unwrap().token;

@@ -8,4 +8,4 @@ pub mod keys;
 mod mint;
 
 pub use keys::{KeyError, SigningAlg, SigningKey};
-pub use mint::{MintError, Minted, Minter, MinterConfig, TokenRequest};
+pub use mint::{KeyState, MintError, Minted, Minter, MinterConfig, PreviousKey, TokenRequest};

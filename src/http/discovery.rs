@@ -10,9 +10,12 @@ use axum::response::IntoResponse;
 use super::AppState;
 
 pub async fn openid_configuration(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "public, max-age=3600")], Json(state.broker.minter().discovery()))
+    (
+        [(header::CACHE_CONTROL, "public, max-age=3600")],
+        Json(state.broker.minter().discovery(state.broker.clock().now())),
+    )
 }
 
 pub async fn jwks(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.broker.minter().jwks()))
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.broker.minter().jwks(state.broker.clock().now())))
 }

@@ -13,6 +13,7 @@ mod explain;
 mod formats;
 mod health;
 pub mod limits;
+mod metrics;
 mod serve;
 mod sts_query;
 mod token_exchange;
@@ -25,6 +26,7 @@ use axum::routing::{get, post};
 use crate::broker::Broker;
 use crate::dev::DevIssuer;
 use crate::limits::LimitsConfig;
+use crate::metrics::Metrics;
 use error::ApiError;
 pub use serve::{ServeOptions, serve};
 
@@ -35,6 +37,8 @@ pub struct AppState {
     pub dev: Option<Arc<DevIssuer>>,
     /// The public listener's limits.
     pub limits: LimitsConfig,
+    /// Counts requests by matched route (the admin listener serves them).
+    pub metrics: Arc<Metrics>,
 }
 
 /// The public router.
@@ -57,10 +61,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             .route("/dev/issuer/semaphore/{org}/.well-known/openid-configuration", get(dev::semaphore_discovery))
             .route("/dev/issuer/semaphore/{org}/jwks", get(dev::semaphore_jwks));
     }
-    let limits = state.limits.clone();
+    let (limits, metrics) = (state.limits.clone(), Arc::clone(&state.metrics));
     let router = router
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .with_state(state);
-    limits::apply(router, &limits).layer(axum::middleware::from_fn(context::middleware))
+    limits::apply(router, &limits)
+        .layer(axum::middleware::from_fn(context::middleware))
+        .layer(axum::middleware::from_fn_with_state(metrics, metrics::middleware))
 }

@@ -78,6 +78,9 @@ pub struct CacheStatus {
     /// No set, or the set is older than the maximum staleness.
     pub unusable: bool,
     pub last_error: Option<String>,
+    /// Fetches that succeeded and failed since start (metrics).
+    pub fetches_ok: u64,
+    pub fetches_failed: u64,
 }
 
 struct Cached {
@@ -101,6 +104,8 @@ pub struct KeyCache {
     last_error: ArcSwapOption<String>,
     refresh: Mutex<RefreshState>,
     fetches: AtomicU64,
+    fetches_ok: AtomicU64,
+    fetches_failed: AtomicU64,
 }
 
 impl KeyCache {
@@ -112,6 +117,8 @@ impl KeyCache {
             last_error: ArcSwapOption::empty(),
             refresh: Mutex::new(RefreshState::default()),
             fetches: AtomicU64::new(0),
+            fetches_ok: AtomicU64::new(0),
+            fetches_failed: AtomicU64::new(0),
         }
     }
 
@@ -185,6 +192,8 @@ impl KeyCache {
             stale: current.as_ref().is_some_and(|c| now > c.refresh_at) && last_error.is_some(),
             unusable: current.as_ref().is_none_or(|c| self.too_old(c, now)),
             last_error,
+            fetches_ok: self.fetches_ok.load(Ordering::Relaxed),
+            fetches_failed: self.fetches_failed.load(Ordering::Relaxed),
         }
     }
 
@@ -249,11 +258,13 @@ impl KeyCache {
                     refresh_at: now.plus_secs(interval),
                 })));
                 self.last_error.store(None);
+                self.fetches_ok.fetch_add(1, Ordering::Relaxed);
                 None
             }
             Err(error) => {
                 tracing::warn!(error = %error, "Fetching issuer keys failed; keeping the last good set.");
                 self.last_error.store(Some(Arc::new(error.to_string())));
+                self.fetches_failed.fetch_add(1, Ordering::Relaxed);
                 Some(now.plus_secs(self.settings.retry_secs))
             }
         }

@@ -5,6 +5,7 @@
 //! nothing of policies or HTTP serving; the broker decides what to ask for.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sts::config::retry::RetryConfig;
@@ -12,7 +13,7 @@ use aws_sdk_sts::config::timeout::TimeoutConfig;
 use aws_sdk_sts::config::{BehaviorVersion, Region};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 
-use crate::clock::UnixTime;
+use crate::clock::{Stopwatch, UnixTime};
 
 /// Config `aws:`.
 #[derive(Clone, Debug)]
@@ -89,11 +90,17 @@ pub enum StsError {
     Unavailable(String),
 }
 
+/// Told about every upstream call, its outcome and how long it took (metrics). Must be cheap and must not block.
+pub trait StsObserver: Send + Sync + fmt::Debug {
+    fn observe(&self, result: Result<(), &StsError>, elapsed: Duration);
+}
+
 /// The upstream STS client.
 #[derive(Clone, Debug)]
 pub struct StsClient {
     client: aws_sdk_sts::Client,
     deadline: Duration,
+    observer: Option<Arc<dyn StsObserver>>,
 }
 
 impl StsClient {
@@ -112,10 +119,25 @@ impl StsClient {
         if let Some(url) = &config.endpoint_url {
             builder = builder.endpoint_url(url.clone());
         }
-        Self { client: aws_sdk_sts::Client::from_conf(builder.build()), deadline }
+        Self { client: aws_sdk_sts::Client::from_conf(builder.build()), deadline, observer: None }
+    }
+
+    /// Adds the observer told about every call.
+    pub fn with_observer(mut self, observer: Arc<dyn StsObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     pub async fn assume_role_with_web_identity(&self, request: AssumeRequest) -> Result<AwsCredentials, StsError> {
+        let stopwatch = Stopwatch::start();
+        let result = self.call(request).await;
+        if let Some(observer) = &self.observer {
+            observer.observe(result.as_ref().map(|_| ()), stopwatch.elapsed());
+        }
+        result
+    }
+
+    async fn call(&self, request: AssumeRequest) -> Result<AwsCredentials, StsError> {
         let call = self
             .client
             .assume_role_with_web_identity()

@@ -1,6 +1,6 @@
 //! Issue 5, listener limits through the served app (`App::serve`): body size, the header read timeout against a
-//! slowloris client, the request timeout, load shedding at the concurrency ceiling, and the per-client-address
-//! and per-issuer rate limits on every front door.
+//! slowloris client, the request timeout, load shedding at the concurrency ceiling, the per-client-address and
+//! per-issuer rate limits on every front door, and the same limits on the admin listener.
 
 use std::time::{Duration, Instant};
 
@@ -61,11 +61,16 @@ async fn a_body_over_the_configured_limit_is_refused_with_413() {
 #[tokio::test]
 async fn a_slowloris_client_is_cut_off_after_the_header_read_timeout() {
     let (_github, app) = served("limits:\n  header_read_timeout_seconds: 1\n").await;
-    let address = app.url.trim_start_matches("http://").to_owned();
-    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    assert_slowloris_cut_off(app.url.trim_start_matches("http://")).await;
+    // A client that sends its headers at once is served as usual.
+    assert_eq!(app.get("/healthz").await.0, 200);
+}
+
+/// Sends a request's headers one byte every 100 ms (for at most 10 s): the server must hang up after about 1 s.
+async fn assert_slowloris_cut_off(address: &str) {
+    let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
     let started = Instant::now();
     slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nx-slow: ").await.unwrap();
-    // One header byte every 100 ms, for at most 10 s: the server must hang up long before the headers end.
     let mut answer = Vec::new();
     let mut drip = tokio::time::interval(Duration::from_millis(100));
     let mut closed = false;
@@ -83,8 +88,6 @@ async fn a_slowloris_client_is_cut_off_after_the_header_read_timeout() {
     assert!(closed, "the slow connection was never closed");
     assert!(elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(8), "closed after {elapsed:?}");
     assert!(!String::from_utf8_lossy(&answer).contains("200 OK"), "{}", String::from_utf8_lossy(&answer));
-    // A client that sends its headers at once is served as usual.
-    assert_eq!(app.get("/healthz").await.0, 200);
 }
 
 #[tokio::test]
@@ -218,4 +221,16 @@ async fn until_status(request: impl Fn() -> reqwest::RequestBuilder, status: u16
         assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
     }
     panic!("never answered {status}");
+}
+
+#[tokio::test]
+async fn the_admin_listener_has_the_same_limits() {
+    let extra =
+        "limits:\n  header_read_timeout_seconds: 1\n  per_client_ip:\n    requests_per_second: 1\n    burst: 2\n";
+    let (_github, app) = served(extra).await;
+    let metrics = || app.client.get(format!("{}/metrics", app.admin_url));
+    let limited = until_status(metrics, 429).await;
+    assert_eq!(retry_after(&limited), 1);
+    assert_eq!(read(limited).await.1["error"], "rate_limited");
+    assert_slowloris_cut_off(app.admin_url.trim_start_matches("http://")).await;
 }

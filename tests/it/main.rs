@@ -2,6 +2,7 @@
 // Test code: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
+mod audit;
 mod aws;
 mod aws_peers;
 mod ci_client;
@@ -9,9 +10,13 @@ mod cli;
 mod exchange;
 mod jwks_cache;
 mod limits;
+mod logs;
+mod metrics;
 mod peers;
 mod policies;
+mod prometheus;
 mod rejections;
+mod rotation;
 mod shutdown;
 mod support;
 mod tidy;

@@ -233,6 +233,7 @@ async fn sighup_reloads_the_policies_of_the_real_binary() {
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .args(["serve", "--config", config.to_str().unwrap()])
         .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .unwrap();

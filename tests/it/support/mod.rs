@@ -35,10 +35,13 @@ pub struct Setup {
 
 pub struct TestApp {
     pub url: String,
+    /// The admin listener (`/metrics`), on its own 127.0.0.1:0 port.
+    pub admin_url: String,
     pub clock: Arc<FixedClock>,
     pub broker: Arc<Broker>,
     pub issuers: Arc<Issuers>,
     pub reloader: Arc<PolicyReloader>,
+    pub audit: Arc<tollgate::audit::Audit>,
     pub policies_dir: PathBuf,
     pub client: reqwest::Client,
     /// Keeps the config, key and policies alive for the app's lifetime.
@@ -68,6 +71,12 @@ pub async fn spawn_served_app(setup: Setup) -> TestApp {
     start(setup, true).await
 }
 
+/// How the harness serves a router itself (as `App::serve` would, without TLS).
+pub fn serve_options() -> tollgate::http::ServeOptions {
+    let header_read_timeout = tollgate::limits::LimitsConfig::default().header_read_timeout;
+    tollgate::http::ServeOptions { header_read_timeout, shutdown_grace: std::time::Duration::ZERO, tls: None }
+}
+
 /// Polls `condition` every 10 ms for up to 10 s.
 pub async fn wait_for(condition: impl Fn() -> bool, what: &str) {
     for _ in 0..1000 {
@@ -90,8 +99,16 @@ async fn start(setup: Setup, served: bool) -> TestApp {
     std::fs::write(&key_file, SigningKey::generate(SigningAlg::Es256).unwrap().to_pkcs8_pem()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
+    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin_url = format!("http://{}", admin_listener.local_addr().unwrap());
+    // Audit lines go to a file here (stdout is the product's default, but test output should stay readable).
+    let audit = if setup.extra.contains("audit:") {
+        String::new()
+    } else {
+        format!("audit:\n  path: {}\n", dir.path().join("audit.jsonl").display())
+    };
     let yaml = format!(
-        "listen: 127.0.0.1:0\nissuer_url: {url}\nsigning:\n  key_file: {}\npolicies: {}\n{}\ntrusted_issuers:\n{}",
+        "listen: 127.0.0.1:0\nissuer_url: {url}\nsigning:\n  key_file: {}\npolicies: {}\n{}{audit}\ntrusted_issuers:\n{}",
         key_file.display(),
         policies.display(),
         setup.extra,
@@ -103,16 +120,31 @@ async fn start(setup: Setup, served: bool) -> TestApp {
     let clock = Arc::new(FixedClock::new(UnixTime::from_secs(NOW)));
     let mut app = App::build(&config, Mode::Production, Arc::clone(&clock) as Arc<dyn Clock>).unwrap();
     let (state, issuers, reloader) = (Arc::clone(&app.state), Arc::clone(&app.issuers), Arc::clone(&app.reloader));
+    let audit = Arc::clone(&app.audit);
     if served {
         app.refresh_tick = std::time::Duration::from_millis(50);
+        app.admin_listener = Some(admin_listener);
         tokio::spawn(app.serve(listener, std::future::pending()));
     } else {
         issuers.prefetch(clock.now()).await;
         let router = tollgate::http::router(Arc::clone(&state));
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        tokio::spawn(tollgate::http::serve(listener, router, serve_options(), std::future::pending()));
+        let admin = tollgate::admin::router(Arc::clone(&app.exporter));
+        tokio::spawn(async move { axum::serve(admin_listener, admin).await.unwrap() });
     }
     let broker = Arc::clone(&state.broker);
-    TestApp { url, clock, broker, issuers, reloader, policies_dir: policies, client: reqwest::Client::new(), _dir: dir }
+    TestApp {
+        url,
+        admin_url,
+        clock,
+        broker,
+        issuers,
+        reloader,
+        audit,
+        policies_dir: policies,
+        client: reqwest::Client::new(),
+        _dir: dir,
+    }
 }
 
 impl TestApp {
