@@ -6,7 +6,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -16,10 +15,8 @@ use crate::broker::ExplainConfig;
 use crate::clock::UnixTime;
 use crate::credentials::{MinterConfig, SigningAlg};
 use crate::issuers::{IssuerConfig, JwksSettings, parse_allowed};
-use crate::limits::LimitsConfig;
 use crate::policy::{ClaimDisplay, KnownIssuer};
 use crate::sts::StsConfig;
-use crate::tls::TlsConfig;
 
 /// Environment variables that override the file.
 pub const ENV_LISTEN: &str = "TOLLGATE_LISTEN";
@@ -49,11 +46,11 @@ pub struct Config {
     pub watch_policies: bool,
     pub sts: StsConfig,
     /// Limits of every listener.
-    pub limits: LimitsConfig,
+    pub limits: crate::limits::LimitsConfig,
     /// TLS on the public listener; plain HTTP without.
-    pub tls: Option<TlsConfig>,
+    pub tls: Option<crate::tls::TlsConfig>,
     /// After SIGTERM, how long requests in flight may take before the process exits anyway.
-    pub shutdown_grace: Duration,
+    pub shutdown_grace: std::time::Duration,
     /// The operator listener (`/metrics`), never the public one.
     pub admin_listen: SocketAddr,
     pub audit: AuditConfig,
@@ -101,8 +98,7 @@ struct RawConfig {
     #[serde(default)]
     limits: RawLimits,
     tls: Option<RawTls>,
-    #[serde(default = "default_grace")]
-    shutdown_grace_seconds: u32,
+    shutdown_grace_seconds: Option<u32>,
     #[serde(default)]
     audit: RawAudit,
     #[serde(default)]
@@ -194,10 +190,6 @@ struct RawJwks {
 
 fn default_true() -> bool {
     true
-}
-
-fn default_grace() -> u32 {
-    20
 }
 
 fn default_leeway() -> u32 {
@@ -305,10 +297,8 @@ impl Config {
             in_errors: raw.explain.in_errors.unwrap_or(true),
             endpoint: raw.explain.endpoint.unwrap_or(true),
         };
-        let limits = server::limits(&raw.limits).map_err(|reason| ConfigError(format!("{file}: limits: {reason}")))?;
-        if raw.shutdown_grace_seconds > 3600 {
-            return Err(ConfigError(format!("{file}: shutdown_grace_seconds: must be 0..3600")));
-        }
+        let (limits, shutdown_grace) = server::limits(&raw.limits, raw.shutdown_grace_seconds)
+            .map_err(|reason| ConfigError(format!("{file}: {reason}")))?;
         Ok(Config {
             listen,
             signing,
@@ -330,7 +320,7 @@ impl Config {
                 .map_err(|(line, key, reason)| at(line, key, reason))?,
             limits,
             tls: raw.tls.as_ref().map(|tls| server::tls(tls, base)),
-            shutdown_grace: Duration::from_secs(u64::from(raw.shutdown_grace_seconds)),
+            shutdown_grace,
             admin_listen,
         })
     }

@@ -1,5 +1,5 @@
-//! The listener keys of the config file: `limits:` and `tls:`, raw (serde) and validated into
-//! `limits::LimitsConfig` and `tls::TlsConfig`. Nothing here serves.
+//! The listener keys of the config file: `limits:`, `tls:` and `shutdown_grace_seconds`, raw (serde) and
+//! validated into `limits::LimitsConfig`, `tls::TlsConfig` and a grace period. Nothing here serves.
 
 use std::path::Path;
 use std::time::Duration;
@@ -34,7 +34,20 @@ pub(super) struct RawTls {
     key_file: String,
 }
 
-pub(super) fn limits(raw: &RawLimits) -> Result<LimitsConfig, String> {
+/// Default `shutdown_grace_seconds`.
+const DEFAULT_GRACE_SECS: u32 = 20;
+
+/// The listener limits and the shutdown grace period; errors start with the key.
+pub(super) fn limits(raw: &RawLimits, grace_secs: Option<u32>) -> Result<(LimitsConfig, Duration), String> {
+    let grace_secs = grace_secs.unwrap_or(DEFAULT_GRACE_SECS);
+    if grace_secs > 3600 {
+        return Err("shutdown_grace_seconds: must be 0..3600".into());
+    }
+    let limits = listener_limits(raw).map_err(|reason| format!("limits: {reason}"))?;
+    Ok((limits, Duration::from_secs(u64::from(grace_secs))))
+}
+
+fn listener_limits(raw: &RawLimits) -> Result<LimitsConfig, String> {
     let defaults = LimitsConfig::default();
     let secs = |value: Option<u32>, default: Duration| value.map_or(default, |s| Duration::from_secs(u64::from(s)));
     let limits = LimitsConfig {
