@@ -40,6 +40,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
+    let listen = listener.local_addr().map(|address| address.to_string()).unwrap_or_default();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(options.header_read_timeout);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -62,13 +63,14 @@ pub async fn serve(
     drop(listener);
     let grace_secs = options.shutdown_grace.as_secs();
     tracing::info!(
+        listen,
         open_connections = graceful.count(),
         grace_secs,
         "Shutting down: no new connections; finishing requests in flight."
     );
     match tokio::time::timeout(options.shutdown_grace, graceful.shutdown()).await {
-        Ok(()) => tracing::info!("Every connection is closed."),
-        Err(_) => tracing::warn!(grace_secs, "The grace period is over; closing the connections still open."),
+        Ok(()) => tracing::info!(listen, "Every connection is closed."),
+        Err(_) => tracing::warn!(listen, grace_secs, "The grace period is over; closing the connections still open."),
     }
     Ok(())
 }
