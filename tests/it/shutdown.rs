@@ -44,6 +44,7 @@ impl Binary {
             .args(["serve", "--config", config.to_str().unwrap()])
             .env("RUST_LOG", "info")
             .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null()) // the audit lines
             .kill_on_drop(true)
             .spawn()
             .unwrap();
