@@ -168,7 +168,7 @@ impl App {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let admin = self.admin_listener.map(|admin_listener| {
             let router = http::limits::apply(admin::router(Arc::clone(&self.exporter)), &self.state.limits);
-            tokio::spawn(admin::serve(admin_listener, router, options(None), wait_for_stop(stopped)))
+            tokio::spawn(http::serve(admin_listener, router, options(None), wait_for_stop(stopped)))
         });
         let shutdown = async move {
             shutdown.await;

@@ -4,7 +4,6 @@
 //! Never merged into the public router: nothing here is reachable on the public listener, and nothing of the
 //! public API is reachable here. Handlers only render what `metrics::Exporter` gathers.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
@@ -12,9 +11,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use tokio::net::TcpListener;
 
-use crate::http::ServeOptions;
 use crate::metrics::{Exporter, TEXT_FORMAT};
 
 /// Path of the Prometheus scrape endpoint.
@@ -26,17 +23,6 @@ pub fn router(exporter: Arc<Exporter>) -> Router {
         .route(METRICS_PATH, get(metrics))
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") })
         .with_state(exporter)
-}
-
-/// Serves the admin router on `listener` until `shutdown` completes, as `http::serve` serves any listener (header
-/// read timeout, graceful shutdown); the caller wraps `router` in `http::limits::apply` like every listener's.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    options: ServeOptions,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    crate::http::serve(listener, router, options, shutdown).await
 }
 
 async fn metrics(State(exporter): State<Arc<Exporter>>) -> Response {
