@@ -5,28 +5,22 @@ use std::process::Stdio;
 
 use serde_json::{Value, json};
 use tollgate::clock::{Clock, SystemClock};
-use tollgate::credentials::{SigningAlg, SigningKey};
+use tollgate::credentials::SigningAlg;
 
 use crate::support::*;
 
 #[tokio::test]
 async fn json_logs_carry_request_ids_and_no_tokens() {
     let github = FakeIssuer::start(SigningAlg::Rs256).await;
-    let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    let (name, text) = policy("deploy", "github", "repo:acme/*");
-    std::fs::write(policies.join(name), text).unwrap();
-    std::fs::write(dir.path().join("key.pem"), SigningKey::generate(SigningAlg::Es256).unwrap().to_pkcs8_pem())
-        .unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let Workdir { dir, .. } = workdir(&[policy("deploy", "github", "repo:acme/*")]);
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let config = dir.path().join("tollgate.yaml");
     let audit = dir.path().join("audit.jsonl");
     std::fs::write(
         &config,
         format!(
-            "listen: 127.0.0.1:{port}\nissuer_url: {url}\nsigning:\n  key_file: key.pem\npolicies: policies\nlog:\n  format: json\naudit:\n  path: {}\ntrusted_issuers:\n{}",
+            "listen: 127.0.0.1:{port}\nissuer_url: {url}\nsigning:\n  key_file: signing.pem\npolicies: policies\nlog:\n  format: json\naudit:\n  path: {}\ntrusted_issuers:\n{}",
             audit.display(),
             issuer_entry("github", &github, "")
         ),

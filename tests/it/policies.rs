@@ -210,14 +210,8 @@ async fn a_policy_file_change_is_picked_up_by_the_watcher() {
 async fn sighup_reloads_the_policies_of_the_real_binary() {
     use tollgate::clock::{Clock, SystemClock};
     let github = FakeIssuer::start(SigningAlg::Rs256).await;
-    let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    std::fs::write(policies.join("deploy.yaml"), PINNED).unwrap();
-    let key = dir.path().join("key.pem");
-    let key_pem = tollgate::credentials::SigningKey::generate(SigningAlg::Es256).unwrap().to_pkcs8_pem();
-    std::fs::write(&key, key_pem).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let Workdir { dir, policies, key_file: key } = workdir(&[("deploy.yaml".into(), PINNED.into())]);
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let config = dir.path().join("tollgate.yaml");
     std::fs::write(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tollgate::clock::{Clock, SystemClock};
-use tollgate::credentials::{SigningAlg, SigningKey};
+use tollgate::credentials::SigningAlg;
 
 use crate::aws::{aws_policy, ci_claims};
 use crate::support::*;
@@ -22,14 +22,8 @@ struct Binary {
 
 impl Binary {
     async fn start(github: &FakeIssuer, stub: &StsStub, extra: &str) -> Binary {
-        let dir = tempfile::tempdir().unwrap();
-        let policies = dir.path().join("policies");
-        std::fs::create_dir(&policies).unwrap();
-        let (name, text) = aws_policy("deploy-aws", "passthrough");
-        std::fs::write(policies.join(name), text).unwrap();
-        let key = dir.path().join("key.pem");
-        std::fs::write(&key, SigningKey::generate(SigningAlg::Es256).unwrap().to_pkcs8_pem()).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let Workdir { dir, policies, key_file: key } = workdir(&[aws_policy("deploy-aws", "passthrough")]);
+        let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
         let config = dir.path().join("tollgate.yaml");
         let yaml = format!(

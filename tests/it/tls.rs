@@ -8,7 +8,7 @@ use std::time::Duration;
 use tollgate::app::{App, Mode};
 use tollgate::clock::SystemClock;
 use tollgate::config::Config;
-use tollgate::credentials::{SigningAlg, SigningKey};
+use tollgate::credentials::SigningAlg;
 
 use crate::support::*;
 
@@ -40,13 +40,7 @@ async fn healthz(client: &reqwest::Client, url: &str) -> Result<(u16, Vec<u8>), 
 #[tokio::test]
 async fn https_serves_the_certificate_files_and_new_connections_get_a_replaced_certificate() {
     let github = FakeIssuer::start(SigningAlg::Rs256).await;
-    let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    let (name, text) = policy("deploy", "github", "repo:acme/*");
-    std::fs::write(policies.join(name), text).unwrap();
-    let key = dir.path().join("signing.pem");
-    std::fs::write(&key, SigningKey::generate(SigningAlg::Es256).unwrap().to_pkcs8_pem()).unwrap();
+    let Workdir { dir, policies, key_file: key } = workdir(&[policy("deploy", "github", "repo:acme/*")]);
     let (first_pem, first_der) = write_pair(dir.path());
     let yaml = format!(
         "listen: 127.0.0.1:0\nissuer_url: https://tollgate.test\nsigning:\n  key_file: {}\npolicies: {}\ntls:\n  cert_file: cert.pem\n  key_file: key.pem\ntrusted_issuers:\n{}",

@@ -88,15 +88,32 @@ pub async fn wait_for(condition: impl Fn() -> bool, what: &str) {
     panic!("timed out waiting for {what}");
 }
 
-async fn start(setup: Setup, served: bool) -> TestApp {
+/// A temporary working folder for one Tollgate: `policies/` holding `policies`, and an ES256 key at `signing.pem`.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+    pub policies: PathBuf,
+    pub key_file: PathBuf,
+}
+
+pub fn workdir(policies: &[(String, String)]) -> Workdir {
     let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    for (name, text) in &setup.policies {
-        std::fs::write(policies.join(name), text).unwrap();
+    let policies_dir = dir.path().join("policies");
+    std::fs::create_dir(&policies_dir).unwrap();
+    for (name, text) in policies {
+        std::fs::write(policies_dir.join(name), text).unwrap();
     }
     let key_file = dir.path().join("signing.pem");
     std::fs::write(&key_file, SigningKey::generate(SigningAlg::Es256).unwrap().to_pkcs8_pem()).unwrap();
+    Workdir { dir, policies: policies_dir, key_file }
+}
+
+/// A free port on 127.0.0.1 for a process that binds it itself.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start(setup: Setup, served: bool) -> TestApp {
+    let Workdir { dir, policies, key_file } = workdir(&setup.policies);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
