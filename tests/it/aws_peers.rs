@@ -78,6 +78,13 @@ async fn run(program: PathBuf, args: &[&str], env: &[(&str, &str)]) -> (i32, Str
     (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
 }
 
+/// `aws sts assume-role-with-web-identity` against `endpoint`.
+fn assume_args(endpoint: &str, role_arn: &str, token: &str) -> Vec<String> {
+    let args = ["sts", "assume-role-with-web-identity", "--endpoint-url", endpoint, "--role-arn", role_arn];
+    let rest = ["--role-session-name", "cli", "--web-identity-token", token];
+    args.iter().chain(rest.iter()).map(|a| (*a).to_owned()).collect()
+}
+
 async fn caller_identity(bin: &std::path::Path, moto: &Moto, credentials: &Value) -> String {
     let key = |name: &str| credentials[name].as_str().unwrap().to_owned();
     let (id, secret, session) = (key("AccessKeyId"), key("SecretAccessKey"), key("SessionToken"));
@@ -126,20 +133,8 @@ async fn moto_aws_cli_and_boto3_get_working_credentials_through_tollgate() {
     assert_eq!((code, stdout.trim()), (0, assumed), "{stderr}");
 
     // Front door 2: the aws CLI against Tollgate's STS endpoint.
-    let args = [
-        "sts",
-        "assume-role-with-web-identity",
-        "--endpoint-url",
-        &app.url,
-        "--role-arn",
-        ROLE_ARN,
-        "--role-session-name",
-        "cli",
-        "--web-identity-token",
-        &token,
-        "--output",
-        "json",
-    ];
+    let args = assume_args(&app.url, ROLE_ARN, &token);
+    let args: Vec<&str> = args.iter().map(String::as_str).chain(["--output", "json"]).collect();
     let (code, stdout, stderr) = run(bin.join("aws"), &args, &[]).await;
     assert_eq!(code, 0, "{stderr}");
     let answer: Value = serde_json::from_str(&stdout).unwrap();
@@ -156,18 +151,8 @@ async fn moto_aws_cli_and_boto3_get_working_credentials_through_tollgate() {
         ("arn:aws:iam::123456789012:role/unknown", token.as_str(), "AccessDenied"),
         (ROLE_ARN, "abcd.efgh.ijkl", "InvalidIdentityToken"),
     ] {
-        let args = [
-            "sts",
-            "assume-role-with-web-identity",
-            "--endpoint-url",
-            &app.url,
-            "--role-arn",
-            role_arn,
-            "--role-session-name",
-            "cli",
-            "--web-identity-token",
-            web_token,
-        ];
+        let args = assume_args(&app.url, role_arn, web_token);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (code, _, stderr) = run(bin.join("aws"), &args, &[]).await;
         assert!(code != 0 && stderr.contains(&format!("({code_name})")), "{code_name}: {stderr}");
     }
