@@ -37,7 +37,10 @@ fn broker(ci_key: &SigningKey) -> Broker {
         algorithms: vec![jsonwebtoken::Algorithm::RS256, jsonwebtoken::Algorithm::ES256],
         audiences: vec!["tollgate".into()],
         leeway_secs: 60,
+        max_lifetime_secs: 3600,
         profile: None,
+        tenancy: tollgate::issuers::TenancySetting::Derived,
+        allow_private_network: false,
     };
     let now = UnixTime::from_secs(NOW);
     let issuers = Arc::new(Issuers::new(vec![config], JwksSettings::default(), now).expect("issuers"));
@@ -68,6 +71,7 @@ fn benches(c: &mut Criterion) {
                     audience: None,
                     ttl_secs: None,
                     session_policy: None,
+                    tokens_only: false,
                     front_door: tollgate::broker::FrontDoor::Exchange,
                     context: Default::default(),
                 };

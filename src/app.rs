@@ -11,13 +11,13 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::admin;
 use crate::audit::Audit;
-use crate::broker::{Broker, DecisionSink};
+use crate::broker::{Broker, DecisionSink, ExplainConfig};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::credentials::{KeyError, Minter, PreviousKey, SigningKey};
 use crate::dev::{DevError, DevIssuer};
 use crate::http::{self, AppState};
-use crate::issuers::{FetchError, Issuers};
+use crate::issuers::{FetchError, Issuers, TenancySetting};
 use crate::metrics::{Exporter, Metrics, MetricsError};
 use crate::policy::{PolicyError, PolicySet};
 use crate::reload::{self, PolicyReloader};
@@ -106,13 +106,27 @@ impl App {
         let verifier = Verifier::new(Arc::clone(&issuers));
         let metrics = Arc::new(Metrics::new(config.issuer_names())?);
         let sts = StsClient::new(&config.sts).with_observer(Arc::clone(&metrics) as Arc<dyn StsObserver>);
+        let explain = match mode {
+            // Dev mode is for learning policies: the endpoint is on, with the policies' expected values.
+            Mode::Dev => ExplainConfig { endpoint: true, show_expected: true, ..config.explain },
+            Mode::Production => config.explain,
+        };
+        for issuer in config.issuers.iter().filter(|issuer| issuer.tenancy == TenancySetting::Single) {
+            tracing::warn!(
+                issuer = issuer.name,
+                "Issuer declared single-tenant (tenancy: single): its policies need not pin a tenant. Make sure no one else can mint tokens from it."
+            );
+        }
         let mut broker = Broker::new(verifier, policies, minter, clock)
-            .with_explain(config.explain)
+            .with_explain(explain)
             .with_sts(sts)
             .with_sink(Arc::clone(&audit) as Arc<dyn DecisionSink>)
             .with_sink(Arc::clone(&metrics) as Arc<dyn DecisionSink>);
         if let Some(limit) = config.limits.per_issuer {
             broker = broker.with_issuer_rate_limit(limit);
+        }
+        if let Some(limit) = config.limits.per_issuer_total {
+            broker = broker.with_issuer_total_rate_limit(limit);
         }
         let broker = Arc::new(broker);
         let reloader =

@@ -131,6 +131,7 @@ struct RawExplain {
     claim_values: Option<Spanned<String>>,
     in_errors: Option<bool>,
     endpoint: Option<bool>,
+    show_expected: Option<bool>,
 }
 
 #[derive(Default, Deserialize)]
@@ -286,7 +287,8 @@ impl Config {
         let explain = ExplainConfig {
             claim_display,
             in_errors: raw.explain.in_errors.unwrap_or(true),
-            endpoint: raw.explain.endpoint.unwrap_or(true),
+            endpoint: raw.explain.endpoint.unwrap_or(false),
+            show_expected: raw.explain.show_expected.unwrap_or(false),
         };
         let (limits, shutdown_grace) = server::limits(&raw.limits, raw.shutdown_grace_seconds)
             .map_err(|reason| ConfigError(format!("{file}: {reason}")))?;

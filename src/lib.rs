@@ -9,7 +9,7 @@
 //! `credentials` (signing keys, minting, our JWKS), `broker` (the use case), `dev` (dev-mode CI issuer),
 //! `limits` (listener limits, rate limiters), `tls` (the public listener's certificate), `http` (routes, the one
 //! error mapping, serving), `reload` (policy hot reload), `audit` (one JSON line per decision), `metrics`
-//! (Prometheus metrics, closed labels), `admin` (the operator listener: `/metrics`), `app` (wiring it all and
+//! (Prometheus metrics, closed labels), `text` (attacker-chosen text cut for echoing), `admin` (the operator listener: `/metrics`), `app` (wiring it all and
 //! serving). See ARCHITECTURE.md.
 
 pub mod admin;
@@ -27,5 +27,6 @@ pub mod metrics;
 pub mod policy;
 pub mod reload;
 pub mod sts;
+pub mod text;
 pub mod tls;
 pub mod verify;

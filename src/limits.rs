@@ -27,8 +27,11 @@ pub struct LimitsConfig {
     pub max_concurrent_requests: usize,
     /// Optional token bucket per client IP address (429 past it).
     pub per_client_ip: Option<RateLimit>,
-    /// Optional token bucket per trusted issuer, counted after verification (429 past it).
+    /// Optional token bucket per trusted issuer and tenant (on a shared issuer, the pinned tenant claim's value
+    /// or the template's value), counted after verification (429 past it).
     pub per_issuer: Option<RateLimit>,
+    /// Optional ceiling per trusted issuer, all its tenants together.
+    pub per_issuer_total: Option<RateLimit>,
 }
 
 /// A token bucket's shape: refilled at `requests_per_second`, holding at most `burst` requests.
@@ -68,6 +71,7 @@ impl Default for LimitsConfig {
             max_concurrent_requests: 512,
             per_client_ip: None,
             per_issuer: None,
+            per_issuer_total: None,
         }
     }
 }

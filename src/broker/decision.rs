@@ -18,6 +18,8 @@ pub enum FrontDoor {
     Exchange,
     Sts,
     Token,
+    /// `POST /explain`: traced, never minted.
+    Explain,
 }
 
 /// How a decision ended.
@@ -46,6 +48,7 @@ pub enum Reason {
     IssuerNotTrusted,
     PolicyDenied,
     AudienceNotGranted,
+    GrantMismatch,
     ClaimMapping,
     UpstreamDenied,
     UpstreamThrottled,
@@ -96,6 +99,7 @@ impl FrontDoor {
             FrontDoor::Exchange => "exchange",
             FrontDoor::Sts => "sts",
             FrontDoor::Token => "token",
+            FrontDoor::Explain => "explain",
         }
     }
 }
@@ -111,7 +115,7 @@ impl Outcome {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 22] = [
         Reason::Allowed,
         Reason::Malformed,
         Reason::Expired,
@@ -127,6 +131,7 @@ impl Reason {
         Reason::IssuerNotTrusted,
         Reason::PolicyDenied,
         Reason::AudienceNotGranted,
+        Reason::GrantMismatch,
         Reason::ClaimMapping,
         Reason::UpstreamDenied,
         Reason::UpstreamThrottled,
@@ -152,6 +157,7 @@ impl Reason {
             Reason::IssuerNotTrusted => "issuer_not_trusted",
             Reason::PolicyDenied => "policy_denied",
             Reason::AudienceNotGranted => "audience_not_granted",
+            Reason::GrantMismatch => "grant_mismatch",
             Reason::ClaimMapping => "claim_mapping",
             Reason::UpstreamDenied => "upstream_denied",
             Reason::UpstreamThrottled => "upstream_throttled",
@@ -178,9 +184,14 @@ impl Reason {
                 VerifyError::Expired { .. } => deny(Reason::Expired),
                 VerifyError::NotYetValid { .. } | VerifyError::IssuedInFuture { .. } => deny(Reason::NotYetValid),
                 VerifyError::AudienceNotAccepted => deny(Reason::Audience),
-                VerifyError::MissingClaim(_) | VerifyError::InvalidClaim(..) => deny(Reason::InvalidClaims),
+                VerifyError::MissingClaim(_)
+                | VerifyError::InvalidClaim(..)
+                | VerifyError::InvalidWindow(_)
+                | VerifyError::LifetimeTooLong { .. } => deny(Reason::InvalidClaims),
             },
-            BrokerError::UnknownRole(_) => deny(Reason::UnknownRole),
+            BrokerError::UnknownRole(_) | BrokerError::RoleUnavailable(_) => deny(Reason::UnknownRole),
+            BrokerError::AudienceNotAcceptedByRole(_) => deny(Reason::Audience),
+            BrokerError::GrantMismatch { .. } => deny(Reason::GrantMismatch),
             BrokerError::IssuerNotTrustedByRole { .. } => deny(Reason::IssuerNotTrusted),
             BrokerError::Denied { .. } | BrokerError::AccessDenied { .. } => deny(Reason::PolicyDenied),
             BrokerError::AudienceNotGranted { .. } => deny(Reason::AudienceNotGranted),

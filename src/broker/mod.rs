@@ -5,9 +5,12 @@
 //! the front doors convert their wire shapes to `ExchangeRequest` and map `BrokerError` to their own codes.
 
 mod decision;
+mod explain;
 mod grants;
+mod observe;
 
 pub use decision::{DecisionEvent, DecisionSink, FrontDoor, Outcome, Reason, RequestContext, credential_digest};
+pub use explain::Explained;
 
 use std::sync::Arc;
 
@@ -16,7 +19,7 @@ use arc_swap::ArcSwap;
 use crate::clock::{Clock, Stopwatch, UnixTime};
 use crate::credentials::{MintError, Minter};
 use crate::limits::{RateLimit, RateLimiter};
-use crate::policy::{CaseOutcome, ClaimDisplay, Explanation, Grant, PolicySet, RenderError, Trace};
+use crate::policy::{CaseOutcome, ClaimDisplay, Explanation, Grant, PolicySet, RenderError};
 use crate::sts::{AwsCredentials, StsClient, StsError};
 use crate::verify::{RawToken, VerifiedToken, Verifier, VerifyError};
 
@@ -31,6 +34,8 @@ pub struct ExchangeRequest {
     pub ttl_secs: Option<u32>,
     /// An inline session policy passed to STS (AWS grants only).
     pub session_policy: Option<String>,
+    /// Only a Tollgate token may come of it (the RFC 8693 door): an allowed aws grant is refused.
+    pub tokens_only: bool,
     pub front_door: FrontDoor,
     pub context: RequestContext,
 }
@@ -42,24 +47,16 @@ pub struct ExplainConfig {
     pub claim_display: ClaimDisplay,
     /// Name the role's first failing condition in denial texts; otherwise a fixed text (details in the log).
     pub in_errors: bool,
-    /// Serve `POST /explain`.
+    /// Serve `POST /explain` (off by default; dev mode turns it on).
     pub endpoint: bool,
+    /// Show each condition's expected values in `/explain` traces (the policy's own text).
+    pub show_expected: bool,
 }
 
 impl Default for ExplainConfig {
     fn default() -> Self {
-        Self { claim_display: ClaimDisplay::Shown, in_errors: true, endpoint: true }
+        Self { claim_display: ClaimDisplay::Shown, in_errors: true, endpoint: false, show_expected: false }
     }
-}
-
-/// A full explanation of one request, without minting anything.
-#[derive(Debug)]
-pub struct Explained {
-    pub role: String,
-    /// The configured name of the issuer that vouched for the token.
-    pub issuer: String,
-    pub issuer_trusted_by_role: bool,
-    pub trace: Trace,
 }
 
 /// The issued credential.
@@ -123,6 +120,17 @@ pub enum BrokerError {
     UnknownRole(String),
     #[error("role {role:?} does not trust issuer {issuer:?}")]
     IssuerNotTrustedByRole { role: String, issuer: String },
+    /// What callers are told of both of the above (and, on `/explain`, of a role that does not accept the
+    /// token's audience): no door reveals which roles exist to a token whose issuer they do not trust.
+    #[error("role {0:?} does not exist or does not trust this token")]
+    RoleUnavailable(String),
+    /// `/explain` for a role that does not accept the token's audience (told as `RoleUnavailable`).
+    #[error("role {0:?} does not accept the token's audience")]
+    AudienceNotAcceptedByRole(String),
+    /// The allowed grant is of a kind this request cannot take (an aws grant on the RFC 8693 door, an STS
+    /// session policy on a token grant). Checked only once the policy allowed the token.
+    #[error("role {role:?} {mismatch}")]
+    GrantMismatch { role: String, mismatch: &'static str },
     #[error("role {role:?} denied: {explanation}")]
     Denied { role: String, explanation: Explanation },
     /// Any access denial, when `explain.in_errors` is off: the reason stays in the log.
@@ -146,6 +154,9 @@ pub struct Broker {
     explain: ExplainConfig,
     sinks: Vec<Arc<dyn DecisionSink>>,
     sts: Option<StsClient>,
+    /// `limits.per_issuer`: one bucket per issuer and tenant.
+    tenant_limiter: Option<RateLimiter<(String, Option<String>)>>,
+    /// `limits.per_issuer_total`: one bucket per issuer, all tenants together.
     issuer_limiter: Option<RateLimiter<String>>,
     verifier: Verifier,
     policies: ArcSwap<PolicySet>,
@@ -159,6 +170,7 @@ impl Broker {
             explain: ExplainConfig::default(),
             sinks: Vec::new(),
             sts: None,
+            tenant_limiter: None,
             issuer_limiter: None,
             verifier,
             policies: ArcSwap::from_pointee(policies),
@@ -185,12 +197,20 @@ impl Broker {
     }
 
     /// Verifies a token without any policy (to answer its errors before a role's existence is revealed).
-    pub async fn verify(&self, token: &RawToken) -> Result<VerifiedToken, BrokerError> {
-        Ok(self.verifier.verify(token, self.clock.now()).await?)
+    pub async fn verify(&self, token: &RawToken, context: &RequestContext) -> Result<VerifiedToken, BrokerError> {
+        let client = context.client_addr.as_deref();
+        Ok(self.verifier.verify_from(token, self.clock.now(), client).await?)
     }
 
-    /// Limits the exchanges of each trusted issuer (counted after verification, before the policy).
+    /// Limits the exchanges of each tenant of each trusted issuer (counted after verification, before the
+    /// policy): on a shared issuer one tenant cannot drain another's bucket.
     pub fn with_issuer_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.tenant_limiter = Some(RateLimiter::new(limit));
+        self
+    }
+
+    /// A ceiling on the exchanges of each trusted issuer, all its tenants together.
+    pub fn with_issuer_total_rate_limit(mut self, limit: RateLimit) -> Self {
         self.issuer_limiter = Some(RateLimiter::new(limit));
         self
     }
@@ -238,7 +258,8 @@ impl Broker {
         let now = self.clock.now();
         let (front_door, context, role) = (request.front_door, request.context.clone(), request.role.clone());
         let observed = Observed { front_door, context: &context, role: &role, now, stopwatch };
-        let verified = match self.verifier.verify(&request.token, now).await {
+        let client = context.client_addr.as_deref();
+        let verified = match self.verifier.verify_from(&request.token, now, client).await {
             Ok(verified) => verified,
             Err(error) => {
                 let error = BrokerError::Verify(error);
@@ -246,11 +267,7 @@ impl Broker {
                 return Err(self.redact(error));
             }
         };
-        if let Some(limiter) = &self.issuer_limiter
-            && let Err(limited) = limiter.check(verified.issuer_name().to_owned()).await
-        {
-            let issuer = verified.issuer_name().to_owned();
-            let error = BrokerError::RateLimited { issuer, retry_after_secs: limited.retry_after_secs };
+        if let Err(error) = self.check_issuer_limits(&verified).await {
             self.observe(&observed, Some(&verified), Err(&error));
             return Err(error);
         }
@@ -259,69 +276,40 @@ impl Broker {
         result.map_err(|error| self.redact(error))
     }
 
-    /// Tells every sink about one decision.
-    fn observe(&self, seen: &Observed<'_>, verified: Option<&VerifiedToken>, result: Result<&Exchanged, &BrokerError>) {
-        if self.sinks.is_empty() {
-            return;
+    /// The per-tenant bucket, then the per-issuer ceiling (each when configured).
+    async fn check_issuer_limits(&self, verified: &VerifiedToken) -> Result<(), BrokerError> {
+        let issuer = verified.issuer_name();
+        let limited = |retry_after_secs| BrokerError::RateLimited { issuer: issuer.to_owned(), retry_after_secs };
+        if let Some(limiter) = &self.tenant_limiter {
+            let key = (issuer.to_owned(), verified.tenant().map(str::to_owned));
+            limiter.check(key).await.map_err(|l| limited(l.retry_after_secs))?;
         }
-        let (outcome, reason, detail) = match result {
-            Ok(exchanged) => (Outcome::Allow, Reason::Allowed, format!("statement {}", exchanged.allowed_by)),
-            Err(error) => {
-                let (outcome, reason) = Reason::of(error);
-                (outcome, reason, error.to_string())
-            }
-        };
-        let credential_sha256 = result.ok().map(|exchanged| match &exchanged.credential {
-            Credential::Token { access_token, .. } => credential_digest(access_token),
-            Credential::Aws(aws) => credential_digest(&aws.session_token),
-        });
-        let event = DecisionEvent {
-            time: seen.now,
-            front_door: seen.front_door,
-            context: seen.context,
-            issuer: verified.map(VerifiedToken::issuer_name),
-            sub: verified.map(VerifiedToken::sub),
-            inbound_jti: verified.and_then(VerifiedToken::jti),
-            role: seen.role,
-            role_known: self.policies().get(seen.role).is_some(),
-            outcome,
-            reason,
-            detail,
-            credential_sha256,
-            expires_at: result.ok().map(|exchanged| exchanged.expires_at),
-            duration: seen.stopwatch.elapsed(),
-        };
-        for sink in &self.sinks {
-            sink.record(&event);
+        if let Some(limiter) = &self.issuer_limiter {
+            limiter.check(issuer.to_owned()).await.map_err(|l| limited(l.retry_after_secs))?;
         }
+        Ok(())
     }
 
-    /// Verifies the token and traces the role's policy over its claims, condition by condition. Never mints.
-    pub async fn explain(&self, request: ExchangeRequest) -> Result<Explained, BrokerError> {
-        let verified = self.verifier.verify(&request.token, self.clock.now()).await?;
-        let policies = self.policies();
-        let policy = policies.get(&request.role).ok_or_else(|| BrokerError::UnknownRole(request.role.clone()))?;
-        Ok(Explained {
-            issuer_trusted_by_role: policy.accepts_issuer(verified.issuer_name()),
-            issuer: verified.issuer_name().to_owned(),
-            trace: policy.explain(verified.claims(), self.explain.claim_display),
-            role: request.role,
-        })
-    }
-
-    /// With `explain.in_errors` off, every access denial becomes one fixed text; the detail is logged.
+    /// What the caller is told of a failed decision (the sinks saw the full error before). An unknown role and
+    /// one that does not trust the token's issuer always read the same; with `explain.in_errors` off, every
+    /// access denial becomes one fixed text, the detail logged.
     fn redact(&self, error: BrokerError) -> BrokerError {
         let role = match &error {
             BrokerError::UnknownRole(role)
             | BrokerError::IssuerNotTrustedByRole { role, .. }
-            | BrokerError::Denied { role, .. }
-            | BrokerError::Render { role, .. } => role.clone(),
+            | BrokerError::AudienceNotAcceptedByRole(role) => {
+                if self.explain.in_errors {
+                    return BrokerError::RoleUnavailable(role.clone());
+                }
+                role.clone()
+            }
+            BrokerError::Denied { role, .. } | BrokerError::Render { role, .. } => role.clone(),
             _ => return error,
         };
         if self.explain.in_errors {
             return error;
         }
-        tracing::info!(reason = %error, "Exchange denied.");
+        tracing::info!(reason = ?error.to_string(), "Exchange denied.");
         BrokerError::AccessDenied { role }
     }
 
@@ -343,10 +331,18 @@ impl Broker {
             CaseOutcome::Deny { explanation, .. } => return Err(BrokerError::Denied { role, explanation }),
         };
         let (credential, expires_at) = match policy.grant() {
+            Grant::Token(_) if request.session_policy.is_some() => {
+                let mismatch = "issues Tollgate tokens; Policy applies to AWS credentials only";
+                return Err(BrokerError::GrantMismatch { role, mismatch });
+            }
+            Grant::Aws(_) if request.tokens_only => {
+                let mismatch = "issues AWS credentials; use /exchange or the STS endpoint";
+                return Err(BrokerError::GrantMismatch { role, mismatch });
+            }
             Grant::Token(grant) => self.issue_token(grant, verified, &request, now)?,
             Grant::Aws(grant) => self.issue_aws(grant, verified, &request, now).await?,
         };
-        tracing::info!(role = %role, issuer = verified.issuer_name(), sub = verified.sub(), "Exchange allowed.");
+        tracing::info!(role = ?role, issuer = verified.issuer_name(), sub = ?verified.sub(), "Exchange allowed.");
         Ok(Exchanged {
             role,
             allowed_by,

@@ -54,7 +54,15 @@ fn verify_with_jwks_file(text: &str, jwks: &Path, audience: Option<String>, now:
         .iter()
         .filter_map(|name| known_alg(name))
         .collect();
-    let rules = ClaimRules { issuer_name: "cli", iss: &iss, audiences: &audiences, leeway_secs: 60 };
+    // Offline, no issuer config: the ceiling of an issuer without a profile.
+    let rules = ClaimRules {
+        issuer_name: "cli",
+        iss: &iss,
+        audiences: &audiences,
+        leeway_secs: 60,
+        max_lifetime_secs: 86_400,
+        placeholder: None,
+    };
     verify::verify_with_keys(&token, &keys, &algorithms, &rules, now)
         .map(|verified| verified.claims().clone())
         .map_err(|e| e.to_string())

@@ -6,8 +6,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::issuers::{
-    IssuerConfig, IssuerMatcher, IssuerTemplate, KeysConfig, PlaceholderRule, Profile, ProfileIssuer, known_alg,
-    parse_allowed,
+    IssuerConfig, IssuerMatcher, IssuerTemplate, KeysConfig, PlaceholderRule, Profile, ProfileIssuer,
+    TenancySetting, known_alg, parse_allowed,
 };
 use crate::policy::KnownIssuer;
 
@@ -26,43 +26,52 @@ pub(super) struct RawIssuer {
     algorithms: Option<Vec<String>>,
     audiences: Vec<String>,
     leeway_seconds: Option<u32>,
+    max_token_lifetime_seconds: Option<u32>,
+    tenancy: Option<String>,
+    #[serde(default)]
+    allow_private_network: bool,
 }
 
+/// What policies know of a configured issuer: its location and, when it is shared, the claims that pin a tenant.
 pub(super) fn known_issuer(issuer: &IssuerConfig) -> KnownIssuer {
-    let url = match &issuer.matcher {
-        IssuerMatcher::Exact(url) => Some(url.as_str()),
+    let url_prefix = match &issuer.matcher {
+        IssuerMatcher::Exact(url) => {
+            Some(url.split_once("://").map_or(url.as_str(), |(_, rest)| rest).trim_end_matches('/').to_owned())
+        }
         IssuerMatcher::Template(_) => None,
     };
-    known_issuer_of(&issuer.name, issuer.profile, url)
+    let tenant_claims = issuer.tenancy().map(|tenancy| tenancy.claims().to_vec()).unwrap_or_default();
+    KnownIssuer { name: issuer.name.clone(), url_prefix, tenant_claims }
 }
 
 /// Known issuers when no config is given (`tollgate policy test`, `tollgate explain --claims`): one per
-/// built-in profile, named after it, at the profile's own issuer.
+/// built-in profile, named after it, at the profile's own issuer (a template profile's placeholder bound to any
+/// value, as the example config does, so such policies must pin the tenant too).
 pub fn profile_known_issuers() -> Vec<KnownIssuer> {
     Profile::ALL
         .into_iter()
-        .map(|profile| {
-            let url = match profile.issuer() {
-                ProfileIssuer::Exact(url) => Some(url),
-                ProfileIssuer::Template(_) => None,
+        .filter_map(|profile| {
+            let matcher = match profile.issuer() {
+                ProfileIssuer::Exact(url) => IssuerMatcher::Exact(url.to_owned()),
+                ProfileIssuer::Template(template) => {
+                    let any = regex::Regex::new("^(?:.+)$").ok()?;
+                    IssuerMatcher::Template(IssuerTemplate::parse(template, PlaceholderRule::Pattern(any)).ok()?)
+                }
             };
-            known_issuer_of(profile.name(), Some(profile), url)
+            Some(known_issuer(&IssuerConfig {
+                name: profile.name().to_owned(),
+                matcher,
+                keys: KeysConfig::Discovery,
+                algorithms: profile.algorithms().to_vec(),
+                audiences: Vec::new(),
+                leeway_secs: 0,
+                max_lifetime_secs: profile.max_token_lifetime_secs(),
+                profile: Some(profile),
+                tenancy: TenancySetting::Derived,
+                allow_private_network: false,
+            }))
         })
         .collect()
-}
-
-fn known_issuer_of(name: &str, profile: Option<Profile>, url: Option<&str>) -> KnownIssuer {
-    let shared = match (profile, url) {
-        (Some(Profile::Github | Profile::Buildkite), _) => true,
-        (Some(Profile::Gitlab), Some(url)) => url == "https://gitlab.com",
-        _ => false,
-    };
-    let tenant_claims = match profile {
-        Some(profile) if shared => profile.tenant_claims().iter().map(|c| (*c).to_owned()).collect(),
-        _ => Vec::new(),
-    };
-    let url_prefix = url.map(|u| u.split_once("://").map_or(u, |(_, rest)| rest).trim_end_matches('/').to_owned());
-    KnownIssuer { name: name.to_owned(), url_prefix, tenant_claims }
 }
 
 /// Whether two entries could claim the same `iss`: then the first would silently shadow the second.
@@ -116,16 +125,39 @@ pub(super) fn issuer_config(raw: &RawIssuer, base: &Path, default_leeway: u32) -
     if raw.name.is_empty() || !raw.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         return Err(("name", "use letters, digits, '-' and '_'".into()));
     }
-    Ok(IssuerConfig {
+    let tenancy = match raw.tenancy.as_deref() {
+        None => TenancySetting::Derived,
+        Some("single") => TenancySetting::Single,
+        Some("shared") => TenancySetting::Shared,
+        Some(other) => return Err(("tenancy", format!("{other:?} is not one of single, shared"))),
+    };
+    let max_lifetime = match raw.max_token_lifetime_seconds {
+        Some(secs) if !(60..=2_592_000).contains(&secs) => {
+            return Err(("max_token_lifetime_seconds", "must be between 60 and 2592000 (30 days)".into()));
+        }
+        Some(secs) => i64::from(secs),
+        None => profile.map_or(DEFAULT_MAX_TOKEN_LIFETIME_SECS, Profile::max_token_lifetime_secs),
+    };
+    let config = IssuerConfig {
         name: raw.name.clone(),
         matcher,
         keys,
         algorithms,
         audiences: raw.audiences.clone(),
         leeway_secs: i64::from(raw.leeway_seconds.unwrap_or(default_leeway).min(600)),
+        max_lifetime_secs: max_lifetime,
         profile,
-    })
+        tenancy,
+        allow_private_network: raw.allow_private_network,
+    };
+    if config.tenancy().is_none() {
+        return Err(("tenancy", "shared needs a profile whose tenant claims policies can pin (github, gitlab, buildkite) or an issuer_template".into()));
+    }
+    Ok(config)
 }
+
+/// `max_token_lifetime_seconds` of an issuer without a profile.
+const DEFAULT_MAX_TOKEN_LIFETIME_SECS: i64 = 86_400;
 
 fn issuer_matcher(raw: &RawIssuer, profile: Option<Profile>) -> Result<IssuerMatcher, FieldError> {
     let from_profile = profile.map(Profile::issuer);

@@ -18,6 +18,7 @@ pub(super) struct RawLimits {
     max_concurrent_requests: Option<u32>,
     per_client_ip: Option<RawRate>,
     per_issuer: Option<RawRate>,
+    per_issuer_total: Option<RawRate>,
 }
 
 #[derive(Deserialize)]
@@ -57,6 +58,7 @@ fn listener_limits(raw: &RawLimits) -> Result<LimitsConfig, String> {
         max_concurrent_requests: raw.max_concurrent_requests.map_or(defaults.max_concurrent_requests, |n| n as usize),
         per_client_ip: raw.per_client_ip.as_ref().map(|r| rate("per_client_ip", r)).transpose()?,
         per_issuer: raw.per_issuer.as_ref().map(|r| rate("per_issuer", r)).transpose()?,
+        per_issuer_total: raw.per_issuer_total.as_ref().map(|r| rate("per_issuer_total", r)).transpose()?,
     };
     if !(1024..=16 * 1024 * 1024).contains(&limits.max_body_bytes) {
         return Err("max_body_bytes must be 1024..16777216".into());

@@ -75,7 +75,7 @@ impl ApiError {
     }
 
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
-        tracing::error!(error = %detail, "Request failed on our side.");
+        tracing::error!(error = ?detail.to_string(), "Request failed on our side.");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "server_error", "internal error; see the server log")
     }
 
@@ -95,7 +95,7 @@ impl ApiError {
 impl From<VerifyError> for ApiError {
     fn from(error: VerifyError) -> Self {
         if let VerifyError::Key(KeyError::Unavailable(detail)) = &error {
-            tracing::warn!(detail = %detail, "Issuer keys are unavailable.");
+            tracing::warn!(detail = ?detail, "Issuer keys are unavailable.");
             return Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", error.to_string());
         }
         Self::new(StatusCode::UNAUTHORIZED, "invalid_token", error.to_string())
@@ -108,10 +108,14 @@ impl From<BrokerError> for ApiError {
             BrokerError::Verify(verify) => verify.into(),
             BrokerError::UnknownRole(_)
             | BrokerError::IssuerNotTrustedByRole { .. }
+            | BrokerError::AudienceNotAcceptedByRole(_)
+            | BrokerError::RoleUnavailable(_)
             | BrokerError::Denied { .. }
             | BrokerError::AccessDenied { .. }
             | BrokerError::Render { .. } => Self::new(StatusCode::FORBIDDEN, "access_denied", error.to_string()),
-            BrokerError::AudienceNotGranted { .. } => Self::invalid_request(error.to_string()),
+            BrokerError::AudienceNotGranted { .. } | BrokerError::GrantMismatch { .. } => {
+                Self::invalid_request(error.to_string())
+            }
             BrokerError::Mint(mint) => Self::internal(&mint),
             BrokerError::Upstream(upstream) => upstream.into(),
             BrokerError::RateLimited { retry_after_secs, .. } => {
@@ -133,7 +137,7 @@ impl From<StsError> for ApiError {
             StsError::Validation(_) | StsError::PolicyRejected { .. } => Self::invalid_request(text),
             StsError::IdpCommunication(_) => Self::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", text),
             StsError::Unavailable(detail) => {
-                tracing::warn!(detail = %detail, "Upstream STS is unavailable.");
+                tracing::warn!(detail = ?detail, "Upstream STS is unavailable.");
                 Self::new(StatusCode::BAD_GATEWAY, "upstream_unavailable", "AWS STS did not answer usefully; try again")
             }
         }
@@ -143,7 +147,7 @@ impl From<StsError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_client_error() {
-            tracing::info!(status = self.status.as_u16(), error = self.code, description = %self.description, "Request refused.");
+            tracing::info!(status = self.status.as_u16(), error = self.code, description = ?self.description, "Request refused.");
         }
         let body = ErrorBody { error: self.code, error_description: &self.description };
         let mut response = (self.status, Json(body)).into_response();

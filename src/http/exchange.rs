@@ -109,6 +109,7 @@ fn to_request(query: ExchangeQuery, headers: &HeaderMap, body: &[u8]) -> Result<
         audience: body.audience,
         ttl_secs: body.ttl_seconds,
         session_policy: None,
+        tokens_only: false,
         front_door: FrontDoor::Exchange,
         context: RequestContext::default(),
     })

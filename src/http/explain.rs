@@ -1,19 +1,21 @@
-//! `POST /explain`: the same body as `/exchange`; verifies the token and returns the role's full policy trace as
-//! JSON. Never mints. Off when `explain.endpoint: false`.
+//! `POST /explain`: the same body as `/exchange`; verifies the token and returns the role's policy trace as
+//! JSON. Never mints. Off unless `explain.endpoint: true` (dev mode turns it on). Only roles that trust the
+//! token's issuer and audience are traced (any other answers as `/exchange` does for an unknown role); expected
+//! values appear only with `explain.show_expected: true`.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Query, State};
+use axum::extract::{Extension, Query, State};
 use axum::http::HeaderMap;
 use serde::Serialize;
 
 use super::AppState;
 use super::error::ApiError;
 use super::exchange::{ExchangeQuery, parse_request};
-use crate::broker::Explained;
+use crate::broker::{Explained, FrontDoor, RequestContext};
 use crate::policy::{AudienceRule, Decision, Effect, TracedValue};
 
 #[derive(Serialize)]
@@ -21,6 +23,8 @@ pub struct ExplainResponse {
     role: String,
     issuer: String,
     issuer_trusted_by_role: bool,
+    /// Whether `expected` lists hold the policy's values (`explain.show_expected`); else they are empty.
+    expected_shown: bool,
     decision: &'static str,
     reason: Option<String>,
     audience: AudienceView,
@@ -62,6 +66,7 @@ enum ValueView {
 
 pub async fn explain(
     State(state): State<Arc<AppState>>,
+    context: Option<Extension<RequestContext>>,
     query: Result<Query<ExchangeQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -69,20 +74,22 @@ pub async fn explain(
     if !state.broker.explain_config().endpoint {
         return Err(ApiError::not_found());
     }
-    let request = parse_request(query, &headers, body)?;
+    let mut request = parse_request(query, &headers, body)?;
+    request.front_door = FrontDoor::Explain;
+    request.context = context.map(|Extension(c)| c).unwrap_or_default();
     Ok(Json(to_view(state.broker.explain(request).await?)))
 }
 
 fn to_view(explained: Explained) -> ExplainResponse {
     let trace = explained.trace;
-    let allowed = explained.issuer_trusted_by_role && matches!(trace.decision, Decision::Allow { .. });
-    let reason = match (&trace.decision, explained.issuer_trusted_by_role) {
-        (_, false) => Some(format!("role {:?} does not trust issuer {:?}", trace.role, explained.issuer)),
-        (Decision::Deny(explanation), true) => Some(explanation.to_string()),
-        (Decision::Allow { .. }, true) => None,
+    let allowed = matches!(trace.decision, Decision::Allow { .. });
+    let reason = match &trace.decision {
+        Decision::Deny(explanation) => Some(explanation.to_string()),
+        Decision::Allow { .. } => None,
     };
     let (rule, accepted) = match &trace.audience.rule {
-        AudienceRule::OneOf(list) => ("one_of", list.clone()),
+        AudienceRule::OneOf(list) if explained.shows_expected => ("one_of", list.clone()),
+        AudienceRule::OneOf(_) => ("one_of", Vec::new()),
         AudienceRule::InConditions => ("in_conditions", Vec::new()),
         AudienceRule::Any => ("any", Vec::new()),
     };
@@ -113,7 +120,8 @@ fn to_view(explained: Explained) -> ExplainResponse {
     ExplainResponse {
         role: trace.role,
         issuer: explained.issuer,
-        issuer_trusted_by_role: explained.issuer_trusted_by_role,
+        issuer_trusted_by_role: true,
+        expected_shown: explained.shows_expected,
         decision: if allowed { "allow" } else { "deny" },
         reason,
         audience: AudienceView {

@@ -87,7 +87,7 @@ pub fn render(exchanged: Exchanged, format: Format) -> Result<Response, ApiError
 /// the JSON error code are kept (the code also in the message).
 pub fn shell_error(error: ApiError) -> Response {
     let status = error.status();
-    tracing::info!(status = status.as_u16(), error = error.code(), description = %error.description(), "Request refused.");
+    tracing::info!(status = status.as_u16(), error = error.code(), description = ?error.description(), "Request refused.");
     let line = format!("tollgate: {}: {}", error.code(), error.description());
     let body = format!("printf '%s\\n' {} >&2\nfalse\n", shell_quote(&line));
     let mut response = (status, [(header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8")], body).into_response();

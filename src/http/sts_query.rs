@@ -57,7 +57,7 @@ pub async fn handle(
         Ok(xml) => (StatusCode::OK, xml),
         Err(fault) => {
             if fault.status.is_client_error() {
-                tracing::info!(code = fault.code, message = %fault.message, "STS request refused.");
+                tracing::info!(code = fault.code, message = ?fault.message, "STS request refused.");
             }
             (fault.status, error_xml(&fault, &request_id))
         }
@@ -120,20 +120,19 @@ async fn assume(
         return Err(StsFault::validation("PolicyArns is not supported by this endpoint; pass an inline Policy"));
     }
     let token = RawToken::parse(token_text).map_err(|e| verify_fault(&e))?;
-    let Some((role, aws_grant)) = state.broker.role_for_arn(role_arn) else {
-        // The token's own errors first, so an invalid token cannot probe which roles exist.
-        state.broker.verify(&token).await.map_err(broker_fault)?;
+    let Some((role, _)) = state.broker.role_for_arn(role_arn) else {
+        // The token's own errors first, so an invalid token cannot probe which roles exist; then the same
+        // answer as a role that does not trust the token's issuer.
+        state.broker.verify(&token, &context).await.map_err(broker_fault)?;
         return Err(not_authorized());
     };
-    if policy.is_some() && !aws_grant {
-        return Err(StsFault::validation("Policy applies to AWS credentials only; this role issues Tollgate tokens"));
-    }
     let request = ExchangeRequest {
         token,
         role,
         audience: None,
         ttl_secs: duration,
         session_policy: policy,
+        tokens_only: false,
         front_door: FrontDoor::Sts,
         context,
     };
@@ -183,12 +182,16 @@ fn broker_fault(error: BrokerError) -> StsFault {
         BrokerError::Upstream(upstream) => upstream_fault(upstream),
         BrokerError::Mint(_) => StsFault::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "internal error"),
         BrokerError::RateLimited { .. } => StsFault::new(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded"),
+        // Exactly the answer to an unknown RoleArn: no role's existence shows through.
         BrokerError::UnknownRole(_)
         | BrokerError::IssuerNotTrustedByRole { .. }
-        | BrokerError::Denied { .. }
-        | BrokerError::AccessDenied { .. }
-        | BrokerError::Render { .. }
-        | BrokerError::AudienceNotGranted { .. } => StsFault::new(
+        | BrokerError::AudienceNotAcceptedByRole(_)
+        | BrokerError::RoleUnavailable(_)
+        | BrokerError::AccessDenied { .. } => not_authorized(),
+        BrokerError::GrantMismatch { .. } => {
+            StsFault::validation("Policy applies to AWS credentials only; this role issues Tollgate tokens")
+        }
+        BrokerError::Denied { .. } | BrokerError::Render { .. } | BrokerError::AudienceNotGranted { .. } => StsFault::new(
             StatusCode::FORBIDDEN,
             "AccessDenied",
             format!("Not authorized to perform sts:AssumeRoleWithWebIdentity: {error}"),
@@ -207,7 +210,7 @@ fn upstream_fault(error: StsError) -> StsFault {
         StsError::PolicyRejected { code, message } => StsFault::new(StatusCode::BAD_REQUEST, code, message),
         StsError::IdpCommunication(m) => StsFault::new(StatusCode::BAD_REQUEST, "IDPCommunicationError", m),
         StsError::Unavailable(detail) => {
-            tracing::warn!(detail = %detail, "Upstream STS is unavailable.");
+            tracing::warn!(detail = ?detail, "Upstream STS is unavailable.");
             StsFault::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",

@@ -1,8 +1,9 @@
 //! Front door 3: RFC 8693 token exchange at `POST /token` (form-encoded), with RFC 6749 §5.2 errors.
 //!
 //! Role selection rule: `scope` names the role (exactly one value); `audience` (or, if absent, `resource`)
-//! picks one of the grant's audiences, default its first. Only roles with a token grant are exchangeable here;
-//! AWS grants answer `invalid_target` (use `/exchange` or the STS endpoint).
+//! picks one of the grant's audiences, default its first. Only roles with a token grant are exchangeable here:
+//! an AWS grant answers `invalid_target` (use `/exchange` or the STS endpoint), but only once the token
+//! verified and the policy allowed it, so the answer reveals nothing to anyone else.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +18,6 @@ use serde_json::json;
 
 use super::AppState;
 use crate::broker::{BrokerError, Credential, ExchangeRequest, FrontDoor, RequestContext};
-use crate::policy::Grant;
 use crate::verify::RawToken;
 
 const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -41,7 +41,7 @@ impl OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        tracing::info!(error = self.code, description = %self.description, "Token exchange refused.");
+        tracing::info!(error = self.code, description = ?self.description, "Token exchange refused.");
         let body = Json(json!({"error": self.code, "error_description": self.description}));
         let mut response = no_store((self.status, body).into_response());
         if let Some(secs) = self.retry_after_secs {
@@ -101,12 +101,6 @@ pub async fn token(
         Some(audience) => Some(audience),
         None => one("resource")?,
     };
-    if state.broker.policies().get(&role).is_some_and(|p| matches!(p.grant(), Grant::Aws(_))) {
-        return Err(OAuthError::new(
-            "invalid_target",
-            "this role issues AWS credentials; use /exchange or the STS endpoint",
-        ));
-    }
     let token = RawToken::parse(&subject_token).map_err(|e| OAuthError::new("invalid_grant", e.to_string()))?;
     let request = ExchangeRequest {
         token,
@@ -114,6 +108,7 @@ pub async fn token(
         audience,
         ttl_secs: None,
         session_policy: None,
+        tokens_only: true,
         front_door: FrontDoor::Token,
         context: context.map(|Extension(c)| c).unwrap_or_default(),
     };
@@ -139,18 +134,22 @@ fn oauth_error(error: BrokerError) -> OAuthError {
             OAuthError { status, code: "temporarily_unavailable", description: text, retry_after_secs: Some(5) }
         }
         BrokerError::Verify(_) => OAuthError::new("invalid_grant", text),
-        BrokerError::UnknownRole(_) => OAuthError::new("invalid_scope", text),
+        BrokerError::UnknownRole(_)
+        | BrokerError::IssuerNotTrustedByRole { .. }
+        | BrokerError::AudienceNotAcceptedByRole(_)
+        | BrokerError::RoleUnavailable(_) => OAuthError::new("invalid_scope", text),
         BrokerError::RateLimited { retry_after_secs, .. } => {
             let status = StatusCode::TOO_MANY_REQUESTS;
             OAuthError { status, code: "rate_limited", description: text, retry_after_secs: Some(retry_after_secs) }
         }
-        BrokerError::AudienceNotGranted { .. } => OAuthError::new("invalid_target", text),
-        BrokerError::IssuerNotTrustedByRole { .. }
-        | BrokerError::Denied { .. }
+        BrokerError::AudienceNotGranted { .. } | BrokerError::GrantMismatch { .. } => {
+            OAuthError::new("invalid_target", text)
+        }
+        BrokerError::Denied { .. }
         | BrokerError::AccessDenied { .. }
         | BrokerError::Render { .. } => OAuthError::new("unauthorized_client", text),
         BrokerError::Mint(_) | BrokerError::Upstream(_) => {
-            tracing::error!(error = %text, "Token exchange failed on our side.");
+            tracing::error!(error = ?text, "Token exchange failed on our side.");
             OAuthError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 code: "server_error",

@@ -11,7 +11,7 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use tokio::sync::Mutex;
 
-use super::fetch::{FetchError, FetchedKeys, Fetcher};
+use super::fetch::{FetchError, FetchedKeys, Fetcher, Network};
 use super::jwks::{KeyMatch, KeySet, VerifyKey};
 use crate::clock::UnixTime;
 
@@ -49,9 +49,9 @@ impl Default for JwksSettings {
 #[derive(Clone, Debug)]
 pub enum KeySource {
     /// OIDC discovery at `{issuer}/.well-known/openid-configuration`, then its `jwks_uri`.
-    Discovery { issuer: String },
+    Discovery { issuer: String, network: Network },
     /// A configured JWKS URL (skips discovery).
-    JwksUri(String),
+    JwksUri { uri: String, network: Network },
     /// Keys given once at start (a `jwks_file`); never refreshed, never stale.
     Static,
 }
@@ -222,7 +222,7 @@ impl KeyCache {
             let reason = status.last_error.unwrap_or_else(|| "never fetched".into());
             return KeyError::Unavailable(reason);
         }
-        KeyError::UnknownKid(kid.unwrap_or_default().to_owned())
+        KeyError::UnknownKid(crate::text::shorten(kid.unwrap_or_default()))
     }
 
     /// Fetches under the refresh lock. The fetch runs in its own task, so a caller that goes away (a client
@@ -262,7 +262,7 @@ impl KeyCache {
                 None
             }
             Err(error) => {
-                tracing::warn!(error = %error, "Fetching issuer keys failed; keeping the last good set.");
+                tracing::warn!(error = ?error.to_string(), "Fetching issuer keys failed; keeping the last good set.");
                 self.last_error.store(Some(Arc::new(error.to_string())));
                 self.fetches_failed.fetch_add(1, Ordering::Relaxed);
                 Some(now.plus_secs(self.settings.retry_secs))
@@ -272,11 +272,11 @@ impl KeyCache {
 
     async fn fetch(&self, fetcher: &Fetcher) -> Result<FetchedKeys, FetchError> {
         match &self.source {
-            KeySource::Discovery { issuer } => {
-                let uri = fetcher.discover_jwks_uri(issuer).await?;
-                fetcher.fetch_jwks(&uri).await
+            KeySource::Discovery { issuer, network } => {
+                let uri = fetcher.discover_jwks_uri(issuer, *network).await?;
+                fetcher.fetch_jwks(&uri, *network).await
             }
-            KeySource::JwksUri(uri) => fetcher.fetch_jwks(uri).await,
+            KeySource::JwksUri { uri, network } => fetcher.fetch_jwks(uri, *network).await,
             KeySource::Static => {
                 Err(FetchError::File { path: "(static)".into(), reason: "static keys are not refreshed".into() })
             }

@@ -8,9 +8,11 @@
 //! policies or minting.
 
 mod cache;
+mod dynamic;
 mod fetch;
 mod jwks;
 mod profile;
+mod tenancy;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -21,17 +23,14 @@ use jsonwebtoken::Algorithm;
 use regex::Regex;
 
 pub use cache::{CacheStatus, JwksSettings, KeyCache, KeyError, KeySource};
-pub use fetch::{FetchError, Fetcher, is_allowed_url, max_age, parse_allowed, read_jwks_file};
+pub use dynamic::FAILURE_TTL_SECS;
+pub use fetch::{FetchError, Fetcher, Network, is_allowed_url, is_public_ip, max_age, parse_allowed, read_jwks_file};
 pub use jwks::{JwksError, KeyFamily, KeyMatch, KeySet, VerifyKey, known_alg};
 pub use profile::{Profile, ProfileIssuer};
+pub use tenancy::{Tenancy, TenancySetting, tenant_of};
 
 use crate::clock::UnixTime;
-
-/// How many pattern-template issuers (e.g. Semaphore orgs matched by a pattern) keep a key cache at once.
-const DYNAMIC_ISSUER_CAPACITY: u64 = 1_000;
-/// How many new pattern-template issuers may get a key cache (and so a first fetch) per minute, so tokens naming
-/// ever-new orgs cannot turn Tollgate into a fetch amplifier or flush the cache of real ones.
-const NEW_DYNAMIC_ISSUERS_PER_MINUTE: u32 = 30;
+use dynamic::{DynamicIssuers, NewIssuer};
 
 /// One configured trusted issuer (validated).
 #[derive(Clone, Debug)]
@@ -42,7 +41,12 @@ pub struct IssuerConfig {
     pub algorithms: Vec<Algorithm>,
     pub audiences: Vec<String>,
     pub leeway_secs: i64,
+    /// Longest accepted `exp - iat` of a token (`max_token_lifetime_seconds`).
+    pub max_lifetime_secs: i64,
     pub profile: Option<Profile>,
+    pub tenancy: TenancySetting,
+    /// Fetch keys from private, loopback or link-local addresses over https (`allow_private_network`).
+    pub allow_private_network: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -125,6 +129,14 @@ impl IssuerTemplate {
             PlaceholderRule::Pattern(_) => &[],
         }
     }
+
+    /// Whether more than one value (so more than one tenant's issuer) can pass the rule.
+    pub fn may_match_many(&self) -> bool {
+        match &self.rule {
+            PlaceholderRule::AllowList(values) => values.len() > 1,
+            PlaceholderRule::Pattern(_) => true,
+        }
+    }
 }
 
 fn is_label(value: &str) -> bool {
@@ -137,13 +149,37 @@ fn is_label(value: &str) -> bool {
 /// The configured issuer an (unverified) `iss` selected, before any key cache is touched.
 pub struct Selected {
     pub issuer: Arc<IssuerConfig>,
+    /// Who can mint tokens from it (computed once per configured issuer).
+    pub tenancy: Arc<Tenancy>,
     url: String,
+    /// The template's placeholder value in `url` (`None` for an exact issuer).
+    value: Option<String>,
     source: SelectedKeys,
 }
 
 enum SelectedKeys {
     Fixed(Arc<KeyCache>),
-    Dynamic { value: String, static_keys: Option<KeySet> },
+    Dynamic { static_keys: Option<KeySet> },
+}
+
+impl Selected {
+    /// The concrete issuer URL: the configured one, or the template rendered with the value that passed.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The placeholder value of a template issuer (its tenant).
+    pub fn template_value(&self) -> Option<&str> {
+        self.value.as_deref()
+    }
+}
+
+/// A configured exact issuer URL (or an allow-listed template value) and its key cache.
+struct FixedIssuer {
+    config: Arc<IssuerConfig>,
+    tenancy: Arc<Tenancy>,
+    keys: Arc<KeyCache>,
+    value: Option<String>,
 }
 
 /// Readiness of one concrete issuer URL.
@@ -154,14 +190,20 @@ pub struct IssuerHealth {
     pub status: CacheStatus,
 }
 
+/// A configured template issuer: its pattern or allow-list, and its static keys when it has a `jwks_file`.
+struct TemplateIssuer {
+    config: Arc<IssuerConfig>,
+    tenancy: Arc<Tenancy>,
+    template: IssuerTemplate,
+    static_keys: Option<KeySet>,
+}
+
 /// All trusted issuers and their key caches.
 pub struct Issuers {
-    exact: HashMap<String, (Arc<IssuerConfig>, Arc<KeyCache>)>,
+    exact: HashMap<String, FixedIssuer>,
     /// Template issuers, with their static keys when they have a `jwks_file`.
-    templates: Vec<(Arc<IssuerConfig>, IssuerTemplate, Option<KeySet>)>,
-    dynamic: moka::future::Cache<String, Arc<KeyCache>>,
-    /// (minute, new dynamic issuers admitted in it).
-    dynamic_budget: std::sync::Mutex<(i64, u32)>,
+    templates: Vec<TemplateIssuer>,
+    dynamic: DynamicIssuers,
     fetcher: Fetcher,
     settings: Arc<JwksSettings>,
 }
@@ -174,34 +216,41 @@ impl Issuers {
         let mut exact = HashMap::new();
         let mut templates = Vec::new();
         for config in configs {
+            let tenancy = Arc::new(config.tenancy().unwrap_or(Tenancy::Single));
             let config = Arc::new(config);
             let static_keys = match &config.keys {
                 KeysConfig::JwksFile(path) => Some(read_jwks_file(path, settings.max_response_bytes)?),
                 KeysConfig::Static(keys) => Some(keys.clone()),
                 KeysConfig::Discovery | KeysConfig::JwksUri(_) => None,
             };
-            let make_cache = |url: &str, value: Option<&str>| match &static_keys {
-                Some(keys) => Arc::new(KeyCache::with_static(keys.clone(), Arc::clone(&settings), now)),
-                None => Arc::new(KeyCache::new(source_for(&config, url, value), Arc::clone(&settings))),
+            let fixed = |url: &str, value: Option<&str>| {
+                let keys = match &static_keys {
+                    Some(keys) => Arc::new(KeyCache::with_static(keys.clone(), Arc::clone(&settings), now)),
+                    None => Arc::new(KeyCache::new(source_for(&config, url, value), Arc::clone(&settings))),
+                };
+                let (config, tenancy, value) = (Arc::clone(&config), Arc::clone(&tenancy), value.map(str::to_owned));
+                FixedIssuer { config, tenancy, keys, value }
             };
             match &config.matcher {
                 IssuerMatcher::Exact(url) => {
-                    exact.insert(url.clone(), (Arc::clone(&config), make_cache(url, None)));
+                    exact.insert(url.clone(), fixed(url, None));
                 }
                 IssuerMatcher::Template(template) => {
                     for value in template.allow_list() {
                         let url = template.render(value);
-                        exact.insert(url.clone(), (Arc::clone(&config), make_cache(&url, Some(value))));
+                        exact.insert(url.clone(), fixed(&url, Some(value)));
                     }
-                    templates.push((Arc::clone(&config), template.clone(), static_keys.clone()));
+                    templates.push(TemplateIssuer {
+                        config: Arc::clone(&config),
+                        tenancy: Arc::clone(&tenancy),
+                        template: template.clone(),
+                        static_keys: static_keys.clone(),
+                    });
                 }
             }
         }
-        let dynamic = moka::future::Cache::builder()
-            .max_capacity(DYNAMIC_ISSUER_CAPACITY)
-            .time_to_idle(Duration::from_secs(u64::try_from(settings.max_staleness_secs).unwrap_or(86_400)))
-            .build();
-        Ok(Self { exact, templates, dynamic, dynamic_budget: std::sync::Mutex::new((0, 0)), fetcher, settings })
+        let dynamic = DynamicIssuers::new(&settings);
+        Ok(Self { exact, templates, dynamic, fetcher, settings })
     }
 
     pub fn fetcher(&self) -> &Fetcher {
@@ -211,47 +260,39 @@ impl Issuers {
     /// Selects the configured issuer for an (unverified) `iss`; `None` when it is not trusted. Pure: no cache
     /// is created and nothing is fetched until `keys` is called (after the algorithm check).
     pub fn select(&self, iss: &str) -> Option<Selected> {
-        if let Some((issuer, keys)) = self.exact.get(iss) {
-            let source = SelectedKeys::Fixed(Arc::clone(keys));
-            return Some(Selected { issuer: Arc::clone(issuer), url: iss.to_owned(), source });
+        if let Some(fixed) = self.exact.get(iss) {
+            let source = SelectedKeys::Fixed(Arc::clone(&fixed.keys));
+            let (issuer, tenancy, value) = (Arc::clone(&fixed.config), Arc::clone(&fixed.tenancy), fixed.value.clone());
+            return Some(Selected { issuer, tenancy, url: iss.to_owned(), value, source });
         }
-        self.templates.iter().find_map(|(config, template, static_keys)| {
-            let value = template.match_issuer(iss)?;
-            let source = SelectedKeys::Dynamic { value: value.to_owned(), static_keys: static_keys.clone() };
-            Some(Selected { issuer: Arc::clone(config), url: template.render(value), source })
+        self.templates.iter().find_map(|entry| {
+            let value = entry.template.match_issuer(iss)?;
+            let source = SelectedKeys::Dynamic { static_keys: entry.static_keys.clone() };
+            Some(Selected {
+                issuer: Arc::clone(&entry.config),
+                tenancy: Arc::clone(&entry.tenancy),
+                url: entry.template.render(value),
+                value: Some(value.to_owned()),
+                source,
+            })
         })
     }
 
-    /// The key cache of a selected issuer; a pattern-template issuer gets one on first use, within a budget.
-    pub async fn keys(&self, selected: &Selected, now: UnixTime) -> Result<Arc<KeyCache>, KeyError> {
-        let (value, static_keys) = match &selected.source {
+    /// The key cache of a selected issuer. A pattern-template issuer gets one on first use, within the budgets
+    /// of new issuers (in all and per `client` address), kept only if its first fetch succeeds.
+    pub async fn keys(
+        &self,
+        selected: &Selected,
+        now: UnixTime,
+        client: Option<&str>,
+    ) -> Result<Arc<KeyCache>, KeyError> {
+        let static_keys = match &selected.source {
             SelectedKeys::Fixed(keys) => return Ok(Arc::clone(keys)),
-            SelectedKeys::Dynamic { value, static_keys } => (value, static_keys),
+            SelectedKeys::Dynamic { static_keys } => static_keys.as_ref(),
         };
-        if let Some(keys) = self.dynamic.get(&selected.url).await {
-            return Ok(keys);
-        }
-        if !self.admit_new_dynamic(now) {
-            return Err(KeyError::Unavailable(format!("too many new issuers this minute; {} refused", selected.url)));
-        }
-        let settings = Arc::clone(&self.settings);
-        let cache = match static_keys {
-            Some(keys) => KeyCache::with_static(keys.clone(), settings, UnixTime::from_secs(0)),
-            None => KeyCache::new(source_for(&selected.issuer, &selected.url, Some(value)), settings),
-        };
-        Ok(self.dynamic.get_with(selected.url.clone(), async move { Arc::new(cache) }).await)
-    }
-
-    fn admit_new_dynamic(&self, now: UnixTime) -> bool {
-        let Ok(mut budget) = self.dynamic_budget.lock() else {
-            return false;
-        };
-        let minute = now.as_secs().div_euclid(60);
-        if budget.0 != minute {
-            *budget = (minute, 0);
-        }
-        budget.1 += 1;
-        budget.1 <= NEW_DYNAMIC_ISSUERS_PER_MINUTE
+        let source = source_for(&selected.issuer, &selected.url, selected.value.as_deref());
+        let new = NewIssuer { url: &selected.url, source, static_keys, client };
+        self.dynamic.get(new, &self.fetcher, &self.settings, now).await
     }
 
     /// Fetches every fixed issuer's keys now (at start), concurrently.
@@ -266,9 +307,9 @@ impl Issuers {
 
     async fn refresh_all(&self, now: UnixTime, force: bool) {
         let mut tasks = tokio::task::JoinSet::new();
-        let fixed = self.exact.values().map(|(_, keys)| Arc::clone(keys));
-        // Pattern-template issuers follow their schedule too, but are never prefetched.
-        let dynamic: Vec<_> = if force { Vec::new() } else { self.dynamic.iter().map(|(_, keys)| keys).collect() };
+        let fixed = self.exact.values().map(|fixed| Arc::clone(&fixed.keys));
+        // Pattern-template issuers that answered once follow their schedule too, but are never prefetched.
+        let dynamic = if force { Vec::new() } else { self.dynamic.all() };
         for keys in fixed.chain(dynamic) {
             let fetcher = self.fetcher.clone();
             tasks.spawn(async move { keys.refresh_if_due(&fetcher, now, force).await });
@@ -281,10 +322,10 @@ impl Issuers {
         let mut out: Vec<_> = self
             .exact
             .iter()
-            .map(|(url, (config, keys))| IssuerHealth {
-                name: config.name.clone(),
+            .map(|(url, fixed)| IssuerHealth {
+                name: fixed.config.name.clone(),
                 url: url.clone(),
-                status: keys.status(now),
+                status: fixed.keys.status(now),
             })
             .collect();
         out.sort_by(|a, b| (&a.name, &a.url).cmp(&(&b.name, &b.url)));
@@ -293,8 +334,8 @@ impl Issuers {
 
     /// Names of all configured issuers.
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<_> = self.exact.values().map(|(c, _)| c.name.clone()).collect();
-        names.extend(self.templates.iter().map(|(c, _, _)| c.name.clone()));
+        let mut names: Vec<_> = self.exact.values().map(|fixed| fixed.config.name.clone()).collect();
+        names.extend(self.templates.iter().map(|entry| entry.config.name.clone()));
         names.sort();
         names.dedup();
         names
@@ -302,12 +343,13 @@ impl Issuers {
 }
 
 fn source_for(config: &IssuerConfig, url: &str, value: Option<&str>) -> KeySource {
+    let network = if config.allow_private_network { Network::Private } else { Network::Public };
     match (&config.keys, &config.matcher, value) {
         (KeysConfig::JwksUri(uri), IssuerMatcher::Template(t), Some(value)) => {
-            KeySource::JwksUri(uri.replace(&format!("{{{}}}", t.placeholder()), value))
+            KeySource::JwksUri { uri: uri.replace(&format!("{{{}}}", t.placeholder()), value), network }
         }
-        (KeysConfig::JwksUri(uri), _, _) => KeySource::JwksUri(uri.clone()),
-        _ => KeySource::Discovery { issuer: url.to_owned() },
+        (KeysConfig::JwksUri(uri), _, _) => KeySource::JwksUri { uri: uri.clone(), network },
+        _ => KeySource::Discovery { issuer: url.to_owned(), network },
     }
 }
 

@@ -73,7 +73,7 @@ pub const EXCHANGE_BUCKETS: [f64; 16] =
 /// Upstream STS calls: a network round trip, retries, a deadline of at most 60 s.
 pub const STS_BUCKETS: [f64; 12] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
-const FRONT_DOORS: [FrontDoor; 3] = [FrontDoor::Exchange, FrontDoor::Sts, FrontDoor::Token];
+const FRONT_DOORS: [FrontDoor; 4] = [FrontDoor::Exchange, FrontDoor::Sts, FrontDoor::Token, FrontDoor::Explain];
 
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {

@@ -98,11 +98,11 @@ fn exchange_labels_are_closed_for_every_outcome_and_reason() {
     let reasons: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
     closed("reason", &reasons);
     closed("outcome", &["allow", "deny", "error"]);
-    closed("front_door", &["exchange", "sts", "token"]);
+    closed("front_door", &["exchange", "sts", "token", "explain"]);
     let names: BTreeSet<String> =
         series(&metrics, EXCHANGES_TOTAL).into_iter().flat_map(|(l, _)| l.into_keys()).collect();
     assert_eq!(names, ["front_door", "issuer", "outcome", "reason", "role"].map(String::from).into());
-    assert_eq!(series(&metrics, EXCHANGES_TOTAL).len(), Reason::ALL.len() * 3 * 3);
+    assert_eq!(series(&metrics, EXCHANGES_TOTAL).len(), Reason::ALL.len() * 3 * FRONT_DOORS.len());
 }
 
 #[test]

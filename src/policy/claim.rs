@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 use std::io::Write;
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -47,9 +47,9 @@ impl Canonical<'_> {
     }
 }
 
-/// The claim named `name`, unless it is absent, JSON null or an empty array.
-pub(super) fn present<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    claims.get(name).filter(|value| match value {
+/// A claim's value, unless it is absent, JSON null or an empty array.
+pub(super) fn present(value: Option<&Value>) -> Option<&Value> {
+    value.filter(|value| match value {
         Value::Null => false,
         Value::Array(items) => !items.is_empty(),
         _ => true,
@@ -213,7 +213,7 @@ mod tests {
         let claims = json!({"s": "", "n": null, "e": [], "a": [null], "z": 0});
         let claims = claims.as_object().unwrap();
         let found: Vec<bool> =
-            ["s", "n", "e", "a", "z", "missing"].iter().map(|name| present(claims, name).is_some()).collect();
+            ["s", "n", "e", "a", "z", "missing"].iter().map(|name| present(claims.get(*name)).is_some()).collect();
         assert_eq!(found, [true, false, false, true, true, false]);
     }
 

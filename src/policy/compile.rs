@@ -63,7 +63,8 @@ pub(super) fn compile(raw: RawPolicy, known: &[KnownIssuer]) -> Result<Compiled,
     };
     let form = Form { statements: raw.statements, aws_statements: raw.aws_statements, version: raw.version, role_line };
     let (drafts, issuers, is_aws_form) = form.select(written_issuers, known, &role)?;
-    let resolver = KeyResolver { known, trusted: &issuers };
+    // IAM reads condition key names case-insensitively; so does the pasted AWS form here.
+    let resolver = KeyResolver { known, trusted: &issuers, ignore_key_case: is_aws_form };
     let statements =
         drafts.into_iter().map(|draft| compile_statement(draft, resolver)).collect::<Result<Vec<_>, _>>()?;
     if !statements.iter().any(|statement| statement.effect == Effect::Allow) {

@@ -30,6 +30,9 @@ pub(super) struct Condition {
     pub(super) written_values: Vec<String>,
     /// The source line of the claim key, when known.
     pub(super) line: Option<u64>,
+    /// The key names its claim in any letter case (AWS form, as IAM): an exact match first, else one that
+    /// differs only by case, so a mis-cased key in a Deny or a negated condition still applies.
+    pub(super) ignore_key_case: bool,
     values: Values,
 }
 
@@ -72,12 +75,29 @@ impl Condition {
             ));
         }
         let compiled = compile_values(&operator, &claim, &values, resolver)?;
-        Ok(Condition { operator, claim, written_values: values, line, values: compiled })
+        let ignore_key_case = resolver.ignore_key_case;
+        Ok(Condition { operator, claim, written_values: values, line, ignore_key_case, values: compiled })
+    }
+
+    /// Whether this condition tests the claim `name`.
+    pub(super) fn tests_claim(&self, name: &str) -> bool {
+        if self.ignore_key_case { self.claim.eq_ignore_ascii_case(name) } else { self.claim == name }
+    }
+
+    /// The tested claim's value in `claims`, as the key names it (see `ignore_key_case`).
+    pub(super) fn claim_value<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
+        match claims.get(&self.claim) {
+            Some(value) => Some(value),
+            None if self.ignore_key_case => {
+                claims.iter().find(|(name, _)| name.eq_ignore_ascii_case(&self.claim)).map(|(_, value)| value)
+            }
+            None => None,
+        }
     }
 
     /// Whether the condition holds for `claims`.
     pub(super) fn holds(&self, claims: &Map<String, Value>) -> bool {
-        let claim = present(claims, &self.claim);
+        let claim = present(self.claim_value(claims));
         if let Values::Null(absent) = &self.values {
             return absent.contains(&claim.is_none());
         }

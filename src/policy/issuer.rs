@@ -21,6 +21,8 @@ pub struct KnownIssuer {
 pub(super) struct KeyResolver<'a> {
     pub(super) known: &'a [KnownIssuer],
     pub(super) trusted: &'a [String],
+    /// Condition keys name claims case-insensitively, as IAM reads them (the pasted AWS form).
+    pub(super) ignore_key_case: bool,
 }
 
 /// Leading key parts that name AWS request context, which tokens do not carry.
@@ -174,7 +176,7 @@ mod tests {
     fn condition_keys() {
         let known = known();
         let trusted = ["github".to_owned(), "gitlab-sub".to_owned(), "circle".to_owned()];
-        let resolver = KeyResolver { known: &known, trusted: &trusted };
+        let resolver = KeyResolver { known: &known, trusted: &trusted, ignore_key_case: false };
         let cases: &[(&str, Result<&str, &str>)] = &[
             ("sub", Ok("sub")),
             ("token.actions.githubusercontent.com:sub", Ok("sub")),

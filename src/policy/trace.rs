@@ -92,7 +92,7 @@ impl Policy {
                         operator: condition.operator.written.clone(),
                         claim: condition.claim.clone(),
                         expected: condition.written_values.clone(),
-                        actual: trace_value(claims.get(&condition.claim), display),
+                        actual: trace_value(condition.claim_value(claims), display),
                         result: condition.holds(claims),
                     })
                     .collect();

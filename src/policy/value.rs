@@ -163,7 +163,7 @@ mod tests {
     use serde_json::json;
 
     fn resolver() -> KeyResolver<'static> {
-        KeyResolver { known: &[], trusted: &[] }
+        KeyResolver { known: &[], trusted: &[], ignore_key_case: false }
     }
 
     fn claims() -> Map<String, Value> {

@@ -16,6 +16,11 @@ pub struct ClaimRules<'a> {
     pub iss: &'a str,
     pub audiences: &'a [String],
     pub leeway_secs: i64,
+    /// Longest accepted `exp - iat`.
+    pub max_lifetime_secs: i64,
+    /// A template issuer's placeholder claim and the value in its `iss` (Semaphore: `org` and `acme` of
+    /// `https://acme.semaphoreci.com`): the claim, when present, must equal it, so pinning it pins the issuer.
+    pub placeholder: Option<(&'static str, &'a str)>,
 }
 
 /// A token whose signature, issuer, audience and validity window were checked. Constructed only by `verify`.
@@ -28,6 +33,8 @@ pub struct VerifiedToken {
     exp: UnixTime,
     iat: UnixTime,
     jti: Option<String>,
+    /// The tenant on a shared issuer (a template's value, or the first tenant claim), for per-tenant limits.
+    tenant: Option<String>,
     claims: Map<String, Value>,
 }
 
@@ -58,13 +65,21 @@ impl VerifiedToken {
     pub fn claims(&self) -> &Map<String, Value> {
         &self.claims
     }
+    /// The tenant, on a shared issuer.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+
+    pub(super) fn with_tenant(self, tenant: Option<String>) -> Self {
+        Self { tenant, ..self }
+    }
 }
 
 /// Checks the registered claims; `claims` is the verified payload.
 pub fn check(claims: Map<String, Value>, rules: &ClaimRules<'_>, now: UnixTime) -> Result<VerifiedToken, VerifyError> {
     let iss = string_claim(&claims, "iss")?;
     if iss != rules.iss {
-        return Err(VerifyError::UnknownIssuer(iss.to_owned()));
+        return Err(VerifyError::UnknownIssuer(crate::text::shorten(iss)));
     }
     let sub = string_claim(&claims, "sub")?;
     if sub.is_empty() {
@@ -74,6 +89,11 @@ pub fn check(claims: Map<String, Value>, rules: &ClaimRules<'_>, now: UnixTime) 
     let exp = time_claim(&claims, "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
     let iat = time_claim(&claims, "iat")?.ok_or(VerifyError::MissingClaim("iat"))?;
     let nbf = time_claim(&claims, "nbf")?;
+    if let Some((claim, value)) = rules.placeholder
+        && claims.get(claim).is_some_and(|present| present.as_str() != Some(value))
+    {
+        return Err(VerifyError::InvalidClaim(claim, "does not match the token's issuer"));
+    }
     let leeway = rules.leeway_secs;
     if now.secs_since(exp) > leeway {
         return Err(VerifyError::Expired { exp });
@@ -86,6 +106,7 @@ pub fn check(claims: Map<String, Value>, rules: &ClaimRules<'_>, now: UnixTime) 
     if iat.secs_since(now) > leeway {
         return Err(VerifyError::IssuedInFuture { iat });
     }
+    check_window(exp, iat, nbf, rules.max_lifetime_secs)?;
     if !audiences.iter().any(|a| rules.audiences.contains(a)) {
         return Err(VerifyError::AudienceNotAccepted);
     }
@@ -102,8 +123,25 @@ pub fn check(claims: Map<String, Value>, rules: &ClaimRules<'_>, now: UnixTime) 
         exp,
         iat,
         jti,
+        tenant: None,
         claims,
     })
+}
+
+/// A window that closes before it opens is refused whatever the leeway, and so is one longer than the
+/// issuer's ceiling (a leaked long-lived token).
+fn check_window(exp: UnixTime, iat: UnixTime, nbf: Option<UnixTime>, max_lifetime: i64) -> Result<(), VerifyError> {
+    if nbf.is_some_and(|nbf| exp <= nbf) {
+        return Err(VerifyError::InvalidWindow("exp is not after nbf"));
+    }
+    if exp < iat {
+        return Err(VerifyError::InvalidWindow("exp is before iat"));
+    }
+    let lifetime = exp.secs_since(iat);
+    if lifetime > max_lifetime {
+        return Err(VerifyError::LifetimeTooLong { lifetime, max: max_lifetime });
+    }
+    Ok(())
 }
 
 fn string_claim<'a>(claims: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, VerifyError> {
@@ -154,7 +192,15 @@ mod tests {
     fn rules() -> (Vec<String>, ClaimRules<'static>) {
         let audiences = vec!["tollgate".to_owned()];
         let leaked: &'static [String] = Box::leak(audiences.clone().into_boxed_slice());
-        (audiences, ClaimRules { issuer_name: "github", iss: "https://issuer", audiences: leaked, leeway_secs: 60 })
+        let rules = ClaimRules {
+            issuer_name: "github",
+            iss: "https://issuer",
+            audiences: leaked,
+            leeway_secs: 60,
+            max_lifetime_secs: 3600,
+            placeholder: Some(("org", "acme")),
+        };
+        (audiences, rules)
     }
 
     fn base() -> Value {
@@ -170,6 +216,11 @@ mod tests {
 
     #[test]
     fn accepts_a_good_token() {
+        assert!(check_with(|c| {
+            c.insert("org".into(), json!("acme"));
+            c.insert("exp".into(), json!(NOW - 10 + 3600));
+        })
+        .is_ok());
         let token = check_with(|_| {}).unwrap();
         assert_eq!(token.sub(), "repo:a/b:ref:refs/heads/main");
         assert_eq!(token.audiences(), ["tollgate"]);
@@ -194,6 +245,67 @@ mod tests {
                     c.insert("sub".into(), json!(5));
                 },
                 "sub",
+            ),
+            (
+                "array sub",
+                |c| {
+                    c.insert("sub".into(), json!(["repo:a/b:ref:refs/heads/main"]));
+                },
+                "\"sub\" must be a string",
+            ),
+            (
+                "object sub",
+                |c| {
+                    c.insert("sub".into(), json!({"repo": "a/b"}));
+                },
+                "\"sub\" must be a string",
+            ),
+            (
+                "exp before nbf, each inside the leeway",
+                |c| {
+                    c.insert("exp".into(), json!(NOW - 30));
+                    c.insert("nbf".into(), json!(NOW + 30));
+                    c.insert("iat".into(), json!(NOW - 40));
+                },
+                "exp is not after nbf",
+            ),
+            (
+                "exp equal to nbf",
+                |c| {
+                    c.insert("exp".into(), json!(NOW + 10));
+                    c.insert("nbf".into(), json!(NOW + 10));
+                },
+                "exp is not after nbf",
+            ),
+            (
+                "exp before iat",
+                |c| {
+                    c.insert("exp".into(), json!(NOW - 5));
+                    c.insert("iat".into(), json!(NOW + 5));
+                    c.remove("nbf");
+                },
+                "exp is before iat",
+            ),
+            (
+                "lifetime over the issuer's ceiling",
+                |c| {
+                    c.insert("exp".into(), json!(NOW - 10 + 3601));
+                },
+                "lifetime (exp - iat = 3601 s) is longer than this issuer allows (3600 s)",
+            ),
+            (
+                "placeholder claim of another tenant",
+                |c| {
+                    c.insert("org".into(), json!("evil"));
+                },
+                "\"org\" does not match the token's issuer",
+            ),
+            (
+                "placeholder claim not a string",
+                |c| {
+                    c.insert("org".into(), json!(["acme"]));
+                },
+                "\"org\" does not match the token's issuer",
             ),
             (
                 "empty sub",
@@ -312,6 +424,8 @@ mod tests {
         assert!(
             check_with(|c| {
                 c.insert("exp".into(), json!(NOW - 60));
+                c.insert("iat".into(), json!(NOW - 360));
+                c.insert("nbf".into(), json!(NOW - 360));
             })
             .is_ok()
         );

@@ -17,7 +17,8 @@ pub use claims::{ClaimRules, VerifiedToken};
 pub use token::{MAX_TOKEN_BYTES, RawToken};
 
 use crate::clock::UnixTime;
-use crate::issuers::{Issuers, KeyError, KeyMatch, KeySet, VerifyKey, known_alg};
+use crate::issuers::{Issuers, KeyError, KeyMatch, KeySet, Profile, VerifyKey, known_alg, tenant_of};
+use crate::text::shorten;
 use token::Jws;
 
 /// Why a token was refused. Display texts are safe to show a client: they never contain the token.
@@ -53,6 +54,10 @@ pub enum VerifyError {
     InvalidClaim(&'static str, &'static str),
     #[error("the token's audience is not accepted by this issuer's configuration")]
     AudienceNotAccepted,
+    #[error("the token's validity window is invalid: {0}")]
+    InvalidWindow(&'static str),
+    #[error("the token's lifetime (exp - iat = {lifetime} s) is longer than this issuer allows ({max} s)")]
+    LifetimeTooLong { lifetime: i64, max: i64 },
 }
 
 impl VerifyError {
@@ -77,6 +82,16 @@ impl Verifier {
     }
 
     pub async fn verify(&self, token: &RawToken, now: UnixTime) -> Result<VerifiedToken, VerifyError> {
+        self.verify_from(token, now, None).await
+    }
+
+    /// Verifies a token sent from `client` (its address counts against the budget of new template issuers).
+    pub async fn verify_from(
+        &self,
+        token: &RawToken,
+        now: UnixTime,
+        client: Option<&str>,
+    ) -> Result<VerifiedToken, VerifyError> {
         let jws = Jws::split(token)?;
         let untrusted = payload_object(&jws.payload)?;
         let iss = match untrusted.get("iss") {
@@ -87,17 +102,21 @@ impl Verifier {
         let selected = self.issuers.select(iss).ok_or_else(|| VerifyError::UnknownIssuer(shorten(iss)))?;
         let issuer = &selected.issuer;
         let alg = allowed_alg(&jws.header.alg, &issuer.algorithms)?;
-        let keys = self.issuers.keys(&selected, now).await?;
+        let keys = self.issuers.keys(&selected, now, client).await?;
         let key = keys.key_for(self.issuers.fetcher(), jws.header.kid.as_deref(), now).await?;
         check_signature(&jws, &key, alg)?;
-        let iss = iss.to_owned();
+        let placeholder_claim = issuer.profile.and_then(Profile::placeholder_claim);
         let rules = ClaimRules {
             issuer_name: &issuer.name,
-            iss: &iss,
+            iss: selected.url(),
             audiences: &issuer.audiences,
             leeway_secs: issuer.leeway_secs,
+            max_lifetime_secs: issuer.max_lifetime_secs,
+            placeholder: placeholder_claim.zip(selected.template_value()),
         };
-        claims::check(untrusted, &rules, now)
+        let verified = claims::check(untrusted, &rules, now)?;
+        let tenant = tenant_of(&selected.tenancy, selected.template_value(), verified.claims());
+        Ok(verified.with_tenant(tenant))
     }
 }
 
@@ -114,7 +133,7 @@ pub fn verify_with_keys(
     let key = match keys.find(jws.header.kid.as_deref()) {
         KeyMatch::Found(key) => key,
         KeyMatch::UnknownKid => {
-            return Err(KeyError::UnknownKid(jws.header.kid.clone().unwrap_or_default()).into());
+            return Err(KeyError::UnknownKid(shorten(jws.header.kid.as_deref().unwrap_or_default())).into());
         }
         KeyMatch::KidRequired => return Err(KeyError::KidRequired.into()),
     };
@@ -131,7 +150,7 @@ pub fn verify_signature_only(
     let jws = Jws::split(token)?;
     let alg = allowed_alg(&jws.header.alg, algorithms)?;
     let KeyMatch::Found(key) = keys.find(jws.header.kid.as_deref()) else {
-        return Err(KeyError::UnknownKid(jws.header.kid.clone().unwrap_or_default()).into());
+        return Err(KeyError::UnknownKid(shorten(jws.header.kid.as_deref().unwrap_or_default())).into());
     };
     check_signature(&jws, &key, alg)?;
     Ok(jws.payload)
@@ -155,15 +174,6 @@ fn payload_object(payload: &[u8]) -> Result<Map<String, Value>, VerifyError> {
     match serde_json::from_slice(payload) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(VerifyError::Malformed("the payload is not a JSON object".into())),
-    }
-}
-
-/// Unverified text echoed in an error is cut to a readable length.
-fn shorten(text: &str) -> String {
-    const MAX: usize = 120;
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or_default()),
-        None => text.to_owned(),
     }
 }
 

@@ -34,6 +34,7 @@ fn request(token: String) -> ExchangeRequest {
         audience: None,
         ttl_secs: None,
         session_policy: None,
+        tokens_only: false,
         front_door: tollgate::broker::FrontDoor::Exchange,
         context: Default::default(),
     }

@@ -10,7 +10,7 @@ use crate::policy::operator::Operator;
 
 /// Compiles `operator` over claim `a` with `values`.
 pub(super) fn condition(operator: &str, values: &[&str]) -> Condition {
-    let resolver = KeyResolver { known: &[], trusted: &[] };
+    let resolver = KeyResolver { known: &[], trusted: &[], ignore_key_case: false };
     let values = values.iter().map(|value| (*value).to_owned()).collect();
     Condition::compile(Operator::parse(operator).unwrap(), "a", values, resolver, None)
         .unwrap_or_else(|message| panic!("{operator}: {message}"))
@@ -187,7 +187,7 @@ fn policy_variables() {
 
 #[test]
 fn bad_values_are_refused_at_load() {
-    let resolver = KeyResolver { known: &[], trusted: &[] };
+    let resolver = KeyResolver { known: &[], trusted: &[], ignore_key_case: false };
     let cases: &[(&str, &str, &str)] = &[
         ("StringMatches", "a)|(b", "is invalid"),
         ("StringMatches", "(", "is invalid"),
