@@ -104,13 +104,17 @@ async fn template_issuers_from_allow_list_and_pattern() {
     let issuers = format!(
         "  - name: semaphore\n    profile: semaphore\n    issuer_template: \"{base}/{{org}}\"\n    template_values: [acme]\n    audiences: [tollgate]\n  - name: patterned\n    issuer_template: \"{base}/{{org}}\"\n    template_pattern: \"team-[a-z]+\"\n    audiences: [tollgate]\n"
     );
-    let build = |role: &str, issuer: &str| {
+    // A pattern matches many orgs (many tenants): the policy must say which one(s) it serves.
+    let build = |role: &str, issuer: &str, pin: &str| {
         format!(
-            "role: {role}\nissuer: {issuer}\naudience: tollgate\nstatements:\n  - effect: allow\n    condition:\n      StringLike:\n        sub: \"org:*:project:*:repo:web:ref_type:branch:ref:refs/heads/main\"\ngrant:\n  type: token\n  audience: artifact-store\n  ttl: 10m\n"
+            "role: {role}\nissuer: {issuer}\naudience: tollgate\nstatements:\n  - effect: allow\n    condition:\n{pin}      StringLike:\n        sub: \"org:*:project:*:repo:web:ref_type:branch:ref:refs/heads/main\"\ngrant:\n  type: token\n  audience: artifact-store\n  ttl: 10m\n"
         )
     };
-    let policies =
-        vec![("build.yaml".into(), build("build", "semaphore")), ("team.yaml".into(), build("team", "patterned"))];
+    let team_pin = format!("      StringEquals:\n        iss: [\"{base}/team-web\", \"{base}/team-x\"]\n");
+    let policies = vec![
+        ("build.yaml".into(), build("build", "semaphore", "")),
+        ("team.yaml".into(), build("team", "patterned", &team_pin)),
+    ];
     let app = spawn_app(Setup { issuers, policies, extra: String::new() }).await;
     assert_eq!(fake.jwks_fetches(), 1, "the allow-listed org is prefetched at start; patterned ones are not");
     let sub = |org: &str| format!("org:{org}:project:0b2f:repo:web:ref_type:branch:ref:refs/heads/main");

@@ -222,28 +222,84 @@ async fn the_background_refresher_prefetches_at_boot_and_follows_the_schedule() 
 }
 
 #[tokio::test]
-async fn a_flood_of_new_pattern_issuers_is_bounded() {
+async fn a_flood_of_new_pattern_issuers_is_bounded_per_client_and_never_refetched() {
     let fake = FakeIssuer::start(SigningAlg::Rs256).await;
     let base = fake.url().to_owned();
+    // Only team-real exists; every other org's discovery answers 404, as a made-up CircleCI org would.
+    fake.only_tenants(&["team-real"]);
     let issuers = format!(
         "  - name: teams\n    issuer_template: \"{base}/{{org}}\"\n    template_pattern: \"team-[a-z0-9]+\"\n    audiences: [tollgate]\n"
     );
-    let app = spawn_app(Setup { issuers, policies: vec![policy("team", "teams", "*")], extra: JWKS.into() }).await;
+    let pinned = format!(
+        "role: team\nissuer: teams\naudience: tollgate\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        iss: [\"{base}/team-real\", \"{base}/team-late\"]\ngrant:\n  type: token\n  audience: deploy-api\n  ttl: 15m\n"
+    );
+    let app =
+        spawn_app(Setup { issuers, policies: vec![("team.yaml".into(), pinned)], extra: JWKS.into() }).await;
+    // One client (127.0.0.1) sends tokens naming 40 made-up orgs.
     let mut outcomes = std::collections::BTreeMap::new();
     for i in 0..40 {
         let token = fake.token(NOW, json!({"iss": format!("{base}/team-{i}"), "sub": format!("org:team-{i}")}));
-        *outcomes.entry(app.exchange(&token, "team").await.0).or_insert(0) += 1;
+        let (status, body) = app.exchange(&token, "team").await;
+        *outcomes.entry((status, body["error"].as_str().unwrap_or_default().to_owned())).or_insert(0) += 1;
     }
-    assert_eq!(outcomes, [(200, 30), (503, 10)].into_iter().collect(), "30 new issuers a minute, then refused");
-    assert_eq!(
-        fake.state.discovery_fetches.load(std::sync::atomic::Ordering::SeqCst),
-        30,
-        "refused ones fetch nothing"
-    );
-    // Known ones keep working within the minute; the next minute admits new ones again.
-    let known = fake.token(NOW, json!({"iss": format!("{base}/team-0"), "sub": "org:team-0"}));
+    let unavailable = (503, "temporarily_unavailable".to_owned());
+    assert_eq!(outcomes, [(unavailable.clone(), 40)].into_iter().collect());
+    assert_eq!(fake.discovery_fetches(), 10, "10 new issuers a minute per client; refused ones fetch nothing");
+    assert!((0..40).all(|i| fake.tenant_fetches(&format!("team-{i}")) <= 1), "at most one fetch per org");
+    // A real org's token from another client (127.0.0.2) is admitted: one client cannot spend the global budget.
+    let other_client =
+        reqwest::Client::builder().local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+    let real = fake.token(NOW, json!({"iss": format!("{base}/team-real"), "sub": "org:team-real"}));
+    let exchange = |token: String| {
+        let request = other_client.post(format!("{}/exchange", app.url)).json(&json!({"token": token, "role": "team"}));
+        async move { read(request.send().await.unwrap()).await }
+    };
+    let (status, body) = exchange(real.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(fake.tenant_fetches("team-real"), 1);
+    // Failed orgs are neither refreshed in the background nor refetched when asked again within 5 minutes.
+    let before = fake.discovery_fetches();
+    for step in 1..=8 {
+        app.clock.set(UnixTime::from_secs(NOW + 30 * step));
+        app.issuers.refresh_due(app.clock.now()).await;
+    }
+    assert_eq!(fake.discovery_fetches(), before, "no background fetch of orgs that never answered");
+    let again = fake.token(NOW + 240, json!({"iss": format!("{base}/team-0"), "sub": "org:team-0"}));
+    assert_eq!(app.exchange(&again, "team").await.0, 503);
+    assert_eq!(fake.tenant_fetches("team-0"), 1, "the failure is remembered");
+    // After the failure expires, the org may be tried once more (it now exists).
+    fake.only_tenants(&["team-real", "team-0"]);
+    app.clock.set(UnixTime::from_secs(NOW + 301));
+    let later = fake.token(NOW + 301, json!({"iss": format!("{base}/team-0"), "sub": "org:team-0"}));
+    let (status, body) = app.exchange(&later, "team").await;
+    assert_eq!((status, fake.tenant_fetches("team-0")), (403, 2), "{body}");
+    // The real org keeps working, from cache, from either client.
+    let known = fake.token(NOW + 301, json!({"iss": format!("{base}/team-real"), "sub": "org:team-real"}));
     assert_eq!(app.exchange(&known, "team").await.0, 200);
-    app.clock.set(UnixTime::from_secs(NOW + 60));
-    let later = fake.token(NOW + 60, json!({"iss": format!("{base}/team-new"), "sub": "org:team-new"}));
-    assert_eq!(app.exchange(&later, "team").await.0, 200);
+    assert_eq!(exchange(known).await.0, 200);
+    assert_eq!(fake.tenant_fetches("team-real"), 1);
+}
+
+#[tokio::test]
+async fn https_fetches_to_private_addresses_are_refused_unless_allowed() {
+    let fake = FakeIssuer::start(SigningAlg::Rs256).await;
+    // The issuer's discovery names a JWKS on a loopback address over https (as one could name 10.0.0.1 or
+    // 169.254.169.254): refused before connecting, unless the issuer allows the private network.
+    let jwks_uri = format!("https://127.0.0.1:{}/jwks", free_port());
+    fake.set_jwks_uri(&jwks_uri);
+    let start = |extra: &str| {
+        spawn_app(Setup {
+            issuers: issuer_entry("github", &fake, extra),
+            policies: vec![policy("deploy", "github", "repo:acme/*")],
+            extra: String::new(),
+        })
+    };
+    let app = start("").await;
+    let status = &app.issuers.health(app.clock.now())[0].status;
+    let error = status.last_error.clone().unwrap_or_default();
+    assert!(error.contains("loopback, private or link-local") && error.contains("allow_private_network"), "{error}");
+    let app = start("    allow_private_network: true\n").await;
+    let status = &app.issuers.health(app.clock.now())[0].status;
+    let error = status.last_error.clone().unwrap_or_default();
+    assert!(!error.is_empty() && !error.contains("loopback, private or link-local"), "tried for real: {error}");
 }

@@ -44,7 +44,7 @@ fn retry_after(response: &reqwest::Response) -> u64 {
 
 #[tokio::test]
 async fn a_body_over_the_configured_limit_is_refused_with_413() {
-    let (github, app) = served("limits:\n  max_body_bytes: 2048\n").await;
+    let (github, app) = served("limits:\n  max_body_bytes: 2048\nexplain:\n  endpoint: true\n").await;
     let token = github.token(NOW, ci_claims());
     let padded = |bytes: usize| json!({"token": token, "role": "deploy", "pad": "x".repeat(bytes)}).to_string();
     for path in ["/exchange", "/explain"] {

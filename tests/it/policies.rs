@@ -54,7 +54,8 @@ async fn a_policy_on_a_shared_issuer_must_pin_the_tenant() {
 
 #[tokio::test]
 async fn explain_returns_the_trace_and_never_mints() {
-    let (github, app) = github_app(vec![("deploy.yaml".into(), PINNED.into())], "").await;
+    let extra = "explain:\n  endpoint: true\n  show_expected: true\n";
+    let (github, app) = github_app(vec![("deploy.yaml".into(), PINNED.into())], extra).await;
     let mut other = claims();
     other["sub"] = json!("repo:acme/web:ref:refs/heads/dev");
     let token = github.token(NOW, other);
@@ -82,7 +83,7 @@ async fn explain_returns_the_trace_and_never_mints() {
 
 #[tokio::test]
 async fn explain_can_hash_values_or_be_switched_off_and_denials_can_be_terse() {
-    let extra = "explain:\n  claim_values: hashed\n  in_errors: false\n";
+    let extra = "explain:\n  endpoint: true\n  claim_values: hashed\n  in_errors: false\n";
     let (github, app) = github_app(vec![("deploy.yaml".into(), PINNED.into())], extra).await;
     let mut other = claims();
     other["sub"] = json!("repo:acme/web:ref:refs/heads/dev");
@@ -94,10 +95,13 @@ async fn explain_can_hash_values_or_be_switched_off_and_denials_can_be_terse() {
     assert_eq!((status, denied["error"].as_str()), (403, Some("access_denied")));
     assert_eq!(denied["error_description"], "no policy for role \"deploy\" allows this token");
 
-    let (github, app) = github_app(vec![("deploy.yaml".into(), PINNED.into())], "explain:\n  endpoint: false\n").await;
-    let (status, body) =
-        app.post_json("/explain", &json!({"token": github.token(NOW, claims()), "role": "deploy"})).await;
-    assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
+    // Off unless configured: explicitly, and by default.
+    for extra in ["explain:\n  endpoint: false\n", ""] {
+        let (github, app) = github_app(vec![("deploy.yaml".into(), PINNED.into())], extra).await;
+        let (status, body) =
+            app.post_json("/explain", &json!({"token": github.token(NOW, claims()), "role": "deploy"})).await;
+        assert_eq!((status, body["error"].as_str()), (404, Some("not_found")), "{extra:?}");
+    }
 }
 
 #[tokio::test]

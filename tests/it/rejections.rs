@@ -245,3 +245,40 @@ async fn keys_never_fetched_is_503_and_not_ready() {
     let (status, body) = app.exchange(&github.token(NOW, good_claims(&github)), "deploy").await;
     assert_eq!((status, body["error"].as_str()), (503, Some("temporarily_unavailable")), "{body}");
 }
+
+#[tokio::test]
+async fn validity_windows_that_close_before_they_open_or_last_too_long_are_refused() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let app = spawn_app(Setup {
+        issuers: issuer_entry("github", &github, "    max_token_lifetime_seconds: 600\n"),
+        policies: vec![policy("deploy", "github", "repo:acme/*:ref:refs/heads/main")],
+        extra: String::new(),
+    })
+    .await;
+    let sub = "repo:acme/web:ref:refs/heads/main";
+    let cases = [
+        // Each bound is inside the 60 s leeway, but the window is empty.
+        (json!({"sub": sub, "exp": NOW - 30, "nbf": NOW + 30, "iat": NOW - 40}), "exp is not after nbf"),
+        (json!({"sub": sub, "exp": NOW + 20, "iat": NOW + 30, "nbf": null}), "exp is before iat"),
+        (json!({"sub": sub, "iat": NOW - 10, "nbf": NOW - 10, "exp": NOW + 591}), "longer than this issuer allows (600 s)"),
+    ];
+    for (claims, reason) in cases {
+        let (status, body) = app.exchange(&github.token(NOW, claims.clone()), "deploy").await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("invalid_token")), "{claims}: {body}");
+        assert!(body["error_description"].as_str().unwrap().contains(reason), "{claims}: {body}");
+    }
+    let fine = json!({"sub": sub, "iat": NOW - 10, "nbf": NOW - 10, "exp": NOW + 590});
+    assert_eq!(app.exchange(&github.token(NOW, fine), "deploy").await.0, 200);
+}
+
+#[tokio::test]
+async fn a_long_kid_is_cut_in_the_answer() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let app = app_with(&github).await;
+    let kid = "k".repeat(9_000);
+    let token = forged(&github, json!({"alg": "RS256", "kid": kid}), good_claims(&github));
+    let (status, body) = app.exchange(&token, "deploy").await;
+    let description = body["error_description"].as_str().unwrap();
+    assert_eq!(status, 401, "{body}");
+    assert!(description.contains("kkk…") && description.len() < 400, "{description}");
+}

@@ -275,3 +275,59 @@ Statement:
         "{error}"
     );
 }
+
+/// The pinned GitHub policy with one more statement (or condition), as AWS accepts it pasted verbatim.
+fn github_with(extra_condition: &str, extra_statement: &str) -> PolicySet {
+    let text = GITHUB_TRUST_POLICY
+        .replace(
+            "\"token.actions.githubusercontent.com:sub\": \"repo:acme/web:ref:refs/heads/main\"\n\t\t\t\t}",
+            &format!("\"token.actions.githubusercontent.com:sub\": \"repo:acme/web:ref:refs/heads/*\"\n\t\t\t\t}}{extra_condition}"),
+        )
+        .replace("\t\t}\n\t]\n}", &format!("\t\t}}{extra_statement}\n\t]\n}}"));
+    PolicySet::from_sources(&[("trust.json".into(), text)], &known()).unwrap()
+}
+
+#[test]
+fn condition_key_names_are_case_insensitive_as_in_iam_so_negations_and_denies_still_apply() {
+    let claims = |git_ref: &str| {
+        object(json!({
+            "aud": "sts.amazonaws.com",
+            "sub": format!("repo:acme/web:ref:{git_ref}"),
+            "repository_owner_id": "1000",
+            "ref": git_ref,
+        }))
+    };
+    // A negated condition on a mis-cased key: IAM reads `:Ref` as `ref`, so dependabot branches are refused.
+    let negated = github_with(
+        ",\n\t\t\t\t\"StringNotLike\": {\"token.actions.githubusercontent.com:Ref\": \"refs/heads/dependabot/*\"}",
+        "",
+    );
+    let policy = negated.get("deploy-web-aws").unwrap();
+    assert_eq!(policy.evaluate(&claims("refs/heads/main")), Decision::Allow { statement: 1 });
+    assert!(matches!(policy.evaluate(&claims("refs/heads/dependabot/x")), Decision::Deny(_)));
+    // A Deny statement on a mis-cased key applies too.
+    let deny = ",\n\t\t{\"Effect\": \"Deny\", \"Principal\": {\"Federated\": \"token.actions.githubusercontent.com\"}, \"Action\": \"sts:AssumeRoleWithWebIdentity\", \"Condition\": {\"StringLike\": {\"token.actions.githubusercontent.com:REF\": \"refs/heads/dependabot/*\"}}}";
+    let denying = github_with("", deny);
+    let policy = denying.get("deploy-web-aws").unwrap();
+    assert_eq!(policy.evaluate(&claims("refs/heads/main")), Decision::Allow { statement: 1 });
+    match policy.evaluate(&claims("refs/heads/dependabot/x")) {
+        Decision::Deny(why) => assert_eq!(why.reason(), DenyReason::ExplicitDeny { statement: 2 }),
+        other => panic!("{other:?}"),
+    }
+    // A mis-cased tenant pin still pins; a positive mis-cased condition matches as IAM would.
+    let text = GITHUB_TRUST_POLICY.replace(":repository_owner_id", ":Repository_Owner_ID").replace(":sub\"", ":Sub\"");
+    let set = PolicySet::from_sources(&[("trust.json".into(), text)], &known()).unwrap();
+    let policy = set.get("deploy-web-aws").unwrap();
+    assert_eq!(policy.evaluate(&claims("refs/heads/main")), Decision::Allow { statement: 1 });
+    let mut other_owner = claims("refs/heads/main");
+    other_owner.insert("repository_owner_id".into(), json!("2000"));
+    assert!(matches!(policy.evaluate(&other_owner), Decision::Deny(_)));
+}
+
+#[test]
+fn tollgate_form_claim_names_stay_case_sensitive() {
+    let set = load("role: r\nissuer: ci\naudience: tollgate\ngrant: {type: token, audience: x, ttl: 60}\nstatements:\n  - effect: allow\n    condition: {StringEquals: {Ref: main}}\n").unwrap();
+    let policy = set.get("r").unwrap();
+    assert!(matches!(policy.evaluate(&object(json!({"aud": "tollgate", "ref": "main"}))), Decision::Deny(_)));
+    assert_eq!(policy.evaluate(&object(json!({"aud": "tollgate", "Ref": "main"}))), Decision::Allow { statement: 1 });
+}

@@ -36,6 +36,12 @@ pub struct IssuerState {
     behaviour: Mutex<JwksBehaviour>,
     cache_control: Mutex<Option<String>>,
     discovery_issuer: Mutex<Option<String>>,
+    /// The `jwks_uri` discovery names (default `{url}/jwks`).
+    jwks_uri: Mutex<Option<String>>,
+    /// Tenants served at `{url}/{tenant}` (`None`: every tenant); others get 404.
+    tenants: Mutex<Option<Vec<String>>>,
+    /// Discovery fetches per tenant.
+    tenant_fetches: Mutex<std::collections::HashMap<String, u64>>,
     pub discovery_fetches: AtomicU64,
     pub jwks_fetches: AtomicU64,
     pub in_flight: AtomicUsize,
@@ -57,6 +63,9 @@ impl FakeIssuer {
             behaviour: Mutex::new(JwksBehaviour::Serve),
             cache_control: Mutex::new(None),
             discovery_issuer: Mutex::new(None),
+            jwks_uri: Mutex::new(None),
+            tenants: Mutex::new(None),
+            tenant_fetches: Mutex::new(std::collections::HashMap::new()),
             discovery_fetches: AtomicU64::new(0),
             jwks_fetches: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
@@ -105,6 +114,25 @@ impl FakeIssuer {
         *self.state.discovery_issuer.lock().unwrap() = Some(issuer.to_owned());
     }
 
+    /// Make the discovery document name another `jwks_uri`.
+    pub fn set_jwks_uri(&self, uri: &str) {
+        *self.state.jwks_uri.lock().unwrap() = Some(uri.to_owned());
+    }
+
+    /// Serve only these tenants at `{url}/{tenant}`; every other tenant's discovery answers 404.
+    pub fn only_tenants(&self, tenants: &[&str]) {
+        *self.state.tenants.lock().unwrap() = Some(tenants.iter().map(|t| (*t).to_owned()).collect());
+    }
+
+    /// Discovery fetches of one tenant's issuer.
+    pub fn tenant_fetches(&self, tenant: &str) -> u64 {
+        self.state.tenant_fetches.lock().unwrap().get(tenant).copied().unwrap_or(0)
+    }
+
+    pub fn discovery_fetches(&self) -> u64 {
+        self.state.discovery_fetches.load(Ordering::SeqCst)
+    }
+
     pub fn jwks_fetches(&self) -> u64 {
         self.state.jwks_fetches.load(Ordering::SeqCst)
     }
@@ -133,12 +161,18 @@ impl FakeIssuer {
 async fn discovery(State(state): State<Arc<IssuerState>>) -> Response {
     state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
     let issuer = state.discovery_issuer.lock().unwrap().clone().unwrap_or_else(|| state.url.clone());
-    axum::Json(json!({"issuer": issuer, "jwks_uri": format!("{}/jwks", state.url)})).into_response()
+    let jwks_uri = state.jwks_uri.lock().unwrap().clone().unwrap_or_else(|| format!("{}/jwks", state.url));
+    axum::Json(json!({"issuer": issuer, "jwks_uri": jwks_uri})).into_response()
 }
 
 /// Per-tenant issuers (`{url}/{tenant}`), as a Semaphore- or CircleCI-style template sees them; same keys.
 async fn tenant_discovery(State(state): State<Arc<IssuerState>>, Path(tenant): Path<String>) -> Response {
     state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+    *state.tenant_fetches.lock().unwrap().entry(tenant.clone()).or_insert(0) += 1;
+    let served = state.tenants.lock().unwrap().as_ref().is_none_or(|tenants| tenants.contains(&tenant));
+    if !served {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     let issuer = format!("{}/{tenant}", state.url);
     axum::Json(json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")})).into_response()
 }
