@@ -49,9 +49,14 @@ impl Broker {
         if self.sinks.is_empty() {
             return;
         }
-        let (outcome, reason) = if allowed { (Outcome::Allow, Reason::Allowed) } else { (Outcome::Deny, Reason::PolicyDenied) };
+        let (outcome, reason) =
+            if allowed { (Outcome::Allow, Reason::Allowed) } else { (Outcome::Deny, Reason::PolicyDenied) };
         let detail = "explained; nothing minted".to_owned();
-        self.record(seen, Some(verified), Verdict { outcome, reason, detail, credential_sha256: None, expires_at: None });
+        self.record(
+            seen,
+            Some(verified),
+            Verdict { outcome, reason, detail, credential_sha256: None, expires_at: None },
+        );
     }
 
     fn record(&self, seen: &Observed<'_>, verified: Option<&VerifiedToken>, verdict: Verdict) {

@@ -6,8 +6,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::issuers::{
-    IssuerConfig, IssuerMatcher, IssuerTemplate, KeysConfig, PlaceholderRule, Profile, ProfileIssuer,
-    TenancySetting, known_alg, parse_allowed,
+    IssuerConfig, IssuerMatcher, IssuerTemplate, KeysConfig, PlaceholderRule, Profile, ProfileIssuer, TenancySetting,
+    known_alg, parse_allowed,
 };
 use crate::policy::KnownIssuer;
 

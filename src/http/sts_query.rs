@@ -191,11 +191,13 @@ fn broker_fault(error: BrokerError) -> StsFault {
         BrokerError::GrantMismatch { .. } => {
             StsFault::validation("Policy applies to AWS credentials only; this role issues Tollgate tokens")
         }
-        BrokerError::Denied { .. } | BrokerError::Render { .. } | BrokerError::AudienceNotGranted { .. } => StsFault::new(
-            StatusCode::FORBIDDEN,
-            "AccessDenied",
-            format!("Not authorized to perform sts:AssumeRoleWithWebIdentity: {error}"),
-        ),
+        BrokerError::Denied { .. } | BrokerError::Render { .. } | BrokerError::AudienceNotGranted { .. } => {
+            StsFault::new(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                format!("Not authorized to perform sts:AssumeRoleWithWebIdentity: {error}"),
+            )
+        }
     }
 }
 

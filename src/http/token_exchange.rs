@@ -145,9 +145,9 @@ fn oauth_error(error: BrokerError) -> OAuthError {
         BrokerError::AudienceNotGranted { .. } | BrokerError::GrantMismatch { .. } => {
             OAuthError::new("invalid_target", text)
         }
-        BrokerError::Denied { .. }
-        | BrokerError::AccessDenied { .. }
-        | BrokerError::Render { .. } => OAuthError::new("unauthorized_client", text),
+        BrokerError::Denied { .. } | BrokerError::AccessDenied { .. } | BrokerError::Render { .. } => {
+            OAuthError::new("unauthorized_client", text)
+        }
         BrokerError::Mint(_) | BrokerError::Upstream(_) => {
             tracing::error!(error = ?text, "Token exchange failed on our side.");
             OAuthError {

@@ -29,7 +29,9 @@ pub enum TenancySetting {
 pub enum Tenancy {
     Single,
     /// Many tenants: a policy must pin one of `claims` to fixed values in every allow statement.
-    Shared { claims: Vec<String> },
+    Shared {
+        claims: Vec<String>,
+    },
 }
 
 impl Tenancy {
@@ -133,9 +135,18 @@ mod tests {
             (config(None, exact("https://token.actions.githubusercontent.com"), Derived), shared(&github)),
             (config(None, exact("https://gitlab.com"), Derived), shared(&["namespace_id", "namespace_path"])),
             (config(None, exact("https://agent.buildkite.com"), Derived), shared(&["organization_slug"])),
-            (config(Some(Profile::Github), exact("https://ghes.example.com/_services/token"), Derived), shared(&github)),
-            (config(Some(Profile::Github), exact("https://ghes.example.com/_services/token"), Single), Some(Tenancy::Single)),
-            (config(Some(Profile::Gitlab), exact("https://gitlab.example.com"), Derived), shared(&["namespace_id", "namespace_path"])),
+            (
+                config(Some(Profile::Github), exact("https://ghes.example.com/_services/token"), Derived),
+                shared(&github),
+            ),
+            (
+                config(Some(Profile::Github), exact("https://ghes.example.com/_services/token"), Single),
+                Some(Tenancy::Single),
+            ),
+            (
+                config(Some(Profile::Gitlab), exact("https://gitlab.example.com"), Derived),
+                shared(&["namespace_id", "namespace_path"]),
+            ),
             (config(None, exact("https://ci.example.com"), Derived), Some(Tenancy::Single)),
             (config(None, exact("https://ci.example.com"), Shared), None),
             (config(Some(Profile::Circleci), template(circle, any()), Derived), shared(&["iss"])),

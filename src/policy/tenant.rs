@@ -30,10 +30,10 @@ pub(super) fn check(
     }
     let mut findings = Vec::new();
     for (number, statement) in policy.numbered() {
-        let pinned =
-            statement.conditions.iter().any(|condition| {
-                claims.iter().any(|claim| condition.tests_claim(claim)) && condition.pins_value()
-            });
+        let pinned = statement
+            .conditions
+            .iter()
+            .any(|condition| claims.iter().any(|claim| condition.tests_claim(claim)) && condition.pins_value());
         if statement.effect != Effect::Allow || pinned {
             continue;
         }

@@ -216,11 +216,13 @@ mod tests {
 
     #[test]
     fn accepts_a_good_token() {
-        assert!(check_with(|c| {
-            c.insert("org".into(), json!("acme"));
-            c.insert("exp".into(), json!(NOW - 10 + 3600));
-        })
-        .is_ok());
+        assert!(
+            check_with(|c| {
+                c.insert("org".into(), json!("acme"));
+                c.insert("exp".into(), json!(NOW - 10 + 3600));
+            })
+            .is_ok()
+        );
         let token = check_with(|_| {}).unwrap();
         assert_eq!(token.sub(), "repo:a/b:ref:refs/heads/main");
         assert_eq!(token.audiences(), ["tollgate"]);

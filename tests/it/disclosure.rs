@@ -41,7 +41,10 @@ async fn fixture(explain: &str) -> Fixture {
         role("picky", "github", "only-this", TOKEN_GRANT),
         role("deploy-aws", "github", "tollgate", AWS_GRANT),
     ];
-    let extra = format!("{explain}limits:\n  per_issuer: {{requests_per_second: 1, burst: 40}}\naudit:\n  path: {}\n", audit.display());
+    let extra = format!(
+        "{explain}limits:\n  per_issuer: {{requests_per_second: 1, burst: 40}}\naudit:\n  path: {}\n",
+        audit.display()
+    );
     let app = spawn_app(Setup { issuers, policies, extra }).await;
     Fixture { github, app, audit, _dir: dir }
 }
@@ -53,7 +56,11 @@ fn ci_token(github: &FakeIssuer) -> String {
 /// `(status, error code, description)` of an answer.
 fn answer(status: u16, body: &Value) -> (u16, String, String) {
     let text = |key: &str| body[key].as_str().unwrap_or_default().to_owned();
-    (status, text("error"), text("error_description").replace("\"elsewhere\"", "R").replace("\"nope\"", "R").replace("\"picky\"", "R"))
+    (
+        status,
+        text("error"),
+        text("error_description").replace("\"elsewhere\"", "R").replace("\"nope\"", "R").replace("\"picky\"", "R"),
+    )
 }
 
 #[tokio::test]
@@ -93,8 +100,7 @@ async fn explain_traces_only_trusting_roles_hides_expected_values_and_is_audited
 
 #[tokio::test]
 async fn explain_shows_expected_values_only_when_asked_and_counts_against_the_issuer_limit() {
-    let Fixture { github, app, _dir, .. } =
-        fixture("explain:\n  endpoint: true\n  show_expected: true\n").await;
+    let Fixture { github, app, _dir, .. } = fixture("explain:\n  endpoint: true\n  show_expected: true\n").await;
     let token = ci_token(&github);
     let (_, body) = app.post_json("/explain", &json!({"token": token, "role": "deploy"})).await;
     assert_eq!(body["expected_shown"], true);

@@ -233,8 +233,7 @@ async fn a_flood_of_new_pattern_issuers_is_bounded_per_client_and_never_refetche
     let pinned = format!(
         "role: team\nissuer: teams\naudience: tollgate\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        iss: [\"{base}/team-real\", \"{base}/team-late\"]\ngrant:\n  type: token\n  audience: deploy-api\n  ttl: 15m\n"
     );
-    let app =
-        spawn_app(Setup { issuers, policies: vec![("team.yaml".into(), pinned)], extra: JWKS.into() }).await;
+    let app = spawn_app(Setup { issuers, policies: vec![("team.yaml".into(), pinned)], extra: JWKS.into() }).await;
     // One client (127.0.0.1) sends tokens naming 40 made-up orgs.
     let mut outcomes = std::collections::BTreeMap::new();
     for i in 0..40 {

@@ -95,7 +95,10 @@ async fn attacker_text_cannot_forge_lines_in_the_pretty_log() {
     assert!(plain.contains("forged"), "the refusals were logged:\n{plain}");
     for line in plain.lines() {
         let line = line.trim_start();
-        assert!(!line.starts_with("INFO forged") && !line.starts_with("INFO tollgate: Exchange allowed. role=admin"), "forged line:\n{plain}");
+        assert!(
+            !line.starts_with("INFO forged") && !line.starts_with("INFO tollgate: Exchange allowed. role=admin"),
+            "forged line:\n{plain}"
+        );
     }
     assert!(!plain.contains(good.as_str()), "a token reached the logs");
 }

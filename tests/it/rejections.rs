@@ -260,7 +260,10 @@ async fn validity_windows_that_close_before_they_open_or_last_too_long_are_refus
         // Each bound is inside the 60 s leeway, but the window is empty.
         (json!({"sub": sub, "exp": NOW - 30, "nbf": NOW + 30, "iat": NOW - 40}), "exp is not after nbf"),
         (json!({"sub": sub, "exp": NOW + 20, "iat": NOW + 30, "nbf": null}), "exp is before iat"),
-        (json!({"sub": sub, "iat": NOW - 10, "nbf": NOW - 10, "exp": NOW + 591}), "longer than this issuer allows (600 s)"),
+        (
+            json!({"sub": sub, "iat": NOW - 10, "nbf": NOW - 10, "exp": NOW + 591}),
+            "longer than this issuer allows (600 s)",
+        ),
     ];
     for (claims, reason) in cases {
         let (status, body) = app.exchange(&github.token(NOW, claims.clone()), "deploy").await;

@@ -48,7 +48,9 @@ fn policies_on_multi_tenant_issuers_must_pin_the_tenant_at_load() {
 
     // Semaphore: a pattern, or several allow-listed orgs, are many tenants (pin iss or org); one org is one tenant.
     let semaphore = |rule: &str| {
-        format!("  - name: semaphore\n    profile: semaphore\n    {rule}\n    audiences: [\"https://acme.semaphoreci.com\"]\n")
+        format!(
+            "  - name: semaphore\n    profile: semaphore\n    {rule}\n    audiences: [\"https://acme.semaphoreci.com\"]\n"
+        )
     };
     let by_branch = "      StringEquals:\n        branch: main\n";
     for rule in ["template_pattern: \"[a-z]+\"", "template_values: [acme, beta]"] {
@@ -119,7 +121,8 @@ async fn a_template_placeholder_claim_must_match_the_issuer() {
     );
     let pinned = policy("semaphore", "      StringEquals:\n        org: acme\n").replace("role: r", "role: build");
     let app = spawn_app(Setup { issuers, policies: vec![("build.yaml".into(), pinned)], extra: String::new() }).await;
-    let token = |org: &str, claim: &str| fake.token(NOW, json!({"iss": format!("{base}/{org}"), "sub": "s", "org": claim}));
+    let token =
+        |org: &str, claim: &str| fake.token(NOW, json!({"iss": format!("{base}/{org}"), "sub": "s", "org": claim}));
     assert_eq!(app.exchange(&token("acme", "acme"), "build").await.0, 200);
     // beta's issuer signing a token that claims to be acme's: refused before any policy sees it.
     let (status, body) = app.exchange(&token("beta", "acme"), "build").await;
@@ -132,10 +135,10 @@ async fn a_template_placeholder_claim_must_match_the_issuer() {
 #[tokio::test]
 async fn the_per_issuer_rate_limit_is_kept_per_tenant_with_an_optional_total() {
     let github = FakeIssuer::start(SigningAlg::Rs256).await;
-    let owner = |id: &str| {
-        github.token(NOW, json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository_owner_id": id}))
-    };
-    let pinned = policy("github", "      StringEquals:\n        repository_owner_id: \"1000\"\n").replace("role: r", "role: deploy");
+    let owner =
+        |id: &str| github.token(NOW, json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository_owner_id": id}));
+    let pinned = policy("github", "      StringEquals:\n        repository_owner_id: \"1000\"\n")
+        .replace("role: r", "role: deploy");
     let start = |extra: &str| {
         spawn_app(Setup {
             issuers: issuer_entry("github", &github, "    profile: github\n"),

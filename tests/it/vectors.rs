@@ -30,7 +30,14 @@ fn check(
     // The github profile's default lifetime ceiling: real tokens must pass it.
     let max_lifetime_secs = tollgate::issuers::Profile::Github.max_token_lifetime_secs();
     let placeholder = None;
-    let rules = ClaimRules { issuer_name: "github", iss, audiences: &audiences, leeway_secs: 60, max_lifetime_secs, placeholder };
+    let rules = ClaimRules {
+        issuer_name: "github",
+        iss,
+        audiences: &audiences,
+        leeway_secs: 60,
+        max_lifetime_secs,
+        placeholder,
+    };
     verify::verify_with_keys(token, keys, &[Algorithm::RS256], &rules, UnixTime::from_secs(at))
 }
 
