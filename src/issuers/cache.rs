@@ -11,8 +11,9 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use tokio::sync::Mutex;
 
-use super::fetch::{FetchError, FetchedKeys, Fetcher, Network};
+use super::fetch::{FetchError, FetchedKeys, Fetcher};
 use super::jwks::{KeyMatch, KeySet, VerifyKey};
+use super::network::Network;
 use crate::clock::UnixTime;
 
 /// Limits on fetching and keeping issuer keys (config `jwks:`).

@@ -11,6 +11,7 @@ mod cache;
 mod dynamic;
 mod fetch;
 mod jwks;
+mod network;
 mod profile;
 mod tenancy;
 
@@ -24,8 +25,9 @@ use regex::Regex;
 
 pub use cache::{CacheStatus, JwksSettings, KeyCache, KeyError, KeySource};
 pub use dynamic::FAILURE_TTL_SECS;
-pub use fetch::{FetchError, Fetcher, Network, is_allowed_url, is_public_ip, max_age, parse_allowed, read_jwks_file};
+pub use fetch::{FetchError, Fetcher, is_allowed_url, max_age, parse_allowed, read_jwks_file};
 pub use jwks::{JwksError, KeyFamily, KeyMatch, KeySet, VerifyKey, known_alg};
+pub use network::{Network, is_public_ip, public_addresses};
 pub use profile::{Profile, ProfileIssuer};
 pub use tenancy::{Tenancy, TenancySetting, tenant_of};
 
