@@ -14,6 +14,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::formats::{self, Format};
 use crate::broker::{ExchangeRequest, FrontDoor, RequestContext};
+use crate::text::shorten;
 use crate::verify::RawToken;
 
 #[derive(Deserialize)]
@@ -39,7 +40,7 @@ pub async fn exchange(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::invalid_request(format!("bad query string: {}", e.body_text())))?;
+    let Query(query) = query.map_err(|e| ApiError::invalid_request(format!("bad query string: {}", shorten(&e.body_text()))))?;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::choose(query.format.as_deref(), accept)?;
     let result = async {
@@ -62,7 +63,7 @@ pub(super) fn parse_request(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<ExchangeRequest, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::invalid_request(format!("bad query string: {}", e.body_text())))?;
+    let Query(query) = query.map_err(|e| ApiError::invalid_request(format!("bad query string: {}", shorten(&e.body_text()))))?;
     to_request(query, headers, &body_bytes(body)?)
 }
 
@@ -78,7 +79,7 @@ fn to_request(query: ExchangeQuery, headers: &HeaderMap, body: &[u8]) -> Result<
         ExchangeBody { token: None, role: None, audience: None, ttl_seconds: None }
     } else {
         serde_json::from_slice(body)
-            .map_err(|e| ApiError::invalid_request(format!("the body is not a valid exchange request: {e}")))?
+            .map_err(|e| ApiError::invalid_request(format!("the body is not a valid exchange request: {}", shorten(&e.to_string()))))?
     };
     let token = match (body.token, bearer(headers)?) {
         (Some(_), Some(_)) => {
