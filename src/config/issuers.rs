@@ -6,8 +6,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::issuers::{
-    IssuerConfig, IssuerMatcher, IssuerTemplate, KeysConfig, PlaceholderRule, Profile, ProfileIssuer, TenancySetting,
-    known_alg, parse_allowed,
+    IssuerConfig, IssuerMatcher, IssuerTemplate, KeysConfig, Network, PlaceholderRule, Profile, ProfileIssuer,
+    TenancySetting, known_alg, parse_allowed, reaches_allowed_host,
 };
 use crate::policy::KnownIssuer;
 
@@ -150,6 +150,18 @@ pub(super) fn issuer_config(raw: &RawIssuer, base: &Path, default_leeway: u32) -
         tenancy,
         allow_private_network: raw.allow_private_network,
     };
+    let network = if config.allow_private_network { Network::Private } else { Network::Public };
+    let urls = [raw.issuer.as_deref(), raw.issuer_template.as_deref(), raw.jwks_uri.as_deref()];
+    if let Some(url) = urls.into_iter().flatten().find(|url| {
+        parse_allowed(&url.replace(['{', '}'], "")).is_ok_and(|parsed| !reaches_allowed_host(&parsed, network))
+    }) {
+        return Err((
+            "allow_private_network",
+            format!(
+                "{url:?} is a loopback, private or link-local address; set allow_private_network: true to fetch from it"
+            ),
+        ));
+    }
     if config.tenancy().is_none() {
         return Err(("tenancy", "shared needs a profile whose tenant claims policies can pin (github, gitlab, buildkite) or an issuer_template".into()));
     }

@@ -135,7 +135,15 @@ fn issuer_entries_are_checked() {
         ("    issuer: https://a\n    issuer_template: https://{o}.a\n    audiences: [t]\n", "not both"),
         ("    issuer: https://a\n    jwks_uri: http://evil.example/jwks\n    audiences: [t]\n", "jwks_uri"),
         ("    audiences: [t]\n", "give issuer"),
+        ("    issuer: https://10.0.0.5\n    audiences: [t]\n", "allow_private_network"),
+        ("    issuer: https://a\n    jwks_uri: https://169.254.169.254/jwks\n    audiences: [t]\n", "allow_private_network"),
+        ("    issuer: https://localhost:8443\n    audiences: [t]\n", "allow_private_network"),
+        ("    issuer: https://a\n    audiences: [t]\n    tenancy: many\n", "tenancy"),
+        ("    issuer: https://a\n    audiences: [t]\n    tenancy: shared\n", "tenancy"),
+        ("    issuer: https://a\n    audiences: [t]\n    max_token_lifetime_seconds: 10\n", "max_token_lifetime_seconds"),
     ];
+    let private = issuer("    issuer: https://10.0.0.5\n    audiences: [t]\n    allow_private_network: true\n");
+    assert!(parse(&private).is_ok());
     for (body, detail) in cases {
         let error = parse(&issuer(body)).unwrap_err().to_string();
         assert!(error.contains(":5: trusted_issuers[a]") && error.contains(detail), "expected {detail} in {error}");

@@ -40,7 +40,8 @@ pub async fn exchange(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::invalid_request(format!("bad query string: {}", shorten(&e.body_text()))))?;
+    let Query(query) =
+        query.map_err(|e| ApiError::invalid_request(format!("bad query string: {}", shorten(&e.body_text()))))?;
     let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     let format = Format::choose(query.format.as_deref(), accept)?;
     let result = async {
@@ -63,7 +64,8 @@ pub(super) fn parse_request(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<ExchangeRequest, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::invalid_request(format!("bad query string: {}", shorten(&e.body_text()))))?;
+    let Query(query) =
+        query.map_err(|e| ApiError::invalid_request(format!("bad query string: {}", shorten(&e.body_text()))))?;
     to_request(query, headers, &body_bytes(body)?)
 }
 
@@ -78,8 +80,9 @@ fn to_request(query: ExchangeQuery, headers: &HeaderMap, body: &[u8]) -> Result<
     let body: ExchangeBody = if body.iter().all(u8::is_ascii_whitespace) {
         ExchangeBody { token: None, role: None, audience: None, ttl_seconds: None }
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::invalid_request(format!("the body is not a valid exchange request: {}", shorten(&e.to_string()))))?
+        serde_json::from_slice(body).map_err(|e| {
+            ApiError::invalid_request(format!("the body is not a valid exchange request: {}", shorten(&e.to_string())))
+        })?
     };
     let token = match (body.token, bearer(headers)?) {
         (Some(_), Some(_)) => {

@@ -48,7 +48,7 @@ pub fn public_addresses(host: &str, resolved: Vec<SocketAddr>) -> Result<Vec<Soc
 
 /// Whether a URL's host may be reached on `network` before any name is resolved: on the public network an
 /// https URL may not name a non-public IP literal or `localhost`. (Plain http is loopback-only anyway.)
-pub(super) fn reaches_allowed_host(url: &Url, network: Network) -> bool {
+pub fn reaches_allowed_host(url: &Url, network: Network) -> bool {
     if network == Network::Private || url.scheme() != "https" {
         return true;
     }

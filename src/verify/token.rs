@@ -82,11 +82,10 @@ impl<'a> Jws<'a> {
             return Err(VerifyError::Malformed(format!("expected 3 dot-separated parts, found {}", parts.len())));
         };
         let header_bytes = decode(header_b64, "header")?;
-        let header: UntrustedHeader = serde_json::from_slice(&header_bytes)
-            .map_err(|e| {
-                let reason = crate::text::shorten(&e.to_string());
-                VerifyError::Malformed(format!("header is not a JSON object with \"alg\": {reason}"))
-            })?;
+        let header: UntrustedHeader = serde_json::from_slice(&header_bytes).map_err(|e| {
+            let reason = crate::text::shorten(&e.to_string());
+            VerifyError::Malformed(format!("header is not a JSON object with \"alg\": {reason}"))
+        })?;
         header.refuse_unsupported()?;
         // An empty payload is a valid JWS (RFC 7515); it is refused later as "not a JSON object".
         let payload = if payload_b64.is_empty() { Vec::new() } else { decode(payload_b64, "payload")? };
