@@ -136,11 +136,17 @@ fn issuer_entries_are_checked() {
         ("    issuer: https://a\n    jwks_uri: http://evil.example/jwks\n    audiences: [t]\n", "jwks_uri"),
         ("    audiences: [t]\n", "give issuer"),
         ("    issuer: https://10.0.0.5\n    audiences: [t]\n", "allow_private_network"),
-        ("    issuer: https://a\n    jwks_uri: https://169.254.169.254/jwks\n    audiences: [t]\n", "allow_private_network"),
+        (
+            "    issuer: https://a\n    jwks_uri: https://169.254.169.254/jwks\n    audiences: [t]\n",
+            "allow_private_network",
+        ),
         ("    issuer: https://localhost:8443\n    audiences: [t]\n", "allow_private_network"),
         ("    issuer: https://a\n    audiences: [t]\n    tenancy: many\n", "tenancy"),
         ("    issuer: https://a\n    audiences: [t]\n    tenancy: shared\n", "tenancy"),
-        ("    issuer: https://a\n    audiences: [t]\n    max_token_lifetime_seconds: 10\n", "max_token_lifetime_seconds"),
+        (
+            "    issuer: https://a\n    audiences: [t]\n    max_token_lifetime_seconds: 10\n",
+            "max_token_lifetime_seconds",
+        ),
     ];
     let private = issuer("    issuer: https://10.0.0.5\n    audiences: [t]\n    allow_private_network: true\n");
     assert!(parse(&private).is_ok());

@@ -26,7 +26,8 @@ async fn serve(github: &FakeIssuer, format: &str) -> Served {
     std::fs::write(
         &config,
         format!(
-            "listen: 127.0.0.1:{port}\nissuer_url: {url}\nsigning:\n  key_file: signing.pem\npolicies: policies\nlog:\n  format: {format}\naudit:\n  path: {}\ntrusted_issuers:\n{}",
+            "listen: 127.0.0.1:{port}\nissuer_url: {url}\nadmin:\n  listen: 127.0.0.1:{}\nsigning:\n  key_file: signing.pem\npolicies: policies\nlog:\n  format: {format}\naudit:\n  path: {}\ntrusted_issuers:\n{}",
+            free_port(),
             audit.display(),
             issuer_entry("github", github, "")
         ),
