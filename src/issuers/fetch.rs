@@ -1,15 +1,15 @@
 //! Bounded HTTP fetches from issuers: OIDC discovery documents and JWKS.
 //!
 //! Owns the outbound HTTP client and every limit on it: a response size cap, one overall timeout, redirects
-//! re-validated (https only; plain http only to a loopback host), no proxies. It parses nothing beyond the
-//! discovery document's `issuer` and `jwks_uri`; key sets are parsed by `jwks`.
+//! re-validated (https only; plain http only to a loopback host), no proxies. It parses nothing: discovery
+//! documents are parsed by `discovery`, key sets by `jwks`.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
 use reqwest::{StatusCode, Url, redirect};
-use serde::Deserialize;
 
+use super::discovery::parse_discovery;
 use super::jwks::{JwksError, KeySet};
 
 /// Why a fetch from an issuer failed. Every variant leaves the last good key set in place.
@@ -74,26 +74,9 @@ impl Fetcher {
     /// Reads `{issuer}/.well-known/openid-configuration` and returns its `jwks_uri`, after checking that the
     /// document names the same issuer and that the URI is allowed.
     pub async fn discover_jwks_uri(&self, issuer: &str) -> Result<String, FetchError> {
-        #[derive(Deserialize)]
-        struct Discovery {
-            issuer: String,
-            jwks_uri: String,
-        }
         let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
         let (body, _) = self.get(&url).await?;
-        let doc: Discovery = serde_json::from_slice(&body)
-            .map_err(|e| FetchError::Discovery { url: url.clone(), reason: e.to_string() })?;
-        if doc.issuer != issuer {
-            return Err(FetchError::Discovery {
-                url,
-                reason: format!("it names issuer {:?}, expected {issuer:?}", doc.issuer),
-            });
-        }
-        let jwks_uri = parse_allowed(&doc.jwks_uri)?;
-        if issuer.starts_with("https:") && jwks_uri.scheme() != "https" {
-            return Err(FetchError::InsecureUrl(doc.jwks_uri));
-        }
-        Ok(doc.jwks_uri)
+        parse_discovery(&body, issuer, &url)
     }
 
     /// Fetches and parses a JWKS.
