@@ -8,6 +8,7 @@ mod aws_peers;
 mod ci_client;
 mod cli;
 mod exchange;
+mod fuzz_parsers;
 mod jwks_cache;
 mod limits;
 mod logs;
