@@ -11,6 +11,8 @@ pub mod error;
 mod exchange;
 mod explain;
 mod formats;
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 pub mod limits;
 mod metrics;

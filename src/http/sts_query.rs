@@ -23,10 +23,19 @@ use crate::verify::{RawToken, VerifyError};
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 /// An AWS error answer.
-struct StsFault {
+pub(super) struct StsFault {
     status: StatusCode,
-    code: &'static str,
+    pub(super) code: &'static str,
     message: String,
+}
+
+/// The parameters of an `AssumeRoleWithWebIdentity` call, checked as AWS checks them.
+pub(super) struct AssumeParams<'a> {
+    pub(super) role_arn: &'a str,
+    pub(super) session_name: &'a str,
+    pub(super) token: RawToken,
+    pub(super) duration: Option<u32>,
+    pub(super) policy: Option<String>,
 }
 
 impl StsFault {
@@ -70,19 +79,15 @@ pub async fn handle(
 }
 
 /// Query string and form body together; the body wins on a repeated name.
-fn params(query: Option<&str>, body: &[u8]) -> HashMap<String, String> {
+pub(super) fn params(query: Option<&str>, body: &[u8]) -> HashMap<String, String> {
     let mut params: HashMap<String, String> =
         url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
     params.extend(url::form_urlencoded::parse(body).into_owned());
     params
 }
 
-async fn assume(
-    state: &AppState,
-    params: &HashMap<String, String>,
-    request_id: &str,
-    context: RequestContext,
-) -> Result<String, StsFault> {
+/// Validates the parameters, in AWS's order, up to (not including) any broker call.
+pub(super) fn parse_assume(params: &HashMap<String, String>) -> Result<AssumeParams<'_>, StsFault> {
     let get = |name: &str| params.get(name).map(String::as_str);
     match get("Action") {
         Some("AssumeRoleWithWebIdentity") => {}
@@ -120,6 +125,16 @@ async fn assume(
         return Err(StsFault::validation("PolicyArns is not supported by this endpoint; pass an inline Policy"));
     }
     let token = RawToken::parse(token_text).map_err(|e| verify_fault(&e))?;
+    Ok(AssumeParams { role_arn, session_name, token, duration, policy })
+}
+
+async fn assume(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    request_id: &str,
+    context: RequestContext,
+) -> Result<String, StsFault> {
+    let AssumeParams { role_arn, session_name, token, duration, policy } = parse_assume(params)?;
     let Some((role, _)) = state.broker.role_for_arn(role_arn) else {
         // The token's own errors first, so an invalid token cannot probe which roles exist; then the same
         // answer as a role that does not trust the token's issuer.

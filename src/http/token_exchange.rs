@@ -28,7 +28,7 @@ const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
 /// An RFC 6749 §5.2 error.
 pub struct OAuthError {
     status: StatusCode,
-    code: &'static str,
+    pub(super) code: &'static str,
     description: String,
     retry_after_secs: Option<u64>,
 }
@@ -51,14 +51,18 @@ impl IntoResponse for OAuthError {
     }
 }
 
-pub async fn token(
-    State(state): State<Arc<AppState>>,
-    context: Option<Extension<RequestContext>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, OAuthError> {
-    let body = body.map_err(|_| OAuthError::new("invalid_request", "the body could not be read or is too large"))?;
+/// A decoded and checked token-exchange form; the subject token is not parsed yet.
+pub(super) struct TokenForm {
+    pub(super) subject_token: String,
+    /// The one role `scope` names.
+    pub(super) role: String,
+    pub(super) audience: Option<String>,
+}
+
+/// Decodes the form and checks its parameters, up to (not including) the role lookup and the token.
+pub(super) fn parse_form(body: &[u8]) -> Result<TokenForm, OAuthError> {
     let mut params: HashMap<String, Vec<String>> = HashMap::new();
-    for (name, value) in url::form_urlencoded::parse(&body).into_owned() {
+    for (name, value) in url::form_urlencoded::parse(body).into_owned() {
         params.entry(name).or_default().push(value);
     }
     let one = |name: &str| -> Result<Option<String>, OAuthError> {
@@ -101,6 +105,16 @@ pub async fn token(
         Some(audience) => Some(audience),
         None => one("resource")?,
     };
+    Ok(TokenForm { subject_token, role, audience })
+}
+
+pub async fn token(
+    State(state): State<Arc<AppState>>,
+    context: Option<Extension<RequestContext>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, OAuthError> {
+    let body = body.map_err(|_| OAuthError::new("invalid_request", "the body could not be read or is too large"))?;
+    let TokenForm { subject_token, role, audience } = parse_form(&body)?;
     let token = RawToken::parse(&subject_token).map_err(|e| OAuthError::new("invalid_grant", e.to_string()))?;
     let request = ExchangeRequest {
         token,

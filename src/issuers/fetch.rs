@@ -3,20 +3,19 @@
 //! Owns the outbound HTTP clients and every limit on them: a response size cap, one overall timeout, redirects
 //! re-validated (https only; plain http only to a loopback host), no proxies. On the public network (every
 //! issuer unless `allow_private_network: true`) https never reaches a loopback, private, link-local or
-//! otherwise non-public address: IP literals are refused before connecting, and names are checked on the
-//! addresses they resolve to, the very ones connected to (so DNS rebinding cannot slip past). It parses
-//! nothing beyond the discovery document's `issuer` and `jwks_uri`; key sets are parsed by `jwks`.
+//! otherwise non-public address (`network`: IP literals are refused before connecting, names are checked on
+//! the addresses they resolve to, the very ones connected to). It parses nothing: discovery documents are
+//! parsed by `discovery`, key sets by `jwks`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{StatusCode, Url, redirect};
-use serde::Deserialize;
 
-use super::network::{Network, PublicResolver, reaches_allowed_host};
-
+use super::discovery::parse_discovery;
 use super::jwks::{JwksError, KeySet};
+use super::network::{Network, PublicResolver, reaches_allowed_host};
 
 /// Why a fetch from an issuer failed. Every variant leaves the last good key set in place.
 #[derive(Debug, thiserror::Error)]
@@ -66,26 +65,9 @@ impl Fetcher {
     /// Reads `{issuer}/.well-known/openid-configuration` and returns its `jwks_uri`, after checking that the
     /// document names the same issuer and that the URI is allowed.
     pub async fn discover_jwks_uri(&self, issuer: &str, network: Network) -> Result<String, FetchError> {
-        #[derive(Deserialize)]
-        struct Discovery {
-            issuer: String,
-            jwks_uri: String,
-        }
         let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
         let (body, _) = self.get(&url, network).await?;
-        let doc: Discovery = serde_json::from_slice(&body)
-            .map_err(|e| FetchError::Discovery { url: url.clone(), reason: e.to_string() })?;
-        if doc.issuer != issuer {
-            return Err(FetchError::Discovery {
-                url,
-                reason: format!("it names issuer {:?}, expected {issuer:?}", doc.issuer),
-            });
-        }
-        let jwks_uri = parse_allowed(&doc.jwks_uri)?;
-        if issuer.starts_with("https:") && jwks_uri.scheme() != "https" {
-            return Err(FetchError::InsecureUrl(doc.jwks_uri));
-        }
-        Ok(doc.jwks_uri)
+        parse_discovery(&body, issuer, &url)
     }
 
     /// Fetches and parses a JWKS.

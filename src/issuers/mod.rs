@@ -8,6 +8,7 @@
 //! policies or minting.
 
 mod cache;
+mod discovery;
 mod dynamic;
 mod fetch;
 mod jwks;
@@ -24,6 +25,7 @@ use jsonwebtoken::Algorithm;
 use regex::Regex;
 
 pub use cache::{CacheStatus, JwksSettings, KeyCache, KeyError, KeySource};
+pub use discovery::parse_discovery;
 pub use dynamic::FAILURE_TTL_SECS;
 pub use fetch::{FetchError, Fetcher, is_allowed_url, max_age, parse_allowed, read_jwks_file};
 pub use jwks::{JwksError, KeyFamily, KeyMatch, KeySet, VerifyKey, known_alg};

@@ -9,6 +9,7 @@ mod ci_client;
 mod cli;
 mod disclosure;
 mod exchange;
+mod fuzz_parsers;
 mod jwks_cache;
 mod limits;
 mod logs;
