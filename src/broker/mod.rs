@@ -281,7 +281,7 @@ impl Broker {
         let issuer = verified.issuer_name();
         let limited = |retry_after_secs| BrokerError::RateLimited { issuer: issuer.to_owned(), retry_after_secs };
         if let Some(limiter) = &self.tenant_limiter {
-            let key = (issuer.to_owned(), verified.tenant().map(str::to_owned));
+            let key = (issuer.to_owned(), verified.tenant().map(std::borrow::Cow::into_owned));
             limiter.check(key).await.map_err(|l| limited(l.retry_after_secs))?;
         }
         if let Some(limiter) = &self.issuer_limiter {

@@ -176,6 +176,11 @@ impl Selected {
     pub fn template_value(&self) -> Option<&str> {
         self.value.as_deref()
     }
+
+    /// What a verified token keeps of its selection: the tenancy and the template value.
+    pub fn into_tenancy(self) -> (Arc<Tenancy>, Option<String>) {
+        (self.tenancy, self.value)
+    }
 }
 
 /// A configured exact issuer URL (or an allow-listed template value) and its key cache.

@@ -10,6 +10,8 @@
 //! (GitHub Enterprise Server, self-managed GitLab); `tenancy: shared` forces the shared rules.
 //! Pure: computed from config, no I/O.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::{IssuerConfig, IssuerMatcher, Profile};
@@ -74,16 +76,20 @@ impl IssuerConfig {
 
 /// The tenant a verified token belongs to, for per-tenant limits: a template's placeholder value, else the
 /// first tenant claim the token carries as a string or number. `None` on a single-tenant issuer.
-pub fn tenant_of(tenancy: &Tenancy, template_value: Option<&str>, claims: &Map<String, Value>) -> Option<String> {
+pub fn tenant_of<'a>(
+    tenancy: &Tenancy,
+    template_value: Option<&'a str>,
+    claims: &'a Map<String, Value>,
+) -> Option<Cow<'a, str>> {
     let Tenancy::Shared { claims: names } = tenancy else {
         return None;
     };
     if let Some(value) = template_value {
-        return Some(value.to_owned());
+        return Some(Cow::Borrowed(value));
     }
     names.iter().find_map(|name| match claims.get(name) {
-        Some(Value::String(text)) => Some(text.clone()),
-        Some(Value::Number(number)) => Some(number.to_string()),
+        Some(Value::String(text)) => Some(Cow::Borrowed(text.as_str())),
+        Some(Value::Number(number)) => Some(Cow::Owned(number.to_string())),
         _ => None,
     })
 }
@@ -172,5 +178,9 @@ mod tests {
         let circle = shared(&["iss"]).unwrap();
         assert_eq!(tenant_of(&circle, Some("org-1"), &claims(json!({}))), Some("org-1".into()));
         assert_eq!(tenant_of(&Tenancy::Single, Some("acme"), &claims(json!({"org": "acme"}))), None);
+        assert!(matches!(
+            tenant_of(&github, None, &claims(json!({"repository_owner_id": "1"}))),
+            Some(Cow::Borrowed(_))
+        ));
     }
 }

@@ -4,10 +4,14 @@
 //! `exp`, `iat` and `nbf` must be JSON numbers (a string `exp` is a rejection, not "absent"); time comes in
 //! as `now`, with the issuer's leeway.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
 use super::VerifyError;
 use crate::clock::UnixTime;
+use crate::issuers::{Tenancy, tenant_of};
 
 /// What the claims are checked against.
 pub struct ClaimRules<'a> {
@@ -33,8 +37,9 @@ pub struct VerifiedToken {
     exp: UnixTime,
     iat: UnixTime,
     jti: Option<String>,
-    /// The tenant on a shared issuer (a template's value, or the first tenant claim), for per-tenant limits.
-    tenant: Option<String>,
+    /// Who can mint tokens from the issuer, and the template value of its `iss` (for [`Self::tenant`]).
+    tenancy: Option<Arc<Tenancy>>,
+    template_value: Option<String>,
     claims: Map<String, Value>,
 }
 
@@ -65,13 +70,15 @@ impl VerifiedToken {
     pub fn claims(&self) -> &Map<String, Value> {
         &self.claims
     }
-    /// The tenant, on a shared issuer.
-    pub fn tenant(&self) -> Option<&str> {
-        self.tenant.as_deref()
+    /// The tenant on a shared issuer (a template's value, or the first tenant claim), for per-tenant limits;
+    /// computed on demand, so tokens pay for it only where a limit asks.
+    pub fn tenant(&self) -> Option<Cow<'_, str>> {
+        let tenancy = self.tenancy.as_deref()?;
+        tenant_of(tenancy, self.template_value.as_deref(), &self.claims)
     }
 
-    pub(super) fn with_tenant(self, tenant: Option<String>) -> Self {
-        Self { tenant, ..self }
+    pub(super) fn with_tenancy(self, tenancy: Arc<Tenancy>, template_value: Option<String>) -> Self {
+        Self { tenancy: Some(tenancy), template_value, ..self }
     }
 }
 
@@ -123,7 +130,8 @@ pub fn check(claims: Map<String, Value>, rules: &ClaimRules<'_>, now: UnixTime) 
         exp,
         iat,
         jti,
-        tenant: None,
+        tenancy: None,
+        template_value: None,
         claims,
     })
 }

@@ -17,7 +17,7 @@ pub use claims::{ClaimRules, VerifiedToken};
 pub use token::{MAX_TOKEN_BYTES, RawToken};
 
 use crate::clock::UnixTime;
-use crate::issuers::{Issuers, KeyError, KeyMatch, KeySet, Profile, VerifyKey, known_alg, tenant_of};
+use crate::issuers::{Issuers, KeyError, KeyMatch, KeySet, Profile, VerifyKey, known_alg};
 use crate::text::shorten;
 use token::Jws;
 
@@ -115,8 +115,8 @@ impl Verifier {
             placeholder: placeholder_claim.zip(selected.template_value()),
         };
         let verified = claims::check(untrusted, &rules, now)?;
-        let tenant = tenant_of(&selected.tenancy, selected.template_value(), verified.claims());
-        Ok(verified.with_tenant(tenant))
+        let (tenancy, template_value) = selected.into_tenancy();
+        Ok(verified.with_tenancy(tenancy, template_value))
     }
 }
 
