@@ -196,12 +196,6 @@ impl Broker {
         policies.get(name).filter(|p| matches!(p.grant(), Grant::Token(_))).map(|p| (p.role().to_owned(), false))
     }
 
-    /// Verifies a token without any policy (to answer its errors before a role's existence is revealed).
-    pub async fn verify(&self, token: &RawToken, context: &RequestContext) -> Result<VerifiedToken, BrokerError> {
-        let client = context.client_addr.as_deref();
-        Ok(self.verifier.verify_from(token, self.clock.now(), client).await?)
-    }
-
     /// Limits the exchanges of each tenant of each trusted issuer (counted after verification, before the
     /// policy): on a shared issuer one tenant cannot drain another's bucket.
     pub fn with_issuer_rate_limit(mut self, limit: RateLimit) -> Self {

@@ -18,6 +18,7 @@ use base64::Engine as _;
 use super::AppState;
 use crate::broker::{BrokerError, Credential, ExchangeRequest, Exchanged, FrontDoor, RequestContext};
 use crate::sts::StsError;
+use crate::text::shorten;
 use crate::verify::{RawToken, VerifyError};
 
 const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
@@ -135,12 +136,10 @@ async fn assume(
     context: RequestContext,
 ) -> Result<String, StsFault> {
     let AssumeParams { role_arn, session_name, token, duration, policy } = parse_assume(params)?;
-    let Some((role, _)) = state.broker.role_for_arn(role_arn) else {
-        // The token's own errors first, so an invalid token cannot probe which roles exist; then the same
-        // answer as a role that does not trust the token's issuer.
-        state.broker.verify(&token, &context).await.map_err(broker_fault)?;
-        return Err(not_authorized());
-    };
+    // A RoleArn that names no role goes through the same exchange as one that does (and fails there as an
+    // unknown role, audited): the token's own errors come first, then the answer every untrusting role gets.
+    // An ARN (it holds ':') never equals a role name.
+    let role = state.broker.role_for_arn(role_arn).map_or_else(|| shorten(role_arn), |(role, _)| role);
     let request = ExchangeRequest {
         token,
         role,

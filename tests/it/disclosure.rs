@@ -116,7 +116,7 @@ async fn explain_shows_expected_values_only_when_asked_and_counts_against_the_is
 
 #[tokio::test]
 async fn every_door_answers_an_unknown_role_as_one_that_does_not_trust_the_issuer() {
-    let Fixture { github, app, _dir, .. } = fixture("").await;
+    let Fixture { github, app, audit, _dir } = fixture("").await;
     let token = ci_token(&github);
     // POST /exchange
     let mut exchange = Vec::new();
@@ -171,4 +171,13 @@ async fn every_door_answers_an_unknown_role_as_one_that_does_not_trust_the_issue
     let unknown = sts("arn:aws:iam::123456789012:role/nope").await;
     assert_eq!(untrusted.0, 403, "{untrusted:?}");
     assert_eq!(untrusted, unknown);
+    // Both are audited decisions of the STS door, with the real reason.
+    let audit = std::fs::read_to_string(&audit).unwrap();
+    let sts: Vec<Value> = audit
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| line["front_door"] == "sts")
+        .collect();
+    let reasons: Vec<&str> = sts.iter().map(|line| line["reason"].as_str().unwrap()).collect();
+    assert_eq!(reasons, ["issuer_not_trusted", "unknown_role"], "{sts:?}");
 }
