@@ -24,7 +24,7 @@ lint:
 
 ## Criterion benches (release build); reports in target/criterion.
 bench:
-	$(CARGO) bench --bench exchange --bench policy
+	$(CARGO) bench --bench exchange --bench policy --bench store
 
 ## Fuzz every parser (tokens, JWKS, discovery, STS and RFC 8693 forms, config, policies) with cargo-fuzz on the
 ## nightly toolchain, FUZZ_SECONDS per target; installs cargo-fuzz when missing. Seeds come from ../shared/vectors

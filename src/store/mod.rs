@@ -1,0 +1,107 @@
+//! Durable state behind one narrow interface, in the domain's words: claim a token's `jti` until a time (replay
+//! protection), and purge what expired. The backend is chosen in config (`state:`); today the embedded one,
+//! SQLite (`sqlite.rs`), one file, durable across restarts. No SQL lives outside this module; migrations are
+//! versioned (`migrations.rs`) and table names carry a key-namespace version, so an upgrade that changed how
+//! keys are formed could never read old records as absent (and so reopen replays).
+//!
+//! Every call is bounded (a busy timeout, one connection serialised per process) and runs off the async
+//! runtime's threads. Time comes in as a parameter.
+
+mod migrations;
+mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::clock::UnixTime;
+
+/// Where state lives (config `state:`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StateConfig {
+    /// One SQLite file (WAL, `synchronous=FULL`).
+    Sqlite { path: PathBuf },
+}
+
+/// Why the store could not answer. Callers fail closed unless a policy says otherwise.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("opening the state store at {path} failed: {reason}")]
+    Open { path: String, reason: String },
+    #[error("migrating the state store failed: {0}")]
+    Migration(String),
+    #[error("the state store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Which use of a token a claim is for: `(issuer, jti, scope)`, where the scope names the role (`role:NAME`) or
+/// every role (`any`).
+#[derive(Clone, Copy, Debug)]
+pub struct JtiKey<'a> {
+    pub issuer: &'a str,
+    pub jti: &'a str,
+    pub scope: &'a str,
+}
+
+/// The answer to a claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// This call is the first use; the record is kept until the given time.
+    First,
+    /// An unexpired record exists: the token was used before.
+    AlreadyUsed,
+}
+
+/// The state store (cheap to clone).
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<sqlite::SqliteStore>,
+    describe: String,
+}
+
+impl Store {
+    /// Opens the store and applies pending migrations (at start; it blocks).
+    pub fn open(config: &StateConfig) -> Result<Store, StoreError> {
+        match config {
+            StateConfig::Sqlite { path } => {
+                let backend = sqlite::SqliteStore::open(path)?;
+                Ok(Store { backend: Arc::new(backend), describe: format!("sqlite at {}", path.display()) })
+            }
+        }
+    }
+
+    /// What the store is, for the start-up log line (no secret in it).
+    pub fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    /// Records the first use of `key`, kept until `until`; tells whether an unexpired record existed. Atomic:
+    /// of any number of concurrent claims of one key, exactly one gets `First`.
+    pub async fn claim_jti(&self, key: JtiKey<'_>, until: UnixTime, now: UnixTime) -> Result<Claim, StoreError> {
+        self.backend.claim_jti(key, until, now).await
+    }
+
+    /// Deletes expired records, `batch` at a time until none is left; returns how many went.
+    pub async fn purge_all_expired(&self, now: UnixTime, batch: u32) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let deleted = self.purge_expired(now, batch).await?;
+            total += deleted;
+            if deleted < u64::from(batch) {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Deletes at most `batch` expired records; returns how many went.
+    pub async fn purge_expired(&self, now: UnixTime, batch: u32) -> Result<u64, StoreError> {
+        self.backend.purge_expired(now, batch).await
+    }
+
+    /// A round trip to the store (readiness, `tollgate state check`); the schema version on success.
+    pub async fn check(&self) -> Result<u32, StoreError> {
+        self.backend.check().await
+    }
+}
+
+#[cfg(test)]
+mod tests;

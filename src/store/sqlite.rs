@@ -1,0 +1,126 @@
+//! The embedded backend: one SQLite file, in WAL mode with `synchronous=FULL`, so a claim acknowledged to a
+//! caller is on disk before the answer (NORMAL would be durable across a process crash but can lose the last
+//! commits on power loss: a replay window). One connection per process, behind a mutex, used from blocking
+//! threads (`spawn_blocking`); other processes on the same file are serialised by SQLite's own locks, waited for
+//! up to `BUSY_TIMEOUT`. Migrations run in one `BEGIN IMMEDIATE` transaction, so two processes starting at once
+//! cannot both apply them.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+
+use super::migrations::{MIGRATIONS, latest};
+use super::{Claim, JtiKey, StoreError};
+use crate::clock::UnixTime;
+
+/// How long a call waits for another process's lock before it fails (and the caller fails closed).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(super) struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating the file, not its folder) and migrates; blocks.
+    pub(super) fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let connection = open_and_migrate(path).map_err(|error| match error {
+            StoreError::Unavailable(reason) => StoreError::Open { path: path.display().to_string(), reason },
+            other => other,
+        })?;
+        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)) })
+    }
+
+    pub(super) async fn claim_jti(&self, key: JtiKey<'_>, until: UnixTime, now: UnixTime) -> Result<Claim, StoreError> {
+        let (issuer, jti, scope) = (key.issuer.to_owned(), key.jti.to_owned(), key.scope.to_owned());
+        self.call(move |connection| {
+            // A record that expired (and was not purged yet) is taken over; an unexpired one wins.
+            let changed = connection.execute(
+                "INSERT INTO used_jti_v1 (issuer, jti, scope, expires_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (issuer, jti, scope) DO UPDATE SET expires_at = excluded.expires_at
+                 WHERE used_jti_v1.expires_at <= ?5",
+                params![issuer, jti, scope, until.as_secs(), now.as_secs()],
+            )?;
+            Ok(if changed == 1 { Claim::First } else { Claim::AlreadyUsed })
+        })
+        .await
+    }
+
+    pub(super) async fn purge_expired(&self, now: UnixTime, batch: u32) -> Result<u64, StoreError> {
+        self.call(move |connection| {
+            let deleted = connection.execute(
+                "DELETE FROM used_jti_v1 WHERE rowid IN
+                 (SELECT rowid FROM used_jti_v1 WHERE expires_at <= ?1 LIMIT ?2)",
+                params![now.as_secs(), batch],
+            )?;
+            Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
+        })
+        .await
+    }
+
+    pub(super) async fn check(&self) -> Result<u32, StoreError> {
+        self.call(|connection| {
+            connection.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))
+        })
+        .await
+    }
+
+    /// Runs `work` on a blocking thread with the connection; any SQLite error means the store is unavailable.
+    async fn call<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let connection = Arc::clone(&self.connection);
+        let joined = tokio::task::spawn_blocking(move || {
+            let guard = connection.lock().map_err(|_| StoreError::Unavailable("the connection is poisoned".into()))?;
+            work(&guard).map_err(|e| StoreError::Unavailable(e.to_string()))
+        })
+        .await;
+        joined.map_err(|e| StoreError::Unavailable(e.to_string()))?
+    }
+}
+
+fn open_and_migrate(path: &Path) -> Result<Connection, StoreError> {
+    let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut connection = Connection::open_with_flags(path, flags).map_err(unavailable)?;
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
+    let mode: String = connection.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0)).map_err(unavailable)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unavailable(format!("journal_mode is {mode}, not wal")));
+    }
+    connection.execute_batch("PRAGMA synchronous = FULL;").map_err(unavailable)?;
+    migrate(&mut connection)?;
+    Ok(connection)
+}
+
+/// Applies every migration newer than the recorded version, in one immediate (write-locked) transaction.
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    let failed = |e: rusqlite::Error| StoreError::Migration(e.to_string());
+    let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(failed)?;
+    transaction
+        .execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .map_err(failed)?;
+    let current: u32 = transaction
+        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))
+        .map_err(failed)?;
+    if current > latest() {
+        return Err(StoreError::Migration(format!(
+            "the store is at schema version {current}, newer than this build knows ({})",
+            latest()
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
+        transaction.execute_batch(sql).map_err(failed)?;
+        transaction
+            .execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s', 'now'))",
+                [version],
+            )
+            .map_err(failed)?;
+    }
+    transaction.commit().map_err(failed)
+}
