@@ -16,7 +16,7 @@ use crate::policy::operator::Operator;
 use crate::policy::raw::{
     OneOrList, OneOrMany, RawAwsStatement, RawConditionBlock, RawEffect, RawPolicy, RawStatement, line_of,
 };
-use crate::policy::tenant;
+use crate::policy::{replay, tenant};
 
 /// Why one policy did not compile; the loader adds the file name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +81,8 @@ pub(super) fn compile(raw: RawPolicy, known: &[KnownIssuer]) -> Result<Compiled,
         audience,
         statements,
         grant: compile_grant(raw.grant)?,
+        replay: replay::compile(raw.single_use, raw.on_store_error)
+            .map_err(|(line, message)| CompileError::at(line, message))?,
     };
     let mut findings = tenant::check(&policy, known, allow_unpinned)?;
     findings.extend(lint::lint(&policy));

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use crate::policy::condition::Condition;
 use crate::policy::explain::{ConditionFailure, Decision, Explanation};
 use crate::policy::grant::Grant;
+use crate::policy::replay::ReplayRule;
 
 /// One role's trust policy, compiled. Built only by `compile` from a policy file.
 #[derive(Debug, Clone)]
@@ -18,6 +19,7 @@ pub struct Policy {
     pub(super) audience: AudienceRule,
     pub(super) statements: Vec<Statement>,
     pub(super) grant: Grant,
+    pub(super) replay: ReplayRule,
 }
 
 /// How a policy checks the token's `aud`.
@@ -62,6 +64,11 @@ impl Policy {
     /// Names of the trusted issuers whose tokens may use this role; never empty.
     pub fn issuers(&self) -> &[String] {
         &self.issuers
+    }
+
+    /// Whether, and how, a token may be exchanged for this role more than once.
+    pub fn replay(&self) -> ReplayRule {
+        self.replay
     }
 
     pub fn accepts_issuer(&self, issuer_name: &str) -> bool {

@@ -38,6 +38,7 @@ mod operator;
 mod raw;
 mod raw_grant;
 mod raw_scalar;
+mod replay;
 mod template;
 mod tenant;
 pub mod testing;
@@ -61,6 +62,7 @@ pub use explain::{ConditionFailure, Decision, DenyReason, Explanation};
 pub use grant::{Grant, TokenGrant};
 pub use issuer::KnownIssuer;
 pub use lint::Lint;
+pub use replay::{OnStoreError, ReplayRule, SingleUse};
 pub use template::RenderError;
 pub use trace::{AudienceTrace, ClaimDisplay, ConditionTrace, HIDDEN, StatementTrace, Trace, TracedValue};
 

@@ -41,6 +41,12 @@ pub(super) struct RawPolicy {
     pub(super) grant: Spanned<RawGrant>,
     #[serde(default)]
     pub(super) allow_unpinned_tenant: Option<Spanned<bool>>,
+    /// `per_role` (default), `strict` or `off` (see `replay`).
+    #[serde(default)]
+    pub(super) single_use: Option<Spanned<String>>,
+    /// `deny` (default) or `allow`.
+    #[serde(default)]
+    pub(super) on_store_error: Option<Spanned<String>>,
 }
 
 /// One statement of the Tollgate form: an effect and an AWS-shaped condition block.

@@ -53,7 +53,7 @@ fn load_errors() {
     let cases: Vec<(String, &str)> = vec![
         (
             GOOD.replace("statements:", "statments:"),
-            "p.yaml:4: unknown field `statments`, expected one of role, description, issuer, audience, statements, Version, Id, Statement, grant, allow_unpinned_tenant",
+            "p.yaml:4: unknown field `statments`, expected one of role, description, issuer, audience, statements, Version, Id, Statement, grant, allow_unpinned_tenant, single_use, on_store_error",
         ),
         (
             edit("  - effect", "  - effect: allow\n    effekt: deny"),
