@@ -21,9 +21,14 @@ use crate::issuers::{FetchError, Issuers, TenancySetting};
 use crate::metrics::{Exporter, Metrics, MetricsError};
 use crate::policy::{PolicyError, PolicySet};
 use crate::reload::{self, PolicyReloader};
+use crate::store::{Store, StoreError};
 use crate::sts::{StsClient, StsObserver};
 use crate::tls::{ServerTls, TlsError};
 use crate::verify::Verifier;
+
+/// How often expired single-use records are purged, and how many one statement deletes.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+const PURGE_BATCH: u32 = 1_000;
 
 /// How often the background task looks for due JWKS refreshes (each issuer keeps its own schedule).
 const REFRESH_TICK: Duration = Duration::from_secs(5);
@@ -57,11 +62,15 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("audit log: {0}")]
     Audit(std::io::Error),
+    #[error("state store: {0}")]
+    Store(#[from] StoreError),
 }
 
 /// A built application: the router plus the pieces the process keeps running.
 pub struct App {
     pub state: Arc<AppState>,
+    /// Durable state (single-use claims); purged of expired records in the background.
+    pub store: Store,
     pub issuers: Arc<Issuers>,
     pub reloader: Arc<PolicyReloader>,
     pub audit: Arc<Audit>,
@@ -117,7 +126,10 @@ impl App {
                 "Issuer declared single-tenant (tenancy: single): its policies need not pin a tenant. Make sure no one else can mint tokens from it."
             );
         }
+        let store = Store::open(&config.state)?;
+        tracing::info!(store = %store.describe(), "State store opened.");
         let mut broker = Broker::new(verifier, policies, minter, clock)
+            .with_store(store.clone())
             .with_explain(explain)
             .with_sts(sts)
             .with_sink(Arc::clone(&audit) as Arc<dyn DecisionSink>)
@@ -144,6 +156,7 @@ impl App {
         let tls = config.tls.clone().map(ServerTls::load).transpose()?.map(Arc::new);
         Ok(App {
             state: Arc::new(AppState { broker, dev, limits: config.limits.clone(), metrics }),
+            store,
             issuers,
             reloader,
             audit,
@@ -167,7 +180,8 @@ impl App {
         let clock = Arc::clone(self.state.broker.clock());
         let refresher = tokio::spawn(refresh_forever(Arc::clone(&self.issuers), clock, self.refresh_tick));
         let hangups = tokio::spawn(on_sighup(Arc::clone(&self.reloader), Arc::clone(&self.audit)));
-        let mut background = vec![refresher, hangups];
+        let purger = tokio::spawn(purge_forever(self.store.clone(), Arc::clone(self.state.broker.clock())));
+        let mut background = vec![refresher, hangups, purger];
         if self.watch_policies {
             background.push(tokio::spawn(reload::watch_files(Arc::clone(&self.reloader))));
         }
@@ -225,6 +239,20 @@ async fn on_sighup(reloader: Arc<PolicyReloader>, audit: Arc<Audit>) {
 /// Completes when the public listener has been told to stop (or is gone).
 async fn wait_for_stop(mut stopped: tokio::sync::watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Deletes expired single-use records every `PURGE_EVERY`, in batches, off the exchange path.
+async fn purge_forever(store: Store, clock: Arc<dyn Clock>) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match store.purge_all_expired(clock.now(), PURGE_BATCH).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::debug!(purged, "Expired single-use records purged."),
+            Err(error) => tracing::warn!(error = %error, "Purging expired single-use records failed."),
+        }
+    }
 }
 
 async fn refresh_forever(issuers: Arc<Issuers>, clock: Arc<dyn Clock>, every: Duration) {

@@ -55,6 +55,8 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     pub audit: AuditConfig,
     pub log: LogFormat,
+    /// Durable state (single-use claims).
+    pub state: crate::store::StateConfig,
 }
 
 /// How log lines look (config `log.format`; env `TOLLGATE_LOG_FORMAT` overrides).
@@ -105,6 +107,8 @@ struct RawConfig {
     log: RawLog,
     #[serde(default)]
     admin: RawAdmin,
+    #[serde(default)]
+    state: state::RawState,
 }
 
 #[derive(Default, Deserialize)]
@@ -315,6 +319,7 @@ impl Config {
             tls: raw.tls.as_ref().map(|tls| server::tls(tls, base)),
             shutdown_grace,
             admin_listen,
+            state: state::state(&raw.state, base).map_err(|reason| ConfigError(format!("{file}: {reason}")))?,
         })
     }
 
@@ -376,6 +381,7 @@ fn jwks_settings(raw: &RawJwks) -> Result<JwksSettings, String> {
 mod aws;
 mod issuers;
 mod server;
+mod state;
 
 use aws::{RawAws, sts_config};
 pub use issuers::profile_known_issuers;

@@ -30,6 +30,8 @@ pub struct DevTokenRequest {
 pub struct DevIssuer {
     key: SigningKey,
     base_url: String,
+    /// Numbers the tokens minted, so each has its own `jti` (single-use roles record them).
+    minted: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +45,11 @@ pub enum DevError {
 impl DevIssuer {
     /// `base_url` is Tollgate's own issuer URL; dev issuers live under `{base_url}/dev/issuer/`.
     pub fn generate(base_url: &str) -> Result<Self, DevError> {
-        Ok(Self { key: SigningKey::generate(SigningAlg::Rs256)?, base_url: base_url.trim_end_matches('/').to_owned() })
+        Ok(Self {
+            key: SigningKey::generate(SigningAlg::Rs256)?,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            minted: std::sync::atomic::AtomicU64::new(0),
+        })
     }
 
     pub fn github_issuer(&self) -> String {
@@ -96,7 +102,11 @@ impl DevIssuer {
             }),
             "iss": iss, "iat": now.as_secs(), "nbf": now.as_secs(),
             "exp": now.plus_secs(i64::from(request.ttl_secs)).as_secs(),
-            "jti": format!("dev-{}", self.key.kid().get(..8).unwrap_or_default()),
+            "jti": format!(
+                "dev-{}-{}",
+                self.key.kid().get(..8).unwrap_or_default(),
+                self.minted.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
         });
         // Claims given explicitly (even `iss` or `exp`, to try out rejections) win over the computed ones.
         if let Value::Object(standard) = standard {

@@ -54,6 +54,8 @@ pub enum Reason {
     UpstreamThrottled,
     UpstreamError,
     RateLimited,
+    Replayed,
+    StateUnavailable,
     Internal,
 }
 
@@ -115,7 +117,7 @@ impl Outcome {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 22] = [
+    pub const ALL: [Reason; 24] = [
         Reason::Allowed,
         Reason::Malformed,
         Reason::Expired,
@@ -137,6 +139,8 @@ impl Reason {
         Reason::UpstreamThrottled,
         Reason::UpstreamError,
         Reason::RateLimited,
+        Reason::Replayed,
+        Reason::StateUnavailable,
         Reason::Internal,
     ];
 
@@ -163,6 +167,8 @@ impl Reason {
             Reason::UpstreamThrottled => "upstream_throttled",
             Reason::UpstreamError => "upstream_error",
             Reason::RateLimited => "rate_limited",
+            Reason::Replayed => "replayed",
+            Reason::StateUnavailable => "state_unavailable",
             Reason::Internal => "internal",
         }
     }
@@ -192,6 +198,9 @@ impl Reason {
             BrokerError::UnknownRole(_) | BrokerError::RoleUnavailable(_) => deny(Reason::UnknownRole),
             BrokerError::AudienceNotAcceptedByRole(_) => deny(Reason::Audience),
             BrokerError::GrantMismatch { .. } => deny(Reason::GrantMismatch),
+            BrokerError::Replayed { .. } => deny(Reason::Replayed),
+            BrokerError::JtiRequired { .. } => deny(Reason::InvalidClaims),
+            BrokerError::StateUnavailable { .. } => (Outcome::Error, Reason::StateUnavailable),
             BrokerError::IssuerNotTrustedByRole { .. } => deny(Reason::IssuerNotTrusted),
             BrokerError::Denied { .. } | BrokerError::AccessDenied { .. } => deny(Reason::PolicyDenied),
             BrokerError::AudienceNotGranted { .. } => deny(Reason::AudienceNotGranted),

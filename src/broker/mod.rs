@@ -8,6 +8,7 @@ mod decision;
 mod explain;
 mod grants;
 mod observe;
+mod replay;
 
 pub use decision::{DecisionEvent, DecisionSink, FrontDoor, Outcome, Reason, RequestContext, credential_digest};
 pub use explain::Explained;
@@ -20,6 +21,7 @@ use crate::clock::{Clock, Stopwatch, UnixTime};
 use crate::credentials::{MintError, Minter};
 use crate::limits::{RateLimit, RateLimiter};
 use crate::policy::{CaseOutcome, ClaimDisplay, Explanation, Grant, PolicySet, RenderError};
+use crate::store::Store;
 use crate::sts::{AwsCredentials, StsClient, StsError};
 use crate::verify::{RawToken, VerifiedToken, Verifier, VerifyError};
 
@@ -131,6 +133,15 @@ pub enum BrokerError {
     /// session policy on a token grant). Checked only once the policy allowed the token.
     #[error("role {role:?} {mismatch}")]
     GrantMismatch { role: String, mismatch: &'static str },
+    /// A single-use role saw this token before.
+    #[error("token already used (role {role:?} accepts each token once)")]
+    Replayed { role: String },
+    /// A single-use role needs the token's `jti`.
+    #[error("the token has no jti, and role {role:?} accepts each token once")]
+    JtiRequired { role: String },
+    /// The store could not record a single-use claim, and the role fails closed.
+    #[error("role {role:?} cannot be exchanged right now: its single-use record is unavailable")]
+    StateUnavailable { role: String },
     #[error("role {role:?} denied: {explanation}")]
     Denied { role: String, explanation: Explanation },
     /// Any access denial, when `explain.in_errors` is off: the reason stays in the log.
@@ -154,6 +165,8 @@ pub struct Broker {
     explain: ExplainConfig,
     sinks: Vec<Arc<dyn DecisionSink>>,
     sts: Option<StsClient>,
+    /// Where single-use claims are recorded.
+    store: Option<Store>,
     /// `limits.per_issuer`: one bucket per issuer and tenant.
     tenant_limiter: Option<RateLimiter<(String, Option<String>)>>,
     /// `limits.per_issuer_total`: one bucket per issuer, all tenants together.
@@ -170,6 +183,7 @@ impl Broker {
             explain: ExplainConfig::default(),
             sinks: Vec::new(),
             sts: None,
+            store: None,
             tenant_limiter: None,
             issuer_limiter: None,
             verifier,
@@ -200,6 +214,12 @@ impl Broker {
     /// policy): on a shared issuer one tenant cannot drain another's bucket.
     pub fn with_issuer_rate_limit(mut self, limit: RateLimit) -> Self {
         self.tenant_limiter = Some(RateLimiter::new(limit));
+        self
+    }
+
+    /// Sets the state store that records single-use claims (without one, single-use roles fail closed).
+    pub fn with_store(mut self, store: Store) -> Self {
+        self.store = Some(store);
         self
     }
 
@@ -324,6 +344,7 @@ impl Broker {
             }
             CaseOutcome::Deny { explanation, .. } => return Err(BrokerError::Denied { role, explanation }),
         };
+        let scope = self.use_scope(&policy, verified, &request)?;
         let (credential, expires_at) = match policy.grant() {
             Grant::Token(_) if request.session_policy.is_some() => {
                 let mismatch = "issues Tollgate tokens; Policy applies to AWS credentials only";
@@ -336,6 +357,9 @@ impl Broker {
             Grant::Token(grant) => self.issue_token(grant, verified, &request, now)?,
             Grant::Aws(grant) => self.issue_aws(grant, verified, &request, now).await?,
         };
+        if let Some(scope) = scope {
+            self.claim_use(&policy, verified, &scope, now).await?;
+        }
         tracing::info!(role = ?role, issuer = verified.issuer_name(), sub = ?verified.sub(), "Exchange allowed.");
         Ok(Exchanged {
             role,

@@ -106,6 +106,12 @@ impl From<BrokerError> for ApiError {
     fn from(error: BrokerError) -> Self {
         match error {
             BrokerError::Verify(verify) => verify.into(),
+            BrokerError::Replayed { .. } | BrokerError::JtiRequired { .. } => {
+                Self::new(StatusCode::UNAUTHORIZED, "invalid_token", error.to_string())
+            }
+            BrokerError::StateUnavailable { .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", error.to_string())
+            }
             BrokerError::UnknownRole(_)
             | BrokerError::IssuerNotTrustedByRole { .. }
             | BrokerError::AudienceNotAcceptedByRole(_)

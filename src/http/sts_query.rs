@@ -193,6 +193,14 @@ fn verify_fault(error: &VerifyError) -> StsFault {
 fn broker_fault(error: BrokerError) -> StsFault {
     match error {
         BrokerError::Verify(verify) => verify_fault(&verify),
+        BrokerError::Replayed { .. } | BrokerError::JtiRequired { .. } => {
+            StsFault::new(StatusCode::BAD_REQUEST, "InvalidIdentityToken", error.to_string())
+        }
+        BrokerError::StateUnavailable { .. } => StsFault::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "the single-use record is unavailable; try again",
+        ),
         BrokerError::Upstream(upstream) => upstream_fault(upstream),
         BrokerError::Mint(_) => StsFault::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "internal error"),
         BrokerError::RateLimited { .. } => StsFault::new(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded"),

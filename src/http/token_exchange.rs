@@ -147,7 +147,13 @@ fn oauth_error(error: BrokerError) -> OAuthError {
             let status = StatusCode::SERVICE_UNAVAILABLE;
             OAuthError { status, code: "temporarily_unavailable", description: text, retry_after_secs: Some(5) }
         }
-        BrokerError::Verify(_) => OAuthError::new("invalid_grant", text),
+        BrokerError::Verify(_) | BrokerError::Replayed { .. } | BrokerError::JtiRequired { .. } => {
+            OAuthError::new("invalid_grant", text)
+        }
+        BrokerError::StateUnavailable { .. } => {
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            OAuthError { status, code: "temporarily_unavailable", description: text, retry_after_secs: Some(5) }
+        }
         BrokerError::UnknownRole(_)
         | BrokerError::IssuerNotTrustedByRole { .. }
         | BrokerError::AudienceNotAcceptedByRole(_)

@@ -1,0 +1,64 @@
+//! Single use of CI tokens: after a role's policy allowed a token and its credential was issued, the use is
+//! claimed in the store (`(iss, jti, scope)` until the token can no longer verify); only the first claim gets
+//! its credential, any other answers "token already used". A credential issued for a losing claim is dropped,
+//! so a jti counts as used only once an exchange succeeded. When the store cannot answer, the role's
+//! `on_store_error` decides: deny (503, the default) or allow (logged).
+
+use super::{Broker, BrokerError, ExchangeRequest, FrontDoor};
+use crate::clock::UnixTime;
+use crate::policy::{OnStoreError, Policy};
+use crate::store::{Claim, JtiKey};
+use crate::verify::VerifiedToken;
+
+/// How long past `exp` a claim is kept: more than the largest leeway (600 s) with which the token could still
+/// verify, so the record always outlives the token.
+const KEEP_PAST_EXP_SECS: i64 = 660;
+
+impl Broker {
+    /// The scope this exchange's use will be recorded under, checked before anything is issued: a single-use
+    /// role needs a `jti`.
+    pub(super) fn use_scope(
+        &self,
+        policy: &Policy,
+        verified: &VerifiedToken,
+        request: &ExchangeRequest,
+    ) -> Result<Option<String>, BrokerError> {
+        let Some(scope) = policy.replay().scope(&request.role, request.front_door == FrontDoor::Sts) else {
+            return Ok(None);
+        };
+        if verified.jti().is_none() {
+            return Err(BrokerError::JtiRequired { role: request.role.clone() });
+        }
+        Ok(Some(scope))
+    }
+
+    /// Claims the use; `Err` when it was used before, or when the store failed and the role fails closed.
+    pub(super) async fn claim_use(
+        &self,
+        policy: &Policy,
+        verified: &VerifiedToken,
+        scope: &str,
+        now: UnixTime,
+    ) -> Result<(), BrokerError> {
+        let role = policy.role();
+        let jti = verified.jti().unwrap_or_default();
+        let key = JtiKey { issuer: verified.iss(), jti, scope };
+        let until = verified.exp().plus_secs(KEEP_PAST_EXP_SECS);
+        let claimed = match &self.store {
+            Some(store) => store.claim_jti(key, until, now).await.map_err(|e| e.to_string()),
+            None => Err("no state store is configured".to_owned()),
+        };
+        match (claimed, policy.replay().on_store_error) {
+            (Ok(Claim::First), _) => Ok(()),
+            (Ok(Claim::AlreadyUsed), _) => Err(BrokerError::Replayed { role: role.to_owned() }),
+            (Err(reason), OnStoreError::Deny) => {
+                tracing::error!(role = ?role, error = ?reason, "The state store failed; single-use exchange refused.");
+                Err(BrokerError::StateUnavailable { role: role.to_owned() })
+            }
+            (Err(reason), OnStoreError::Allow) => {
+                tracing::warn!(role = ?role, error = ?reason, "The state store failed; exchanged without the replay check (on_store_error: allow).");
+                Ok(())
+            }
+        }
+    }
+}
