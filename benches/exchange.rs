@@ -44,7 +44,8 @@ fn broker(ci_key: &SigningKey) -> Broker {
     };
     let now = UnixTime::from_secs(NOW);
     let issuers = Arc::new(Issuers::new(vec![config], JwksSettings::default(), now).expect("issuers"));
-    let policy = "role: deploy-web\nissuer: github\naudience: tollgate\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        repository_owner_id: \"1000\"\n      StringLike:\n        sub: [\"repo:acme/web:ref:refs/heads/main\", \"repo:acme/web:environment:prod*\"]\ngrant:\n  type: token\n  audience: deploy-api\n  ttl: 15m\n  claims:\n    repository: \"${repository}\"\n";
+    // The same token every iteration: single use is off here; benches/store.rs measures a claim.
+    let policy = "role: deploy-web\nissuer: github\naudience: tollgate\nsingle_use: off\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        repository_owner_id: \"1000\"\n      StringLike:\n        sub: [\"repo:acme/web:ref:refs/heads/main\", \"repo:acme/web:environment:prod*\"]\ngrant:\n  type: token\n  audience: deploy-api\n  ttl: 15m\n  claims:\n    repository: \"${repository}\"\n";
     let known = [tollgate::policy::KnownIssuer::named("github")];
     let policies = PolicySet::from_sources(&[("deploy-web.yaml".into(), policy.into())], &known).expect("policy");
     let minter_config =

@@ -12,7 +12,7 @@ use crate::support::*;
 
 pub fn aws_policy(role: &str, mode: &str) -> (String, String) {
     let text = format!(
-        "role: {role}\nissuer: github\naudience: tollgate\nstatements:\n  - effect: allow\n    condition:\n      StringLike:\n        sub: \"repo:acme/web:*\"\ngrant:\n  type: aws\n  role_arn: arn:aws:iam::123456789012:role/deploy-web\n  duration: 1h\n  mode: {mode}\n  session_name: \"gh-${{repository}}\"\n{}",
+        "role: {role}\nissuer: github\naudience: tollgate\nsingle_use: off\nstatements:\n  - effect: allow\n    condition:\n      StringLike:\n        sub: \"repo:acme/web:*\"\ngrant:\n  type: aws\n  role_arn: arn:aws:iam::123456789012:role/deploy-web\n  duration: 1h\n  mode: {mode}\n  session_name: \"gh-${{repository}}\"\n{}",
         if mode == "tollgate_token" {
             "  session_tags:\n    repository: \"${repository}\"\n    environment: \"${environment}\"\n  transitive_tag_keys: [repository]\n"
         } else {

@@ -108,7 +108,8 @@ async fn moto_aws_cli_and_boto3_get_working_credentials_through_tollgate() {
     let app = spawn_app(Setup {
         issuers: issuer_entry("github", &github, ""),
         policies: vec![aws_policy("deploy-aws", "tollgate_token"), policy("plain", "github", "repo:acme/*")],
-        extra: format!("aws:\n  endpoint_url: {}\n  timeout_seconds: 5\n", moto.url),
+        // moto loads its STS backend on the first call, which can take seconds on a busy machine.
+        extra: format!("aws:\n  endpoint_url: {}\n  timeout_seconds: 30\n", moto.url),
     })
     .await;
     let token = github.token(NOW, ci_claims());

@@ -9,7 +9,8 @@ use crate::support::*;
 
 async fn github_app() -> (FakeIssuer, TestApp) {
     let github = FakeIssuer::start(SigningAlg::Rs256).await;
-    let policy_text = "role: deploy-web\nissuer: github\naudience: tollgate\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        repository_owner_id: \"1000\"\n      StringLike:\n        sub: \"repo:acme/web:ref:refs/heads/main\"\ngrant:\n  type: token\n  audience: [deploy-api, other-api]\n  ttl: 15m\n  claims:\n    repository: \"${repository}\"\n    env: \"ci-${ref_type}\"\n";
+    // This test sends one token in many shapes: it may be reused (replay has its own tests).
+    let policy_text = "role: deploy-web\nissuer: github\naudience: tollgate\nsingle_use: off\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        repository_owner_id: \"1000\"\n      StringLike:\n        sub: \"repo:acme/web:ref:refs/heads/main\"\ngrant:\n  type: token\n  audience: [deploy-api, other-api]\n  ttl: 15m\n  claims:\n    repository: \"${repository}\"\n    env: \"ci-${ref_type}\"\n";
     let app = spawn_app(Setup {
         issuers: issuer_entry("github", &github, "    profile: github\n"),
         policies: vec![("deploy-web.yaml".into(), policy_text.into())],

@@ -231,7 +231,7 @@ async fn a_flood_of_new_pattern_issuers_is_bounded_per_client_and_never_refetche
         "  - name: teams\n    issuer_template: \"{base}/{{org}}\"\n    template_pattern: \"team-[a-z0-9]+\"\n    audiences: [tollgate]\n"
     );
     let pinned = format!(
-        "role: team\nissuer: teams\naudience: tollgate\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        iss: [\"{base}/team-real\", \"{base}/team-late\"]\ngrant:\n  type: token\n  audience: deploy-api\n  ttl: 15m\n"
+        "role: team\nissuer: teams\naudience: tollgate\nsingle_use: off\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        iss: [\"{base}/team-real\", \"{base}/team-late\"]\ngrant:\n  type: token\n  audience: deploy-api\n  ttl: 15m\n"
     );
     let app = spawn_app(Setup { issuers, policies: vec![("team.yaml".into(), pinned)], extra: JWKS.into() }).await;
     // One client (127.0.0.1) sends tokens naming 40 made-up orgs.

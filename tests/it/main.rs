@@ -18,6 +18,7 @@ mod peers;
 mod policies;
 mod prometheus;
 mod rejections;
+mod replay;
 mod rotation;
 mod shutdown;
 mod support;

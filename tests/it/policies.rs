@@ -12,7 +12,7 @@ use tollgate::credentials::SigningAlg;
 
 use crate::support::*;
 
-const PINNED: &str = "role: deploy\nissuer: github\naudience: tollgate\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        repository_owner_id: \"1000\"\n      StringLike:\n        sub: \"repo:acme/web:ref:refs/heads/main\"\ngrant:\n  type: token\n  audience: deploy-api\n  ttl: 15m\n";
+const PINNED: &str = "role: deploy\nissuer: github\naudience: tollgate\nsingle_use: off\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        repository_owner_id: \"1000\"\n      StringLike:\n        sub: \"repo:acme/web:ref:refs/heads/main\"\ngrant:\n  type: token\n  audience: deploy-api\n  ttl: 15m\n";
 
 fn claims() -> Value {
     json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository_owner_id": "1000", "repository_owner": "acme"})

@@ -14,6 +14,9 @@ use serde_json::{Map, Value, json};
 use std::sync::Mutex;
 use tollgate::credentials::{SigningAlg, SigningKey};
 
+/// Numbers the tokens fake issuers mint, so each has its own `jti`.
+static TOKEN_SERIAL: AtomicU64 = AtomicU64::new(0);
+
 /// How the JWKS endpoint answers.
 #[derive(Clone, Debug)]
 pub enum JwksBehaviour {
@@ -149,7 +152,9 @@ impl FakeIssuer {
         map.insert("iat".into(), json!(now));
         map.insert("nbf".into(), json!(now));
         map.insert("exp".into(), json!(now + 300));
-        map.insert("jti".into(), json!(format!("jti-{now}")));
+        // Unique per token, as real issuers make them (single-use roles record them).
+        let serial = TOKEN_SERIAL.fetch_add(1, Ordering::SeqCst);
+        map.insert("jti".into(), json!(format!("jti-{now}-{serial}")));
         if let Value::Object(extra) = claims {
             map.extend(extra);
         }

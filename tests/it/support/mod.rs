@@ -53,10 +53,11 @@ pub fn issuer_entry(name: &str, issuer: &FakeIssuer, extra: &str) -> String {
     format!("  - name: {name}\n    issuer: {}\n    audiences: [tollgate]\n{extra}", issuer.url())
 }
 
-/// A policy that allows `sub` patterns for `issuer` and grants a token for `deploy-api`.
+/// A policy that allows `sub` patterns for `issuer` and grants a token for `deploy-api`. Tokens may be reused
+/// (`single_use: off`), as the tests of caches, limits and reloads do; replay tests write their own policies.
 pub fn policy(role: &str, issuer: &str, sub_like: &str) -> (String, String) {
     let text = format!(
-        "role: {role}\nissuer: {issuer}\naudience: tollgate\nstatements:\n  - effect: allow\n    condition:\n      StringLike:\n        sub: \"{sub_like}\"\ngrant:\n  type: token\n  audience: deploy-api\n  ttl: 15m\n  claims:\n    repository: \"${{repository}}\"\n"
+        "role: {role}\nissuer: {issuer}\naudience: tollgate\nsingle_use: off\nstatements:\n  - effect: allow\n    condition:\n      StringLike:\n        sub: \"{sub_like}\"\ngrant:\n  type: token\n  audience: deploy-api\n  ttl: 15m\n  claims:\n    repository: \"${{repository}}\"\n"
     );
     (format!("{role}.yaml"), text)
 }

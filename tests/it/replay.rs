@@ -1,0 +1,156 @@
+//! Single-use CI tokens on the embedded store (SQLite): a token serves each role once (`per_role`, the default)
+//! or one role at all (`strict`); the STS door records only where a policy asks; concurrent uses give exactly
+//! one credential; uses survive a restart; a store that cannot answer fails closed (or not, where a policy says
+//! so).
+
+use serde_json::json;
+use tollgate::credentials::SigningAlg;
+
+use crate::support::*;
+
+fn role(name: &str, extra: &str) -> (String, String) {
+    let text = format!(
+        "role: {name}\nissuer: github\naudience: tollgate\n{extra}statements:\n  - effect: allow\n    condition:\n      StringLike:\n        sub: \"repo:acme/*\"\ngrant:\n  type: token\n  audience: deploy-api\n  ttl: 15m\n"
+    );
+    (format!("{name}.yaml"), text)
+}
+
+async fn app(github: &FakeIssuer, policies: Vec<(String, String)>, extra: &str) -> TestApp {
+    spawn_app(Setup { issuers: issuer_entry("github", github, ""), policies, extra: extra.into() }).await
+}
+
+fn token(github: &FakeIssuer) -> String {
+    github.token(NOW, json!({"sub": "repo:acme/web:ref:refs/heads/main"}))
+}
+
+#[tokio::test]
+async fn a_token_serves_each_role_once_by_default_and_one_role_when_strict() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let policies =
+        vec![role("a", ""), role("b", ""), role("s1", "single_use: strict\n"), role("s2", "single_use: strict\n")];
+    let app = app(&github, policies, "").await;
+    let once = token(&github);
+    assert_eq!(app.exchange(&once, "a").await.0, 200);
+    let (status, body) = app.exchange(&once, "a").await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_token")), "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("token already used"), "{body}");
+    assert_eq!(app.exchange(&once, "b").await.0, 200, "per_role: another role of the same job");
+    let strict = token(&github);
+    assert_eq!(app.exchange(&strict, "s1").await.0, 200);
+    assert_eq!(app.exchange(&strict, "s2").await.0, 401, "strict: one exchange per token, any role");
+    // A denied or failed exchange uses nothing up.
+    let denied = github.token(NOW, json!({"sub": "repo:evil/web:ref:refs/heads/main"}));
+    assert_eq!(app.exchange(&denied, "a").await.0, 403);
+    // Without a jti a single-use role cannot tell uses apart: refused with the reason.
+    let anonymous = github.token(NOW, json!({"sub": "repo:acme/web:ref:refs/heads/main", "jti": null}));
+    let (status, body) = app.exchange(&anonymous, "a").await;
+    assert_eq!(status, 401, "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("has no jti"), "{body}");
+    // The RFC 8693 door records uses too.
+    let form = |subject: &str| {
+        [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange".to_owned()),
+            ("subject_token", subject.to_owned()),
+            ("subject_token_type", "urn:ietf:params:oauth:token-type:jwt".to_owned()),
+            ("scope", "a".to_owned()),
+        ]
+    };
+    let fresh = token(&github);
+    let post = |subject: &str| app.client.post(format!("{}/token", app.url)).form(&form(subject)).send();
+    assert_eq!(post(&fresh).await.unwrap().status(), 200);
+    let (status, body) = read(post(&fresh).await.unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+}
+
+#[tokio::test]
+async fn the_sts_door_records_uses_only_where_a_policy_asks() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let app = app(&github, vec![role("plain", ""), role("once", "single_use: per_role\n")], "").await;
+    let sts = |role: &str, token: &str| {
+        let form = [
+            ("Action", "AssumeRoleWithWebIdentity".to_owned()),
+            ("Version", "2011-06-15".to_owned()),
+            ("RoleArn", format!("arn:aws:iam::123456789012:role/{role}")),
+            ("RoleSessionName", "s1".to_owned()),
+            ("WebIdentityToken", token.to_owned()),
+        ];
+        let request = app.client.post(format!("{}/sts", app.url)).form(&form);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    // AWS clients resend one token (retries, shared token files): the default lets them.
+    let shared = token(&github);
+    for _ in 0..3 {
+        assert_eq!(sts("plain", &shared).await.0, 200);
+    }
+    let once = token(&github);
+    assert_eq!(sts("once", &once).await.0, 200);
+    let (status, body) = sts("once", &once).await;
+    assert_eq!(status, 400);
+    assert!(body.contains("<Code>InvalidIdentityToken</Code>") && body.contains("token already used"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_uses_of_one_token_give_exactly_one_credential() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let app = std::sync::Arc::new(app(&github, vec![role("a", "")], "").await);
+    let raced = token(&github);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..30 {
+        let (app, raced) = (std::sync::Arc::clone(&app), raced.clone());
+        tasks.spawn(async move { app.exchange(&raced, "a").await.0 });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = tasks.join_next().await {
+        statuses.push(status.unwrap());
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 200 || *s == 401), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn uses_survive_a_restart_of_the_single_node() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = format!("state:\n  backend: sqlite\n  path: {}\n", dir.path().join("state.db").display());
+    let used = token(&github);
+    {
+        let first = app(&github, vec![role("a", "")], &state).await;
+        assert_eq!(first.exchange(&used, "a").await.0, 200);
+    }
+    let restarted = app(&github, vec![role("a", "")], &state).await;
+    let (status, body) = restarted.exchange(&used, "a").await;
+    assert_eq!(status, 401, "a use acknowledged before the restart is remembered: {body}");
+    assert_eq!(restarted.exchange(&token(&github), "a").await.0, 200);
+}
+
+#[tokio::test]
+async fn a_locked_store_fails_closed_unless_the_policy_allows() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let state = format!("state:\n  path: {}\n", path.display());
+    let policies = vec![role("closed", ""), role("open", "on_store_error: allow\n"), role("free", "single_use: off\n")];
+    let app = app(&github, policies, &state).await;
+    // Another process holds the write lock longer than the store waits (5 s).
+    let locker = rusqlite::Connection::open(&path).unwrap();
+    locker.execute_batch("BEGIN EXCLUSIVE; INSERT INTO used_jti_v1 VALUES ('x', 'y', 'z', 0);").unwrap();
+    let response = app
+        .client
+        .post(format!("{}/exchange", app.url))
+        .json(&json!({"token": token(&github), "role": "closed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().get("retry-after").is_some());
+    let (_, body) = read(response).await;
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+    assert_eq!(app.exchange(&token(&github), "open").await.0, 200, "on_store_error: allow");
+    assert_eq!(app.exchange(&token(&github), "free").await.0, 200, "a role without single use never waits");
+    locker.execute_batch("ROLLBACK;").unwrap();
+    assert_eq!(app.exchange(&token(&github), "closed").await.0, 200, "recovers by itself");
+}
