@@ -36,12 +36,12 @@ impl SqliteStore {
         let (issuer, jti, scope) = (key.issuer.to_owned(), key.jti.to_owned(), key.scope.to_owned());
         self.call(move |connection| {
             // A record that expired (and was not purged yet) is taken over; an unexpired one wins.
-            let changed = connection.execute(
+            let mut statement = connection.prepare_cached(
                 "INSERT INTO used_jti_v1 (issuer, jti, scope, expires_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (issuer, jti, scope) DO UPDATE SET expires_at = excluded.expires_at
                  WHERE used_jti_v1.expires_at <= ?5",
-                params![issuer, jti, scope, until.as_secs(), now.as_secs()],
             )?;
+            let changed = statement.execute(params![issuer, jti, scope, until.as_secs(), now.as_secs()])?;
             Ok(if changed == 1 { Claim::First } else { Claim::AlreadyUsed })
         })
         .await
