@@ -95,6 +95,25 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The durable state store (`state:` in the config).
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StateCommand {
+    /// Open the store and apply pending schema migrations (serve does this at start too).
+    Migrate {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Print the store's schema version without changing it; exit 1 if it is behind this build.
+    Check {
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -160,5 +179,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             cli::exchange::run(cli::exchange::Options { url, role, audience, format, token_file, token_env }).await
         }
         Command::Keys { command: KeysCommand::Generate { alg, out } } => cli::keys::generate_key(&alg, &out),
+        Command::State { command: StateCommand::Migrate { config } } => cli::state::migrate(&config).await,
+        Command::State { command: StateCommand::Check { config } } => cli::state::check(&config),
     }
 }

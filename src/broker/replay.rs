@@ -6,7 +6,7 @@
 
 use super::{Broker, BrokerError, ExchangeRequest, FrontDoor};
 use crate::clock::UnixTime;
-use crate::policy::{OnStoreError, Policy};
+use crate::policy::{OnStoreError, Policy, SingleUse};
 use crate::store::{Claim, JtiKey};
 use crate::verify::VerifiedToken;
 
@@ -14,7 +14,27 @@ use crate::verify::VerifiedToken;
 /// verify, so the record always outlives the token.
 const KEEP_PAST_EXP_SECS: i64 = 660;
 
+/// How long a readiness probe waits for the store.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 impl Broker {
+    /// For `/readyz`: whether the store answers, when a loaded policy records uses (`None` when none does).
+    pub async fn store_ready(&self) -> Option<bool> {
+        let policies = self.policies();
+        let needed = policies
+            .roles()
+            .filter_map(|role| policies.get(role))
+            .any(|policy| policy.replay().single_use != SingleUse::Off);
+        if !needed {
+            return None;
+        }
+        let Some(store) = &self.store else {
+            return Some(false);
+        };
+        let answered = tokio::time::timeout(READY_TIMEOUT, store.check()).await;
+        Some(matches!(answered, Ok(Ok(_))))
+    }
+
     /// The scope this exchange's use will be recorded under, checked before anything is issued: a single-use
     /// role needs a `jti`.
     pub(super) fn use_scope(

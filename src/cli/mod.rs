@@ -4,6 +4,7 @@ pub mod exchange;
 pub mod keys;
 pub mod policy;
 pub mod serve;
+pub mod state;
 pub mod verify;
 
 /// Where `--dev` finds its config when none is given.

@@ -1,5 +1,5 @@
 //! `/healthz` (the process answers) and `/readyz` (policies and signing key loaded, every fixed issuer's keys
-//! fetched and younger than the maximum staleness). Public: issuer names and booleans only; fetch errors and
+//! fetched and younger than the maximum staleness, and the state store answering when a policy needs it). Public: issuer names and booleans only; fetch errors and
 //! URLs go to the log.
 
 use std::sync::Arc;
@@ -16,6 +16,9 @@ pub struct Readiness {
     ready: bool,
     policies: usize,
     issuers: Vec<IssuerReadiness>,
+    /// Whether the state store answers; absent when no loaded policy records uses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -48,7 +51,8 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Rea
         })
         .collect();
     let policies = state.broker.policies().len();
-    let ready = policies > 0 && issuers.iter().all(|i| i.ready);
+    let state_ready = state.broker.store_ready().await;
+    let ready = policies > 0 && issuers.iter().all(|i| i.ready) && state_ready != Some(false);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(Readiness { ready, policies, issuers }))
+    (status, Json(Readiness { ready, policies, issuers, state: state_ready }))
 }

@@ -69,6 +69,14 @@ impl Store {
         }
     }
 
+    /// The schema version an existing store is at, and the one this build knows, without migrating anything
+    /// (`tollgate state check`). A store that does not exist yet is at 0.
+    pub fn inspect(config: &StateConfig) -> Result<(u32, u32), StoreError> {
+        match config {
+            StateConfig::Sqlite { path } => Ok((sqlite::schema_version(path)?, migrations::latest())),
+        }
+    }
+
     /// What the store is, for the start-up log line (no secret in it).
     pub fn describe(&self) -> &str {
         &self.describe

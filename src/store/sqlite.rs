@@ -95,6 +95,23 @@ fn open_and_migrate(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
+/// The recorded schema version of the file at `path` (0 when it has no schema yet), opened read-only.
+pub(super) fn schema_version(path: &Path) -> Result<u32, StoreError> {
+    let open = |e: rusqlite::Error| StoreError::Open { path: path.display().to_string(), reason: e.to_string() };
+    if !path.exists() {
+        return Ok(0);
+    }
+    let connection = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(open)?;
+    connection.busy_timeout(BUSY_TIMEOUT).map_err(open)?;
+    let has_table: bool = connection
+        .query_row("SELECT count(*) > 0 FROM sqlite_master WHERE name = 'schema_migrations'", [], |row| row.get(0))
+        .map_err(open)?;
+    if !has_table {
+        return Ok(0);
+    }
+    connection.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0)).map_err(open)
+}
+
 /// Applies every migration newer than the recorded version, in one immediate (write-locked) transaction.
 fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
     let failed = |e: rusqlite::Error| StoreError::Migration(e.to_string());

@@ -87,3 +87,24 @@ fn serve_refuses_to_start_without_a_key_outside_dev_mode() {
     assert_eq!(code, 1);
     assert!(stderr.contains("no signing key"), "{stderr}");
 }
+
+#[test]
+fn state_check_reports_the_schema_and_migrate_brings_it_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tollgate.yaml");
+    std::fs::write(
+        &config,
+        "listen: 127.0.0.1:0\nissuer_url: https://t.example\npolicies: p\nstate:\n  path: state.db\ntrusted_issuers:\n  - {name: ci, issuer: https://ci.example.com, audiences: [t]}\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let (code, stdout, stderr) = tollgate(&["state", "check", "--config", config]);
+    assert_eq!(code, 1, "a store that does not exist yet is behind: {stdout}{stderr}");
+    assert!(stdout.contains("schema version 0") && stdout.contains("tollgate state migrate"), "{stdout}");
+    assert!(!dir.path().join("state.db").exists(), "check creates nothing");
+    let (code, stdout, stderr) = tollgate(&["state", "migrate", "--config", config]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("schema version 1"), "{stdout}");
+    let (code, stdout, _) = tollgate(&["state", "check", "--config", config]);
+    assert_eq!((code, stdout.contains("schema version 1")), (0, true), "{stdout}");
+}

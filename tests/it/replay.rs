@@ -122,6 +122,8 @@ async fn uses_survive_a_restart_of_the_single_node() {
         assert_eq!(first.exchange(&used, "a").await.0, 200);
     }
     let restarted = app(&github, vec![role("a", "")], &state).await;
+    let (status, ready) = restarted.get("/readyz").await;
+    assert_eq!((status, ready["state"].as_bool()), (200, Some(true)), "the store answers: {ready}");
     let (status, body) = restarted.exchange(&used, "a").await;
     assert_eq!(status, 401, "a use acknowledged before the restart is remembered: {body}");
     assert_eq!(restarted.exchange(&token(&github), "a").await.0, 200);
@@ -152,5 +154,6 @@ async fn a_locked_store_fails_closed_unless_the_policy_allows() {
     assert_eq!(app.exchange(&token(&github), "open").await.0, 200, "on_store_error: allow");
     assert_eq!(app.exchange(&token(&github), "free").await.0, 200, "a role without single use never waits");
     locker.execute_batch("ROLLBACK;").unwrap();
+    drop(locker);
     assert_eq!(app.exchange(&token(&github), "closed").await.0, 200, "recovers by itself");
 }
