@@ -21,7 +21,7 @@ use crate::issuers::{FetchError, Issuers, TenancySetting};
 use crate::metrics::{Exporter, Metrics, MetricsError};
 use crate::policy::{PolicyError, PolicySet};
 use crate::reload::{self, PolicyReloader};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoreObserver};
 use crate::sts::{StsClient, StsObserver};
 use crate::tls::{ServerTls, TlsError};
 use crate::verify::Verifier;
@@ -126,7 +126,7 @@ impl App {
                 "Issuer declared single-tenant (tenancy: single): its policies need not pin a tenant. Make sure no one else can mint tokens from it."
             );
         }
-        let store = Store::open(&config.state)?;
+        let store = Store::open(&config.state)?.with_observer(Arc::clone(&metrics) as Arc<dyn StoreObserver>);
         tracing::info!(store = %store.describe(), "State store opened.");
         let mut broker = Broker::new(verifier, policies, minter, clock)
             .with_store(store.clone())

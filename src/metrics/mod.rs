@@ -22,6 +22,7 @@ use prometheus::{
 };
 
 use crate::broker::{DecisionEvent, DecisionSink, FrontDoor};
+use crate::store::{StoreObserver, StoreOp};
 use crate::sts::{StsError, StsObserver};
 
 pub const EXCHANGES_TOTAL: &str = "tollgate_exchanges_total";
@@ -35,6 +36,8 @@ pub const POLICIES_LOADED: &str = "tollgate_policies_loaded";
 pub const POLICY_LAST_RELOAD_TIMESTAMP_SECONDS: &str = "tollgate_policy_last_reload_timestamp_seconds";
 pub const STS_REQUESTS_TOTAL: &str = "tollgate_sts_requests_total";
 pub const STS_DURATION_SECONDS: &str = "tollgate_sts_duration_seconds";
+pub const STORE_OPERATIONS_TOTAL: &str = "tollgate_store_operations_total";
+pub const STORE_DURATION_SECONDS: &str = "tollgate_store_duration_seconds";
 pub const SIGNING_KEY_INFO: &str = "tollgate_signing_key_info";
 pub const BUILD_INFO: &str = "tollgate_build_info";
 pub const HTTP_REQUESTS_TOTAL: &str = "tollgate_http_requests_total";
@@ -92,6 +95,8 @@ pub struct Metrics {
     exchange_duration: HistogramVec,
     sts_requests: IntCounterVec,
     sts_duration: Histogram,
+    store_operations: IntCounterVec,
+    store_duration: HistogramVec,
     http_requests: IntCounterVec,
     // Refreshed from other modules' state at scrape time (`export`).
     jwks_fetches: IntCounterVec,
@@ -129,6 +134,18 @@ impl Metrics {
                 Histogram::with_opts(
                     HistogramOpts::new(STS_DURATION_SECONDS, "Duration of upstream STS calls, retries included.")
                         .buckets(STS_BUCKETS.to_vec()),
+                )?,
+            )?,
+            store_operations: register(
+                r,
+                counters(STORE_OPERATIONS_TOTAL, "State store calls by operation and result.", &["op", "result"])?,
+            )?,
+            store_duration: register(
+                r,
+                HistogramVec::new(
+                    HistogramOpts::new(STORE_DURATION_SECONDS, "Duration of state store calls.")
+                        .buckets(EXCHANGE_BUCKETS.to_vec()),
+                    &["op"],
                 )?,
             )?,
             http_requests: register(
@@ -210,6 +227,12 @@ impl Metrics {
         for result in STS_RESULTS {
             let _ = self.sts_requests.get_metric_with_label_values(&[result]);
         }
+        for op in StoreOp::ALL {
+            let _ = self.store_duration.get_metric_with_label_values(&[op.as_str()]);
+            for result in ["ok", "error"] {
+                let _ = self.store_operations.get_metric_with_label_values(&[op.as_str(), result]);
+            }
+        }
         for result in RESULTS {
             let _ = self.policy_reloads.get_metric_with_label_values(&[result]);
             for issuer in &self.issuers {
@@ -235,6 +258,15 @@ impl StsObserver for Metrics {
     fn observe(&self, result: Result<(), &StsError>, elapsed: Duration) {
         inc(&self.sts_requests, &[sts_result(result)]);
         self.sts_duration.observe(elapsed.as_secs_f64());
+    }
+}
+
+impl StoreObserver for Metrics {
+    fn observe_store(&self, op: StoreOp, ok: bool, elapsed: Duration) {
+        inc(&self.store_operations, &[op.as_str(), if ok { "ok" } else { "error" }]);
+        if let Ok(histogram) = self.store_duration.get_metric_with_label_values(&[op.as_str()]) {
+            histogram.observe(elapsed.as_secs_f64());
+        }
     }
 }
 

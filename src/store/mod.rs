@@ -12,8 +12,9 @@ mod sqlite;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::clock::UnixTime;
+use crate::clock::{Stopwatch, UnixTime};
 
 /// Where state lives (config `state:`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,11 +52,37 @@ pub enum Claim {
     AlreadyUsed,
 }
 
+/// A store operation, for metrics (a closed label set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreOp {
+    ClaimJti,
+    Purge,
+    Check,
+}
+
+impl StoreOp {
+    pub const ALL: [StoreOp; 3] = [StoreOp::ClaimJti, StoreOp::Purge, StoreOp::Check];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreOp::ClaimJti => "claim_jti",
+            StoreOp::Purge => "purge",
+            StoreOp::Check => "check",
+        }
+    }
+}
+
+/// Something that sees every store call (metrics). Must be cheap and must not block.
+pub trait StoreObserver: Send + Sync {
+    fn observe_store(&self, op: StoreOp, ok: bool, elapsed: Duration);
+}
+
 /// The state store (cheap to clone).
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<sqlite::SqliteStore>,
     describe: String,
+    observer: Option<Arc<dyn StoreObserver>>,
 }
 
 impl Store {
@@ -64,9 +91,16 @@ impl Store {
         match config {
             StateConfig::Sqlite { path } => {
                 let backend = sqlite::SqliteStore::open(path)?;
-                Ok(Store { backend: Arc::new(backend), describe: format!("sqlite at {}", path.display()) })
+                let describe = format!("sqlite at {}", path.display());
+                Ok(Store { backend: Arc::new(backend), describe, observer: None })
             }
         }
+    }
+
+    /// Reports every call to `observer` (metrics).
+    pub fn with_observer(mut self, observer: Arc<dyn StoreObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The schema version an existing store is at, and the one this build knows, without migrating anything
@@ -85,7 +119,10 @@ impl Store {
     /// Records the first use of `key`, kept until `until`; tells whether an unexpired record existed. Atomic:
     /// of any number of concurrent claims of one key, exactly one gets `First`.
     pub async fn claim_jti(&self, key: JtiKey<'_>, until: UnixTime, now: UnixTime) -> Result<Claim, StoreError> {
-        self.backend.claim_jti(key, until, now).await
+        let stopwatch = Stopwatch::start();
+        let result = self.backend.claim_jti(key, until, now).await;
+        self.observed(StoreOp::ClaimJti, result.is_ok(), &stopwatch);
+        result
     }
 
     /// Deletes expired records, `batch` at a time until none is left; returns how many went.
@@ -102,12 +139,24 @@ impl Store {
 
     /// Deletes at most `batch` expired records; returns how many went.
     pub async fn purge_expired(&self, now: UnixTime, batch: u32) -> Result<u64, StoreError> {
-        self.backend.purge_expired(now, batch).await
+        let stopwatch = Stopwatch::start();
+        let result = self.backend.purge_expired(now, batch).await;
+        self.observed(StoreOp::Purge, result.is_ok(), &stopwatch);
+        result
     }
 
     /// A round trip to the store (readiness, `tollgate state check`); the schema version on success.
     pub async fn check(&self) -> Result<u32, StoreError> {
-        self.backend.check().await
+        let stopwatch = Stopwatch::start();
+        let result = self.backend.check().await;
+        self.observed(StoreOp::Check, result.is_ok(), &stopwatch);
+        result
+    }
+
+    fn observed(&self, op: StoreOp, ok: bool, stopwatch: &Stopwatch) {
+        if let Some(observer) = &self.observer {
+            observer.observe_store(op, ok, stopwatch.elapsed());
+        }
     }
 }
 

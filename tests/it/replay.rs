@@ -60,6 +60,11 @@ async fn a_token_serves_each_role_once_by_default_and_one_role_when_strict() {
     assert_eq!(post(&fresh).await.unwrap().status(), 200);
     let (status, body) = read(post(&fresh).await.unwrap()).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
+    // Every claim is counted: 7 answered (4 first uses, 3 already used), none failed.
+    let metrics = app.client.get(format!("{}/metrics", app.admin_url)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("tollgate_store_operations_total{op=\"claim_jti\",result=\"ok\"} 7"), "{metrics}");
+    assert!(metrics.contains("tollgate_store_operations_total{op=\"claim_jti\",result=\"error\"} 0"), "{metrics}");
+    assert!(metrics.contains("tollgate_exchanges_total{front_door=\"exchange\",issuer=\"github\",outcome=\"deny\",reason=\"replayed\",role=\"a\"} 1"), "{metrics}");
 }
 
 #[tokio::test]
