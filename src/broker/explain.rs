@@ -5,7 +5,7 @@
 
 use super::{Broker, BrokerError, ExchangeRequest, Observed};
 use crate::clock::Stopwatch;
-use crate::policy::{Decision, Trace};
+use crate::policy::{AudienceRule, Decision, Trace};
 
 /// A full explanation of one request, without minting anything.
 #[derive(Debug)]
@@ -77,6 +77,9 @@ impl Broker {
             return Err(BrokerError::AudienceNotAcceptedByRole(role.to_owned()));
         }
         if !self.explain.show_expected {
+            if let AudienceRule::OneOf(accepted) = &mut trace.audience.rule {
+                accepted.clear();
+            }
             for condition in trace.statements.iter_mut().flat_map(|statement| statement.conditions.iter_mut()) {
                 condition.expected.clear();
             }

@@ -88,8 +88,7 @@ fn to_view(explained: Explained) -> ExplainResponse {
         Decision::Allow { .. } => None,
     };
     let (rule, accepted) = match &trace.audience.rule {
-        AudienceRule::OneOf(list) if explained.shows_expected => ("one_of", list.clone()),
-        AudienceRule::OneOf(_) => ("one_of", Vec::new()),
+        AudienceRule::OneOf(list) => ("one_of", list.clone()),
         AudienceRule::InConditions => ("in_conditions", Vec::new()),
         AudienceRule::Any => ("any", Vec::new()),
     };
@@ -120,6 +119,7 @@ fn to_view(explained: Explained) -> ExplainResponse {
     ExplainResponse {
         role: trace.role,
         issuer: explained.issuer,
+        // Kept for clients of the earlier shape: only roles that trust the issuer are traced now.
         issuer_trusted_by_role: true,
         expected_shown: explained.shows_expected,
         decision: if allowed { "allow" } else { "deny" },

@@ -21,7 +21,7 @@ const CAPACITY: u64 = 1_000;
 const NEW_PER_MINUTE: u32 = 30;
 const NEW_PER_CLIENT_PER_MINUTE: u32 = 10;
 /// A failed first fetch is not retried for this long.
-pub const FAILURE_TTL_SECS: i64 = 300;
+const FAILURE_TTL_SECS: i64 = 300;
 /// Remembered failures (a bounded set; the oldest go first).
 const FAILURE_CAPACITY: u64 = 10_000;
 

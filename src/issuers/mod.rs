@@ -26,10 +26,9 @@ use regex::Regex;
 
 pub use cache::{CacheStatus, JwksSettings, KeyCache, KeyError, KeySource};
 pub use discovery::parse_discovery;
-pub use dynamic::FAILURE_TTL_SECS;
 pub use fetch::{FetchError, Fetcher, is_allowed_url, max_age, parse_allowed, read_jwks_file};
 pub use jwks::{JwksError, KeyFamily, KeyMatch, KeySet, VerifyKey, known_alg};
-pub use network::{Network, is_public_ip, public_addresses, reaches_allowed_host};
+pub use network::{Network, reaches_allowed_host};
 pub use profile::{Profile, ProfileIssuer};
 pub use tenancy::{Tenancy, TenancySetting, tenant_of};
 

@@ -77,6 +77,7 @@ async fn explain_traces_only_trusting_roles_hides_expected_values_and_is_audited
     let (status, body) = app.post_json("/explain", &json!({"token": token, "role": "deploy"})).await;
     assert_eq!((status, body["decision"].as_str()), (200, Some("allow")), "{body}");
     assert_eq!(body["expected_shown"], false);
+    assert_eq!(body["audience"]["accepted"], json!([]), "the role's audiences are the policy's text too");
     let conditions = body["statements"][0]["conditions"].as_array().unwrap();
     assert!(conditions.iter().all(|c| c["expected"] == json!([])), "{body}");
     assert!(!body.to_string().contains("repo:acme/web:*"), "the policy's pattern is not shown: {body}");
