@@ -12,8 +12,8 @@ use tollgate::store::{Claim, JtiKey, StateConfig, Store};
 
 fn claim(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&StateConfig::Sqlite { path: dir.path().join("state.db") }).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let store = runtime.block_on(Store::open(&StateConfig::Sqlite { path: dir.path().join("state.db") })).unwrap();
     let serial = AtomicU64::new(0);
     let now = UnixTime::from_secs(1_767_225_600);
     c.bench_function("store/sqlite_claim_jti", |b| {

@@ -55,8 +55,11 @@ pub struct Config {
     pub admin_listen: SocketAddr,
     pub audit: AuditConfig,
     pub log: LogFormat,
-    /// Durable state (single-use claims).
+    /// Durable state (single-use claims, revocations).
     pub state: crate::store::StateConfig,
+    pub revocations: RevocationSettings,
+    /// Who may call `POST /introspect`.
+    pub introspection: crate::broker::IntrospectionClients,
 }
 
 /// How log lines look (config `log.format`; env `TOLLGATE_LOG_FORMAT` overrides).
@@ -109,6 +112,10 @@ struct RawConfig {
     admin: RawAdmin,
     #[serde(default)]
     state: state::RawState,
+    #[serde(default)]
+    revocations: state::RawRevocations,
+    #[serde(default)]
+    introspection: introspection::RawIntrospection,
 }
 
 #[derive(Default, Deserialize)]
@@ -170,18 +177,6 @@ impl Default for RawTokens {
     fn default() -> Self {
         Self { max_ttl_seconds: default_max_ttl(), cap_at_inbound_exp: false }
     }
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawJwks {
-    refresh_min_seconds: Option<u32>,
-    refresh_max_seconds: Option<u32>,
-    unknown_kid_cooldown_seconds: Option<u32>,
-    max_staleness_seconds: Option<u32>,
-    retry_seconds: Option<u32>,
-    fetch_timeout_seconds: Option<u32>,
-    max_response_bytes: Option<u32>,
 }
 
 fn default_true() -> bool {
@@ -319,7 +314,12 @@ impl Config {
             tls: raw.tls.as_ref().map(|tls| server::tls(tls, base)),
             shutdown_grace,
             admin_listen,
-            state: state::state(&raw.state, base).map_err(|reason| ConfigError(format!("{file}: {reason}")))?,
+            state: state::state(&raw.state, base, env(ENV_STATE_URL))
+                .map_err(|reason| ConfigError(format!("{file}: {reason}")))?,
+            revocations: state::revocations(&raw.revocations)
+                .map_err(|reason| ConfigError(format!("{file}: {reason}")))?,
+            introspection: introspection::introspection(&raw.introspection)
+                .map_err(|reason| ConfigError(format!("{file}: {reason}")))?,
         })
     }
 
@@ -349,44 +349,17 @@ fn yaml_error(file: &str, error: &serde_saphyr::Error) -> ConfigError {
     }
 }
 
-fn jwks_settings(raw: &RawJwks) -> Result<JwksSettings, String> {
-    let defaults = JwksSettings::default();
-    let secs = |value: Option<u32>, default: i64| value.map_or(default, i64::from);
-    let settings = JwksSettings {
-        refresh_min_secs: secs(raw.refresh_min_seconds, defaults.refresh_min_secs),
-        refresh_max_secs: secs(raw.refresh_max_seconds, defaults.refresh_max_secs),
-        unknown_kid_cooldown_secs: secs(raw.unknown_kid_cooldown_seconds, defaults.unknown_kid_cooldown_secs),
-        max_staleness_secs: secs(raw.max_staleness_seconds, defaults.max_staleness_secs),
-        retry_secs: secs(raw.retry_seconds, defaults.retry_secs),
-        fetch_timeout_secs: raw.fetch_timeout_seconds.map_or(defaults.fetch_timeout_secs, u64::from),
-        max_response_bytes: raw.max_response_bytes.map_or(defaults.max_response_bytes, |b| b as usize),
-    };
-    if settings.refresh_min_secs < 1 || settings.refresh_min_secs > settings.refresh_max_secs {
-        return Err("refresh_min_seconds must be at least 1 and at most refresh_max_seconds".into());
-    }
-    if settings.unknown_kid_cooldown_secs < 10 || settings.retry_secs < 1 {
-        return Err("unknown_kid_cooldown_seconds must be at least 10 and retry_seconds at least 1".into());
-    }
-    if settings.max_staleness_secs < settings.refresh_max_secs {
-        return Err("max_staleness_seconds must be at least refresh_max_seconds".into());
-    }
-    if !(1..=60).contains(&settings.fetch_timeout_secs)
-        || !(1024..=4 * 1024 * 1024).contains(&settings.max_response_bytes)
-    {
-        return Err("fetch_timeout_seconds must be 1..60 and max_response_bytes 1024..4194304".into());
-    }
-    Ok(settings)
-}
-
 mod aws;
+mod introspection;
 mod issuers;
 mod server;
 mod state;
 
 use aws::{RawAws, sts_config};
 pub use issuers::profile_known_issuers;
-use issuers::{RawIssuer, issuer_config, known_issuer, same_issuer};
+use issuers::{RawIssuer, RawJwks, issuer_config, jwks_settings, known_issuer, same_issuer};
 use server::{RawLimits, RawTls};
+pub use state::{ENV_STATE_URL, RevocationSettings};
 
 #[cfg(test)]
 mod tests;

@@ -26,6 +26,7 @@ pub mod limits;
 pub mod metrics;
 pub mod policy;
 pub mod reload;
+pub mod revocation;
 pub mod store;
 pub mod sts;
 pub mod text;

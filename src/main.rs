@@ -95,6 +95,21 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Revoke credentials or identities (written to the store; every replica enforces it).
+    Revoke {
+        #[command(subcommand)]
+        command: cli::revoke::RevokeCommand,
+    },
+    /// The revocations in force.
+    Revocations {
+        #[command(subcommand)]
+        command: RevocationsCommand,
+    },
+    /// `POST /introspect` clients.
+    Introspection {
+        #[command(subcommand)]
+        command: IntrospectionCommand,
+    },
     /// The durable state store (`state:` in the config).
     State {
         #[command(subcommand)]
@@ -114,6 +129,21 @@ enum StateCommand {
         #[arg(long)]
         config: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum RevocationsCommand {
+    /// Print the revocations in force, one JSON object per line.
+    List {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum IntrospectionCommand {
+    /// Make a client's random secret (stdout) and its config entry with the secret's SHA-256 (stderr).
+    NewClient { name: String },
 }
 
 #[derive(Subcommand)]
@@ -180,6 +210,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Keys { command: KeysCommand::Generate { alg, out } } => cli::keys::generate_key(&alg, &out),
         Command::State { command: StateCommand::Migrate { config } } => cli::state::migrate(&config).await,
-        Command::State { command: StateCommand::Check { config } } => cli::state::check(&config),
+        Command::State { command: StateCommand::Check { config } } => cli::state::check(&config).await,
+        Command::Revoke { command } => cli::revoke::revoke(command).await,
+        Command::Revocations { command: RevocationsCommand::List { config } } => cli::revoke::list(&config).await,
+        Command::Introspection { command: IntrospectionCommand::NewClient { name } } => {
+            cli::revoke::new_introspection_client(&name)
+        }
     }
 }

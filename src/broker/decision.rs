@@ -55,6 +55,7 @@ pub enum Reason {
     UpstreamError,
     RateLimited,
     Replayed,
+    Revoked,
     StateUnavailable,
     Internal,
 }
@@ -117,7 +118,7 @@ impl Outcome {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 24] = [
+    pub const ALL: [Reason; 25] = [
         Reason::Allowed,
         Reason::Malformed,
         Reason::Expired,
@@ -140,6 +141,7 @@ impl Reason {
         Reason::UpstreamError,
         Reason::RateLimited,
         Reason::Replayed,
+        Reason::Revoked,
         Reason::StateUnavailable,
         Reason::Internal,
     ];
@@ -168,6 +170,7 @@ impl Reason {
             Reason::UpstreamError => "upstream_error",
             Reason::RateLimited => "rate_limited",
             Reason::Replayed => "replayed",
+            Reason::Revoked => "revoked",
             Reason::StateUnavailable => "state_unavailable",
             Reason::Internal => "internal",
         }
@@ -200,7 +203,10 @@ impl Reason {
             BrokerError::GrantMismatch { .. } => deny(Reason::GrantMismatch),
             BrokerError::Replayed { .. } => deny(Reason::Replayed),
             BrokerError::JtiRequired { .. } => deny(Reason::InvalidClaims),
-            BrokerError::StateUnavailable { .. } => (Outcome::Error, Reason::StateUnavailable),
+            BrokerError::Revoked { .. } => deny(Reason::Revoked),
+            BrokerError::StateUnavailable { .. } | BrokerError::RevocationsUnavailable { .. } => {
+                (Outcome::Error, Reason::StateUnavailable)
+            }
             BrokerError::IssuerNotTrustedByRole { .. } => deny(Reason::IssuerNotTrusted),
             BrokerError::Denied { .. } | BrokerError::AccessDenied { .. } => deny(Reason::PolicyDenied),
             BrokerError::AudienceNotGranted { .. } => deny(Reason::AudienceNotGranted),

@@ -7,11 +7,14 @@
 mod decision;
 mod explain;
 mod grants;
+mod introspect;
 mod observe;
 mod replay;
+mod revoked;
 
 pub use decision::{DecisionEvent, DecisionSink, FrontDoor, Outcome, Reason, RequestContext, credential_digest};
 pub use explain::Explained;
+pub use introspect::{Introspection, IntrospectionClient, IntrospectionClients, IntrospectionUnavailable};
 
 use std::sync::Arc;
 
@@ -21,6 +24,7 @@ use crate::clock::{Clock, Stopwatch, UnixTime};
 use crate::credentials::{MintError, Minter};
 use crate::limits::{RateLimit, RateLimiter};
 use crate::policy::{CaseOutcome, ClaimDisplay, Explanation, Grant, PolicySet, RenderError};
+use crate::revocation::RevocationView;
 use crate::store::Store;
 use crate::sts::{AwsCredentials, StsClient, StsError};
 use crate::verify::{RawToken, VerifiedToken, Verifier, VerifyError};
@@ -139,6 +143,12 @@ pub enum BrokerError {
     /// A single-use role needs the token's `jti`.
     #[error("the token has no jti, and role {role:?} accepts each token once")]
     JtiRequired { role: String },
+    /// A revocation hits the token (its jti, identity, signing key or role).
+    #[error("role {role:?} denied: the token's identity or credential was revoked")]
+    Revoked { role: String, id: String, kind: &'static str },
+    /// The revocation view is older than its bound: refused rather than risk missing one.
+    #[error("role {role:?} cannot be exchanged right now: revocations cannot be checked")]
+    RevocationsUnavailable { role: String, age_secs: i64 },
     /// The store could not record a single-use claim, and the role fails closed.
     #[error("role {role:?} cannot be exchanged right now: its single-use record is unavailable")]
     StateUnavailable { role: String },
@@ -167,6 +177,10 @@ pub struct Broker {
     sts: Option<StsClient>,
     /// Where single-use claims are recorded.
     store: Option<Store>,
+    /// The live revocations, checked on every allowed exchange.
+    revocations: Option<Arc<RevocationView>>,
+    /// Who may introspect Tollgate tokens.
+    introspection: IntrospectionClients,
     /// `limits.per_issuer`: one bucket per issuer and tenant.
     tenant_limiter: Option<RateLimiter<(String, Option<String>)>>,
     /// `limits.per_issuer_total`: one bucket per issuer, all tenants together.
@@ -184,6 +198,8 @@ impl Broker {
             sinks: Vec::new(),
             sts: None,
             store: None,
+            revocations: None,
+            introspection: IntrospectionClients::default(),
             tenant_limiter: None,
             issuer_limiter: None,
             verifier,
@@ -344,6 +360,7 @@ impl Broker {
             }
             CaseOutcome::Deny { explanation, .. } => return Err(BrokerError::Denied { role, explanation }),
         };
+        self.check_revocations(verified, &role, now)?;
         let scope = self.use_scope(&policy, verified, &request)?;
         let (credential, expires_at) = match policy.grant() {
             Grant::Token(_) if request.session_policy.is_some() => {

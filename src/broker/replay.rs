@@ -18,6 +18,11 @@ const KEEP_PAST_EXP_SECS: i64 = 660;
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Broker {
+    /// The state store, when one is configured.
+    pub fn store(&self) -> Option<&crate::store::Store> {
+        self.store.as_ref()
+    }
+
     /// For `/readyz`: whether the store answers, when a loaded policy records uses (`None` when none does).
     pub async fn store_ready(&self) -> Option<bool> {
         let policies = self.policies();

@@ -3,6 +3,7 @@
 pub mod exchange;
 pub mod keys;
 pub mod policy;
+pub mod revoke;
 pub mod serve;
 pub mod state;
 pub mod verify;

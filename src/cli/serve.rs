@@ -23,7 +23,7 @@ pub async fn serve(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ExitCod
     if mode == Mode::Dev {
         tracing::warn!(config = %path.display(), "DEV MODE: ephemeral keys and an embedded CI issuer that mints tokens for anyone. Never use this in production.");
     }
-    let mut app = App::build(&config, mode, Arc::new(SystemClock))?;
+    let mut app = App::build(&config, mode, Arc::new(SystemClock)).await?;
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let admin = config.admin_listen;

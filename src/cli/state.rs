@@ -9,15 +9,15 @@ use tollgate::store::Store;
 
 pub async fn migrate(config: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config, &process_env)?;
-    let store = Store::open(&config.state)?;
+    let store = Store::open(&config.state).await?;
     let version = store.check().await?;
     println!("{}: schema version {version} (up to date)", store.describe());
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn check(config: &Path) -> anyhow::Result<ExitCode> {
+pub async fn check(config: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config, &process_env)?;
-    let (current, latest) = Store::inspect(&config.state)?;
+    let (current, latest) = Store::inspect(&config.state).await?;
     if current < latest {
         println!("state store: schema version {current}, this build needs {latest}: run `tollgate state migrate`");
         return Ok(ExitCode::FAILURE);

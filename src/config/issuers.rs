@@ -1,13 +1,13 @@
 //! Trusted-issuer entries of the config: `RawIssuer` -> `IssuerConfig` (profiles, templates, key sources,
-//! algorithms), duplicate detection, and what policy loading needs to know of each issuer (`KnownIssuer`).
+//! algorithms), duplicate detection, what policy loading needs to know of each issuer (`KnownIssuer`), and the `jwks:` cache settings.
 
 use std::path::Path;
 
 use serde::Deserialize;
 
 use crate::issuers::{
-    IssuerConfig, IssuerMatcher, IssuerTemplate, KeysConfig, Network, PlaceholderRule, Profile, ProfileIssuer,
-    TenancySetting, known_alg, parse_allowed, reaches_allowed_host,
+    IssuerConfig, IssuerMatcher, IssuerTemplate, JwksSettings, KeysConfig, Network, PlaceholderRule, Profile,
+    ProfileIssuer, TenancySetting, known_alg, parse_allowed, reaches_allowed_host,
 };
 use crate::policy::KnownIssuer;
 
@@ -205,4 +205,45 @@ fn issuer_matcher(raw: &RawIssuer, profile: Option<Profile>) -> Result<IssuerMat
     let parsed = IssuerTemplate::parse(&template, rule).map_err(|e| ("issuer_template", e))?;
     parse_allowed(&parsed.render("x")).map_err(|e| ("issuer_template", e.to_string()))?;
     Ok(IssuerMatcher::Template(parsed))
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawJwks {
+    refresh_min_seconds: Option<u32>,
+    refresh_max_seconds: Option<u32>,
+    unknown_kid_cooldown_seconds: Option<u32>,
+    max_staleness_seconds: Option<u32>,
+    retry_seconds: Option<u32>,
+    fetch_timeout_seconds: Option<u32>,
+    max_response_bytes: Option<u32>,
+}
+
+pub(super) fn jwks_settings(raw: &RawJwks) -> Result<JwksSettings, String> {
+    let defaults = JwksSettings::default();
+    let secs = |value: Option<u32>, default: i64| value.map_or(default, i64::from);
+    let settings = JwksSettings {
+        refresh_min_secs: secs(raw.refresh_min_seconds, defaults.refresh_min_secs),
+        refresh_max_secs: secs(raw.refresh_max_seconds, defaults.refresh_max_secs),
+        unknown_kid_cooldown_secs: secs(raw.unknown_kid_cooldown_seconds, defaults.unknown_kid_cooldown_secs),
+        max_staleness_secs: secs(raw.max_staleness_seconds, defaults.max_staleness_secs),
+        retry_secs: secs(raw.retry_seconds, defaults.retry_secs),
+        fetch_timeout_secs: raw.fetch_timeout_seconds.map_or(defaults.fetch_timeout_secs, u64::from),
+        max_response_bytes: raw.max_response_bytes.map_or(defaults.max_response_bytes, |b| b as usize),
+    };
+    if settings.refresh_min_secs < 1 || settings.refresh_min_secs > settings.refresh_max_secs {
+        return Err("refresh_min_seconds must be at least 1 and at most refresh_max_seconds".into());
+    }
+    if settings.unknown_kid_cooldown_secs < 10 || settings.retry_secs < 1 {
+        return Err("unknown_kid_cooldown_seconds must be at least 10 and retry_seconds at least 1".into());
+    }
+    if settings.max_staleness_secs < settings.refresh_max_secs {
+        return Err("max_staleness_seconds must be at least refresh_max_seconds".into());
+    }
+    if !(1..=60).contains(&settings.fetch_timeout_secs)
+        || !(1024..=4 * 1024 * 1024).contains(&settings.max_response_bytes)
+    {
+        return Err("fetch_timeout_seconds must be 1..60 and max_response_bytes 1024..4194304".into());
+    }
+    Ok(settings)
 }

@@ -138,6 +138,19 @@ impl Minter {
         json!({ "keys": keys })
     }
 
+    /// The algorithms of the keys published at `now` (to verify our own tokens).
+    pub fn published_algorithms(&self, now: UnixTime) -> Vec<jsonwebtoken::Algorithm> {
+        let ring = self.ring.load();
+        let mut algorithms = Vec::new();
+        for (key, _) in self.published(&ring, now) {
+            let alg = key.alg().to_jsonwebtoken();
+            if !algorithms.contains(&alg) {
+                algorithms.push(alg);
+            }
+        }
+        algorithms
+    }
+
     /// The published keys and their states at `now`.
     pub fn key_states(&self, now: UnixTime) -> Vec<KeyState> {
         let ring = self.ring.load();

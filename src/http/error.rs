@@ -109,9 +109,10 @@ impl From<BrokerError> for ApiError {
             BrokerError::Replayed { .. } | BrokerError::JtiRequired { .. } => {
                 Self::new(StatusCode::UNAUTHORIZED, "invalid_token", error.to_string())
             }
-            BrokerError::StateUnavailable { .. } => {
+            BrokerError::StateUnavailable { .. } | BrokerError::RevocationsUnavailable { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", error.to_string())
             }
+            BrokerError::Revoked { .. } => Self::new(StatusCode::FORBIDDEN, "access_denied", error.to_string()),
             BrokerError::UnknownRole(_)
             | BrokerError::IssuerNotTrustedByRole { .. }
             | BrokerError::AudienceNotAcceptedByRole(_)

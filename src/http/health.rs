@@ -1,6 +1,6 @@
 //! `/healthz` (the process answers) and `/readyz` (policies and signing key loaded, every fixed issuer's keys
-//! fetched and younger than the maximum staleness, and the state store answering when a policy needs it). Public: issuer names and booleans only; fetch errors and
-//! URLs go to the log.
+//! fetched and younger than the maximum staleness, the state store answering when a policy needs it, and the
+//! revocation view fresh). Public: issuer names and booleans only; fetch errors and URLs go to the log.
 
 use std::sync::Arc;
 
@@ -19,6 +19,9 @@ pub struct Readiness {
     /// Whether the state store answers; absent when no loaded policy records uses.
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<bool>,
+    /// Whether the revocation view is fresh enough to decide (when revocations are kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revocations: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -52,7 +55,9 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Rea
         .collect();
     let policies = state.broker.policies().len();
     let state_ready = state.broker.store_ready().await;
-    let ready = policies > 0 && issuers.iter().all(|i| i.ready) && state_ready != Some(false);
+    let revocations = state.broker.revocations().map(|view| view.is_fresh(now));
+    let ready =
+        policies > 0 && issuers.iter().all(|i| i.ready) && state_ready != Some(false) && revocations != Some(false);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(Readiness { ready, policies, issuers, state: state_ready }))
+    (status, Json(Readiness { ready, policies, issuers, state: state_ready, revocations }))
 }

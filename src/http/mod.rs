@@ -14,6 +14,7 @@ mod formats;
 #[doc(hidden)]
 pub mod fuzzing;
 mod health;
+mod introspect;
 pub mod limits;
 mod metrics;
 mod serve;
@@ -51,6 +52,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", post(sts_query::handle))
         .route("/sts", post(sts_query::handle))
         .route("/token", post(token_exchange::token))
+        .route("/introspect", post(introspect::introspect))
         .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
         .route("/.well-known/jwks.json", get(discovery::jwks))
         .route("/healthz", get(health::healthz))

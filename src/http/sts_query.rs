@@ -196,10 +196,15 @@ fn broker_fault(error: BrokerError) -> StsFault {
         BrokerError::Replayed { .. } | BrokerError::JtiRequired { .. } => {
             StsFault::new(StatusCode::BAD_REQUEST, "InvalidIdentityToken", error.to_string())
         }
-        BrokerError::StateUnavailable { .. } => StsFault::new(
+        BrokerError::StateUnavailable { .. } | BrokerError::RevocationsUnavailable { .. } => StsFault::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "ServiceUnavailable",
-            "the single-use record is unavailable; try again",
+            "the state store is unavailable; try again",
+        ),
+        BrokerError::Revoked { .. } => StsFault::new(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Not authorized to perform sts:AssumeRoleWithWebIdentity: the token's identity or credential was revoked",
         ),
         BrokerError::Upstream(upstream) => upstream_fault(upstream),
         BrokerError::Mint(_) => StsFault::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", "internal error"),

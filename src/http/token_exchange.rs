@@ -150,7 +150,7 @@ fn oauth_error(error: BrokerError) -> OAuthError {
         BrokerError::Verify(_) | BrokerError::Replayed { .. } | BrokerError::JtiRequired { .. } => {
             OAuthError::new("invalid_grant", text)
         }
-        BrokerError::StateUnavailable { .. } => {
+        BrokerError::StateUnavailable { .. } | BrokerError::RevocationsUnavailable { .. } => {
             let status = StatusCode::SERVICE_UNAVAILABLE;
             OAuthError { status, code: "temporarily_unavailable", description: text, retry_after_secs: Some(5) }
         }
@@ -165,9 +165,10 @@ fn oauth_error(error: BrokerError) -> OAuthError {
         BrokerError::AudienceNotGranted { .. } | BrokerError::GrantMismatch { .. } => {
             OAuthError::new("invalid_target", text)
         }
-        BrokerError::Denied { .. } | BrokerError::AccessDenied { .. } | BrokerError::Render { .. } => {
-            OAuthError::new("unauthorized_client", text)
-        }
+        BrokerError::Denied { .. }
+        | BrokerError::AccessDenied { .. }
+        | BrokerError::Render { .. }
+        | BrokerError::Revoked { .. } => OAuthError::new("unauthorized_client", text),
         BrokerError::Mint(_) | BrokerError::Upstream(_) => {
             tracing::error!(error = ?text, "Token exchange failed on our side.");
             OAuthError {

@@ -1,4 +1,5 @@
-//! Scrape time: reads the state other modules keep (issuer key caches, policy reload counters, the key ring) into
+//! Scrape time: reads the state other modules keep (issuer key caches, policy reload counters, the key ring, the
+//! store's pool, the revocation view) into
 //! the gauges and counters of `Metrics`, then renders the registry. Labels stay configured names: key caches are
 //! summed per configured issuer name, never labelled by URL.
 
@@ -7,7 +8,7 @@ use std::sync::{Arc, PoisonError};
 
 use prometheus::IntCounterVec;
 
-use super::{KEY_STATES, Metrics, MetricsError, RESULTS};
+use super::{KEY_STATES, Metrics, MetricsError, POOL_STATES, RESULTS};
 use crate::broker::Broker;
 use crate::clock::UnixTime;
 use crate::issuers::Issuers;
@@ -52,6 +53,7 @@ impl Exporter {
         self.refresh_issuers(self.broker.clock().now());
         self.refresh_policies();
         self.refresh_signing_keys();
+        self.refresh_state();
         self.metrics.encode()
     }
 
@@ -103,6 +105,25 @@ impl Exporter {
             if let Ok(gauge) = info.get_metric_with_label_values(&[key.kid.as_str(), key.alg, state]) {
                 gauge.set(1);
             }
+        }
+    }
+}
+
+impl Exporter {
+    /// The store's pool and the revocation view's age and size.
+    fn refresh_state(&self) {
+        let m = &self.metrics;
+        if let Some(pool) = self.broker.store().and_then(crate::store::Store::pool_status) {
+            let [max, open, in_use] = POOL_STATES;
+            for (state, value) in [(max, pool.max), (open, pool.open), (in_use, pool.in_use)] {
+                if let Ok(gauge) = m.store_pool.get_metric_with_label_values(&[state]) {
+                    gauge.set(i64::try_from(value).unwrap_or(i64::MAX));
+                }
+            }
+        }
+        if let Some(view) = self.broker.revocations() {
+            m.revocations_age.set(view.age_secs(self.broker.clock().now()));
+            m.revocations_live.set(i64::try_from(view.len()).unwrap_or(i64::MAX));
         }
     }
 }

@@ -38,6 +38,10 @@ pub const STS_REQUESTS_TOTAL: &str = "tollgate_sts_requests_total";
 pub const STS_DURATION_SECONDS: &str = "tollgate_sts_duration_seconds";
 pub const STORE_OPERATIONS_TOTAL: &str = "tollgate_store_operations_total";
 pub const STORE_DURATION_SECONDS: &str = "tollgate_store_duration_seconds";
+pub const STORE_POOL_CONNECTIONS: &str = "tollgate_store_pool_connections";
+pub const REVOCATIONS_VIEW_AGE_SECONDS: &str = "tollgate_revocations_view_age_seconds";
+pub const REVOCATIONS_LIVE: &str = "tollgate_revocations_live";
+pub const INTROSPECTIONS_TOTAL: &str = "tollgate_introspections_total";
 pub const SIGNING_KEY_INFO: &str = "tollgate_signing_key_info";
 pub const BUILD_INFO: &str = "tollgate_build_info";
 pub const HTTP_REQUESTS_TOTAL: &str = "tollgate_http_requests_total";
@@ -69,6 +73,10 @@ pub const STS_RESULTS: [&str; 10] = [
 pub const HTTP_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
 /// `state` of a signing key.
 pub const KEY_STATES: [&str; 2] = ["active", "previous"];
+/// `tollgate_store_pool_connections{state}`: the pool's bound, its open connections, those in use.
+pub const POOL_STATES: [&str; 3] = ["max", "open", "in_use"];
+/// `tollgate_introspections_total{result}`.
+pub const INTROSPECTION_RESULTS: [&str; 4] = ["active", "inactive", "unauthenticated", "unavailable"];
 
 /// Exchanges are sub-millisecond unless a key fetch or an STS call is on the path (deadlines up to 10 s).
 pub const EXCHANGE_BUCKETS: [f64; 16] =
@@ -107,6 +115,10 @@ pub struct Metrics {
     policies_loaded: IntGauge,
     policy_last_reload: IntGauge,
     signing_key_info: IntGaugeVec,
+    store_pool: IntGaugeVec,
+    revocations_age: IntGauge,
+    revocations_live: IntGauge,
+    introspections: IntCounterVec,
     /// One scrape at a time refreshes the values above.
     scrape: Mutex<()>,
 }
@@ -183,6 +195,19 @@ impl Metrics {
                 r,
                 gauges(SIGNING_KEY_INFO, "Published signing keys (value 1).", &["kid", "alg", "state"])?,
             )?,
+            store_pool: register(
+                r,
+                gauges(STORE_POOL_CONNECTIONS, "State store connections (PostgreSQL pool).", &["state"])?,
+            )?,
+            revocations_age: register(
+                r,
+                IntGauge::new(REVOCATIONS_VIEW_AGE_SECONDS, "Seconds since the revocation view was last loaded.")?,
+            )?,
+            revocations_live: register(r, IntGauge::new(REVOCATIONS_LIVE, "Revocations in force in the view.")?)?,
+            introspections: register(
+                r,
+                counters(INTROSPECTIONS_TOTAL, "POST /introspect answers by result.", &["result"])?,
+            )?,
             scrape: Mutex::new(()),
             issuers,
             registry: registry.clone(),
@@ -205,6 +230,13 @@ impl Metrics {
     }
 
     /// The registry's current content in the Prometheus text format (`TEXT_FORMAT`).
+    /// Counts one `POST /introspect` answer (`result` from [`INTROSPECTION_RESULTS`]).
+    pub fn record_introspection(&self, result: &'static str) {
+        if let Ok(counter) = self.introspections.get_metric_with_label_values(&[result]) {
+            counter.inc();
+        }
+    }
+
     pub fn encode(&self) -> Result<String, MetricsError> {
         let mut buffer = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut buffer)?;
@@ -232,6 +264,9 @@ impl Metrics {
             for result in ["ok", "error"] {
                 let _ = self.store_operations.get_metric_with_label_values(&[op.as_str(), result]);
             }
+        }
+        for result in INTROSPECTION_RESULTS {
+            let _ = self.introspections.get_metric_with_label_values(&[result]);
         }
         for result in RESULTS {
             let _ = self.policy_reloads.get_metric_with_label_values(&[result]);

@@ -65,6 +65,7 @@ pub use lint::Lint;
 pub use replay::{OnStoreError, ReplayRule, SingleUse};
 pub use template::RenderError;
 pub use trace::{AudienceTrace, ClaimDisplay, ConditionTrace, HIDDEN, StatementTrace, Trace, TracedValue};
+pub use wildcard::Pattern;
 
 /// Every loaded policy, by role and by the role ARN of its aws grant, and the linter's warnings on them. Lookup
 /// cost does not depend on the number of roles.

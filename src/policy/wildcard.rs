@@ -8,7 +8,7 @@
 
 /// A compiled `StringLike` pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Pattern {
+pub struct Pattern {
     /// The pattern split on `*`. One segment means the pattern has no `*`.
     segments: Vec<Segment>,
 }
@@ -39,15 +39,14 @@ pub(super) struct PatternBuilder {
 
 impl Pattern {
     /// Compiles `pattern`; every string is a valid pattern.
-    #[cfg(test)]
-    pub(super) fn new(pattern: &str) -> Pattern {
+    pub fn new(pattern: &str) -> Pattern {
         let mut builder = PatternBuilder::default();
         builder.push_pattern(pattern);
         builder.finish()
     }
 
     /// True iff the whole of `text` matches the pattern.
-    pub(super) fn matches(&self, text: &str) -> bool {
+    pub fn matches(&self, text: &str) -> bool {
         let Some((first, rest)) = self.segments.split_first() else {
             return text.is_empty();
         };

@@ -1,21 +1,74 @@
-//! The schema, as numbered migrations applied in order and recorded in `schema_migrations`. A migration is
-//! never edited once released: a change is a new number. Record tables carry their key-namespace version in
-//! their name (`used_jti_v1`): a new way of forming keys gets a new table, never a reinterpretation.
+//! The schema, as numbered migrations applied in order and recorded in `schema_migrations`, one list per
+//! backend with the same numbers (the column types differ). A migration is never edited once released: a change
+//! is a new number. Record tables carry their key-namespace version in their name (`used_jti_v1`): a new way of
+//! forming keys gets a new table, never a reinterpretation.
 
-/// `(version, SQL)`, in order.
-pub(super) const MIGRATIONS: &[(u32, &str)] = &[(
-    1,
-    "CREATE TABLE used_jti_v1 (
-        issuer TEXT NOT NULL,
-        jti TEXT NOT NULL,
-        scope TEXT NOT NULL,
-        expires_at INTEGER NOT NULL,
-        PRIMARY KEY (issuer, jti, scope)
-    );
-    CREATE INDEX used_jti_v1_expires_at ON used_jti_v1 (expires_at);",
-)];
+/// SQLite: `(version, SQL)`, in order.
+pub(super) const SQLITE: &[(u32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE used_jti_v1 (
+            issuer TEXT NOT NULL,
+            jti TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            expires_at INTEGER NOT NULL,
+            PRIMARY KEY (issuer, jti, scope)
+        );
+        CREATE INDEX used_jti_v1_expires_at ON used_jti_v1 (expires_at);",
+    ),
+    (
+        2,
+        "CREATE TABLE revocation_v1 (
+            id TEXT PRIMARY KEY,
+            target TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            author TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        );
+        CREATE INDEX revocation_v1_expires_at ON revocation_v1 (expires_at);",
+    ),
+];
 
-/// The newest schema version this build knows.
+/// PostgreSQL: the same versions.
+pub(super) const POSTGRES: &[(u32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE used_jti_v1 (
+            issuer TEXT NOT NULL,
+            jti TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            PRIMARY KEY (issuer, jti, scope)
+        );
+        CREATE INDEX used_jti_v1_expires_at ON used_jti_v1 (expires_at);",
+    ),
+    (
+        2,
+        "CREATE TABLE revocation_v1 (
+            id TEXT PRIMARY KEY,
+            target TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            author TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL
+        );
+        CREATE INDEX revocation_v1_expires_at ON revocation_v1 (expires_at);",
+    ),
+];
+
+/// The newest schema version this build knows (both lists end at it).
 pub(super) fn latest() -> u32 {
-    MIGRATIONS.last().map_or(0, |(version, _)| *version)
+    SQLITE.last().map_or(0, |(version, _)| *version)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn both_backends_know_the_same_versions_in_order() {
+        let versions = |list: &[(u32, &str)]| list.iter().map(|(v, _)| *v).collect::<Vec<_>>();
+        assert_eq!(versions(super::SQLITE), versions(super::POSTGRES));
+        assert!(versions(super::SQLITE).windows(2).all(|pair| pair.first() < pair.get(1)));
+        assert_eq!(super::latest(), 2);
+    }
 }

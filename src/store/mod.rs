@@ -1,27 +1,27 @@
 //! Durable state behind one narrow interface, in the domain's words: claim a token's `jti` until a time (replay
-//! protection), and purge what expired. The backend is chosen in config (`state:`); today the embedded one,
-//! SQLite (`sqlite.rs`), one file, durable across restarts. No SQL lives outside this module; migrations are
-//! versioned (`migrations.rs`) and table names carry a key-namespace version, so an upgrade that changed how
-//! keys are formed could never read old records as absent (and so reopen replays).
+//! protection), record and list revocations, and purge what expired. The backend is chosen in config
+//! (`state:`): the embedded one, SQLite (`sqlite.rs`), one file, durable across restarts; or PostgreSQL
+//! (`postgres.rs`), shared by every replica. No SQL lives outside this module; migrations are versioned
+//! (`migrations.rs`) and table names carry a key-namespace version, so an upgrade that changed how keys are
+//! formed could never read old records as absent (and so reopen replays).
 //!
-//! Every call is bounded (a busy timeout, one connection serialised per process) and runs off the async
-//! runtime's threads. Time comes in as a parameter.
+//! Every call is bounded (busy, acquire and statement timeouts) and never blocks the async runtime's threads.
+//! Time comes in as a parameter.
 
+mod config;
 mod migrations;
+mod postgres;
 mod sqlite;
 
-use std::path::PathBuf;
+pub use config::{PostgresConfig, StateConfig};
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::clock::{Stopwatch, UnixTime};
+use tokio::sync::Notify;
 
-/// Where state lives (config `state:`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StateConfig {
-    /// One SQLite file (WAL, `synchronous=FULL`).
-    Sqlite { path: PathBuf },
-}
+use crate::clock::{Stopwatch, UnixTime};
+use crate::revocation::Revocation;
 
 /// Why the store could not answer. Callers fail closed unless a policy says otherwise.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +32,8 @@ pub enum StoreError {
     Migration(String),
     #[error("the state store is unavailable: {0}")]
     Unavailable(String),
+    #[error("a stored record is unreadable: {0}")]
+    Corrupt(String),
 }
 
 /// Which use of a token a claim is for: `(issuer, jti, scope)`, where the scope names the role (`role:NAME`) or
@@ -56,16 +58,29 @@ pub enum Claim {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreOp {
     ClaimJti,
+    ReleaseJti,
+    AddRevocation,
+    ListRevocations,
     Purge,
     Check,
 }
 
 impl StoreOp {
-    pub const ALL: [StoreOp; 3] = [StoreOp::ClaimJti, StoreOp::Purge, StoreOp::Check];
+    pub const ALL: [StoreOp; 6] = [
+        StoreOp::ClaimJti,
+        StoreOp::ReleaseJti,
+        StoreOp::AddRevocation,
+        StoreOp::ListRevocations,
+        StoreOp::Purge,
+        StoreOp::Check,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             StoreOp::ClaimJti => "claim_jti",
+            StoreOp::ReleaseJti => "release_jti",
+            StoreOp::AddRevocation => "add_revocation",
+            StoreOp::ListRevocations => "list_revocations",
             StoreOp::Purge => "purge",
             StoreOp::Check => "check",
         }
@@ -77,24 +92,54 @@ pub trait StoreObserver: Send + Sync {
     fn observe_store(&self, op: StoreOp, ok: bool, elapsed: Duration);
 }
 
+/// How many connections a pooled backend holds, for the pool gauge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStatus {
+    pub max: usize,
+    pub open: usize,
+    pub in_use: usize,
+}
+
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(Box<postgres::PgStore>),
+}
+
+/// Calls the same method on whichever backend is configured.
+macro_rules! dispatch {
+    ($self:ident, $store:ident => $call:expr) => {
+        match &*$self.backend {
+            Backend::Sqlite($store) => $call.await,
+            Backend::Postgres($store) => $call.await,
+        }
+    };
+}
+
 /// The state store (cheap to clone).
 #[derive(Clone)]
 pub struct Store {
-    backend: Arc<sqlite::SqliteStore>,
+    backend: Arc<Backend>,
     describe: String,
     observer: Option<Arc<dyn StoreObserver>>,
 }
 
 impl Store {
-    /// Opens the store and applies pending migrations (at start; it blocks).
-    pub fn open(config: &StateConfig) -> Result<Store, StoreError> {
-        match config {
+    /// Opens the store and applies pending migrations (at start).
+    pub async fn open(config: &StateConfig) -> Result<Store, StoreError> {
+        let (backend, describe) = match config {
             StateConfig::Sqlite { path } => {
-                let backend = sqlite::SqliteStore::open(path)?;
+                let path = path.clone();
                 let describe = format!("sqlite at {}", path.display());
-                Ok(Store { backend: Arc::new(backend), describe, observer: None })
+                let opened = tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(&path)).await;
+                let store = opened.map_err(|e| StoreError::Unavailable(e.to_string()))??;
+                (Backend::Sqlite(store), describe)
             }
-        }
+            StateConfig::Postgres(config) => (
+                Backend::Postgres(Box::new(postgres::PgStore::open(config).await?)),
+                format!("postgres at {}", config.describe()),
+            ),
+        };
+        Ok(Store { backend: Arc::new(backend), describe, observer: None })
     }
 
     /// Reports every call to `observer` (metrics).
@@ -105,10 +150,12 @@ impl Store {
 
     /// The schema version an existing store is at, and the one this build knows, without migrating anything
     /// (`tollgate state check`). A store that does not exist yet is at 0.
-    pub fn inspect(config: &StateConfig) -> Result<(u32, u32), StoreError> {
-        match config {
-            StateConfig::Sqlite { path } => Ok((sqlite::schema_version(path)?, migrations::latest())),
-        }
+    pub async fn inspect(config: &StateConfig) -> Result<(u32, u32), StoreError> {
+        let current = match config {
+            StateConfig::Sqlite { path } => sqlite::schema_version(path)?,
+            StateConfig::Postgres(config) => postgres::schema_version(config).await?,
+        };
+        Ok((current, migrations::latest()))
     }
 
     /// What the store is, for the start-up log line (no secret in it).
@@ -116,13 +163,63 @@ impl Store {
         &self.describe
     }
 
+    /// The connection pool's state (PostgreSQL); `None` for the embedded store.
+    pub fn pool_status(&self) -> Option<PoolStatus> {
+        match &*self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(store) => Some(store.pool_status()),
+        }
+    }
+
     /// Records the first use of `key`, kept until `until`; tells whether an unexpired record existed. Atomic:
-    /// of any number of concurrent claims of one key, exactly one gets `First`.
+    /// of any number of concurrent claims of one key, on one replica or several, exactly one gets `First`.
     pub async fn claim_jti(&self, key: JtiKey<'_>, until: UnixTime, now: UnixTime) -> Result<Claim, StoreError> {
         let stopwatch = Stopwatch::start();
-        let result = self.backend.claim_jti(key, until, now).await;
+        let result = dispatch!(self, store => store.claim_jti(key, until, now));
         self.observed(StoreOp::ClaimJti, result.is_ok(), &stopwatch);
         result
+    }
+
+    /// Moves an existing claim's expiry to `until` (a pending claim promoted once the exchange succeeded).
+    pub async fn extend_jti(&self, key: JtiKey<'_>, until: UnixTime) -> Result<(), StoreError> {
+        let stopwatch = Stopwatch::start();
+        let result = dispatch!(self, store => store.extend_jti(key, until));
+        self.observed(StoreOp::ClaimJti, result.is_ok(), &stopwatch);
+        result
+    }
+
+    /// Forgets a claim (a pending claim whose exchange failed), so the token may be tried again.
+    pub async fn release_jti(&self, key: JtiKey<'_>) -> Result<(), StoreError> {
+        let stopwatch = Stopwatch::start();
+        let result = dispatch!(self, store => store.release_jti(key));
+        self.observed(StoreOp::ReleaseJti, result.is_ok(), &stopwatch);
+        result
+    }
+
+    /// Records a revocation (durably, before returning) and tells every replica listening.
+    pub async fn add_revocation(&self, revocation: &Revocation) -> Result<(), StoreError> {
+        let stopwatch = Stopwatch::start();
+        let result = dispatch!(self, store => store.add_revocation(revocation));
+        self.observed(StoreOp::AddRevocation, result.is_ok(), &stopwatch);
+        result
+    }
+
+    /// Every revocation still in force at `now`, oldest first, at most `limit`.
+    pub async fn list_revocations(&self, now: UnixTime, limit: u32) -> Result<Vec<Revocation>, StoreError> {
+        let stopwatch = Stopwatch::start();
+        let result = dispatch!(self, store => store.list_revocations(now, limit));
+        self.observed(StoreOp::ListRevocations, result.is_ok(), &stopwatch);
+        result
+    }
+
+    /// Wakes `changed` whenever another process recorded a revocation, for as long as it runs (PostgreSQL
+    /// `LISTEN`, reconnecting after a failure). The embedded store has no such signal: it returns at once and
+    /// the caller's poll is what notices.
+    pub async fn watch_revocations(&self, changed: Arc<Notify>) {
+        match &*self.backend {
+            Backend::Sqlite(_) => {}
+            Backend::Postgres(store) => store.watch_revocations(changed).await,
+        }
     }
 
     /// Deletes expired records, `batch` at a time until none is left; returns how many went.
@@ -137,10 +234,10 @@ impl Store {
         }
     }
 
-    /// Deletes at most `batch` expired records; returns how many went.
+    /// Deletes at most `batch` expired records of each kind; returns how many went.
     pub async fn purge_expired(&self, now: UnixTime, batch: u32) -> Result<u64, StoreError> {
         let stopwatch = Stopwatch::start();
-        let result = self.backend.purge_expired(now, batch).await;
+        let result = dispatch!(self, store => store.purge_expired(now, batch));
         self.observed(StoreOp::Purge, result.is_ok(), &stopwatch);
         result
     }
@@ -148,7 +245,7 @@ impl Store {
     /// A round trip to the store (readiness, `tollgate state check`); the schema version on success.
     pub async fn check(&self) -> Result<u32, StoreError> {
         let stopwatch = Stopwatch::start();
-        let result = self.backend.check().await;
+        let result = dispatch!(self, store => store.check());
         self.observed(StoreOp::Check, result.is_ok(), &stopwatch);
         result
     }
@@ -158,6 +255,20 @@ impl Store {
             observer.observe_store(op, ok, stopwatch.elapsed());
         }
     }
+}
+
+/// Turns a stored row back into a revocation.
+fn revocation_from_row(
+    id: String,
+    target: &str,
+    reason: String,
+    author: String,
+    created_at: i64,
+    expires_at: i64,
+) -> Result<Revocation, StoreError> {
+    let target = serde_json::from_str(target).map_err(|e| StoreError::Corrupt(format!("revocation {id}: {e}")))?;
+    let (created_at, expires_at) = (UnixTime::from_secs(created_at), UnixTime::from_secs(expires_at));
+    Ok(Revocation { id, target, reason, author, created_at, expires_at })
 }
 
 #[cfg(test)]

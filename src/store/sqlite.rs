@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
-use super::migrations::{MIGRATIONS, latest};
-use super::{Claim, JtiKey, StoreError};
+use super::migrations::{SQLITE as MIGRATIONS, latest};
+use super::{Claim, JtiKey, StoreError, revocation_from_row};
 use crate::clock::UnixTime;
+use crate::revocation::Revocation;
 
 /// How long a call waits for another process's lock before it fails (and the caller fails closed).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,13 +48,76 @@ impl SqliteStore {
         .await
     }
 
+    pub(super) async fn extend_jti(&self, key: JtiKey<'_>, until: UnixTime) -> Result<(), StoreError> {
+        let (issuer, jti, scope) = (key.issuer.to_owned(), key.jti.to_owned(), key.scope.to_owned());
+        self.call(move |connection| {
+            connection
+                .prepare_cached("UPDATE used_jti_v1 SET expires_at = ?4 WHERE issuer = ?1 AND jti = ?2 AND scope = ?3")?
+                .execute(params![issuer, jti, scope, until.as_secs()])
+                .map(drop)
+        })
+        .await
+    }
+
+    pub(super) async fn release_jti(&self, key: JtiKey<'_>) -> Result<(), StoreError> {
+        let (issuer, jti, scope) = (key.issuer.to_owned(), key.jti.to_owned(), key.scope.to_owned());
+        self.call(move |connection| {
+            connection
+                .prepare_cached("DELETE FROM used_jti_v1 WHERE issuer = ?1 AND jti = ?2 AND scope = ?3")?
+                .execute(params![issuer, jti, scope])
+                .map(drop)
+        })
+        .await
+    }
+
+    pub(super) async fn add_revocation(&self, revocation: &Revocation) -> Result<(), StoreError> {
+        let r = revocation.clone();
+        let target = r.target_json();
+        self.call(move |connection| {
+            connection
+                .execute(
+                    "INSERT INTO revocation_v1 (id, target, reason, author, created_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![r.id, target, r.reason, r.author, r.created_at.as_secs(), r.expires_at.as_secs()],
+                )
+                .map(drop)
+        })
+        .await
+    }
+
+    pub(super) async fn list_revocations(&self, now: UnixTime, limit: u32) -> Result<Vec<Revocation>, StoreError> {
+        type Row = (String, String, String, String, i64, i64);
+        let rows: Vec<Row> = self
+            .call(move |connection| {
+                let mut statement = connection.prepare_cached(
+                    "SELECT id, target, reason, author, created_at, expires_at FROM revocation_v1
+                     WHERE expires_at > ?1 ORDER BY created_at, id LIMIT ?2",
+                )?;
+                let rows = statement.query_map(params![now.as_secs(), limit], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+                })?;
+                rows.collect()
+            })
+            .await?;
+        rows.into_iter()
+            .map(|(id, target, reason, author, created, expires)| {
+                revocation_from_row(id, &target, reason, author, created, expires)
+            })
+            .collect()
+    }
+
     pub(super) async fn purge_expired(&self, now: UnixTime, batch: u32) -> Result<u64, StoreError> {
         self.call(move |connection| {
-            let deleted = connection.execute(
-                "DELETE FROM used_jti_v1 WHERE rowid IN
-                 (SELECT rowid FROM used_jti_v1 WHERE expires_at <= ?1 LIMIT ?2)",
-                params![now.as_secs(), batch],
-            )?;
+            let mut deleted = 0;
+            for table in ["used_jti_v1", "revocation_v1"] {
+                deleted += connection.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE rowid IN
+                         (SELECT rowid FROM {table} WHERE expires_at <= ?1 LIMIT ?2)"
+                    ),
+                    params![now.as_secs(), batch],
+                )?;
+            }
             Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
         })
         .await

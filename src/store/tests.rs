@@ -1,5 +1,6 @@
-//! The store's contract, as one suite any backend must pass (today SQLite): first use wins atomically, records
-//! outlive nothing less than asked, expired ones can be taken over and purged, and state survives a reopen.
+//! The embedded backend's own cases: two connections to one file race fairly, state survives a reopen, and a
+//! file that cannot be opened is an error. The contract every backend keeps is in `tests/it/store.rs`, run
+//! against SQLite and a real PostgreSQL.
 
 use super::*;
 
@@ -13,41 +14,14 @@ fn key<'a>(jti: &'a str, scope: &'a str) -> JtiKey<'a> {
     JtiKey { issuer: "https://ci.example", jti, scope }
 }
 
-fn sqlite(dir: &tempfile::TempDir) -> Store {
-    Store::open(&StateConfig::Sqlite { path: dir.path().join("state.db") }).unwrap()
-}
-
-/// The contract, against any store.
-async fn contract(store: &Store) {
-    assert_eq!(store.claim_jti(key("a", "role:x"), at(300), at(0)).await.unwrap(), Claim::First);
-    assert_eq!(store.claim_jti(key("a", "role:x"), at(300), at(1)).await.unwrap(), Claim::AlreadyUsed);
-    assert_eq!(store.claim_jti(key("a", "role:y"), at(300), at(1)).await.unwrap(), Claim::First, "other scope");
-    let other_issuer = JtiKey { issuer: "https://other.example", jti: "a", scope: "role:x" };
-    assert_eq!(store.claim_jti(other_issuer, at(300), at(1)).await.unwrap(), Claim::First, "other issuer");
-    // Until its time the record holds; after it, the key can be claimed again (a token cannot verify by then).
-    assert_eq!(store.claim_jti(key("a", "role:x"), at(900), at(299)).await.unwrap(), Claim::AlreadyUsed);
-    assert_eq!(store.claim_jti(key("a", "role:x"), at(900), at(300)).await.unwrap(), Claim::First);
-    // Purge removes only what expired, in batches.
-    for n in 0..5 {
-        store.claim_jti(key(&format!("old-{n}"), "any"), at(10), at(0)).await.unwrap();
-    }
-    assert_eq!(store.purge_expired(at(11), 3).await.unwrap(), 3);
-    assert_eq!(store.purge_expired(at(11), 3).await.unwrap(), 2);
-    assert_eq!(store.purge_expired(at(11), 3).await.unwrap(), 0);
-    assert_eq!(store.claim_jti(key("a", "role:x"), at(900), at(500)).await.unwrap(), Claim::AlreadyUsed);
-    assert_eq!(store.check().await.unwrap(), super::migrations::latest());
-}
-
-#[tokio::test]
-async fn sqlite_keeps_the_contract() {
-    let dir = tempfile::tempdir().unwrap();
-    contract(&sqlite(&dir)).await;
+async fn sqlite(dir: &tempfile::TempDir) -> Store {
+    Store::open(&StateConfig::Sqlite { path: dir.path().join("state.db") }).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_claims_of_one_key_give_exactly_one_first_use() {
     let dir = tempfile::tempdir().unwrap();
-    let stores = [sqlite(&dir), sqlite(&dir)];
+    let stores = [sqlite(&dir).await, sqlite(&dir).await];
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..40 {
         let store = stores[n % 2].clone();
@@ -63,10 +37,10 @@ async fn concurrent_claims_of_one_key_give_exactly_one_first_use() {
 #[tokio::test]
 async fn claims_survive_a_reopen_and_migrations_are_idempotent() {
     let dir = tempfile::tempdir().unwrap();
-    let store = sqlite(&dir);
+    let store = sqlite(&dir).await;
     assert_eq!(store.claim_jti(key("kept", "any"), at(300), at(0)).await.unwrap(), Claim::First);
     drop(store);
-    let reopened = sqlite(&dir);
+    let reopened = sqlite(&dir).await;
     assert_eq!(reopened.claim_jti(key("kept", "any"), at(300), at(1)).await.unwrap(), Claim::AlreadyUsed);
     assert_eq!(reopened.check().await.unwrap(), super::migrations::latest());
 }
@@ -75,9 +49,9 @@ async fn claims_survive_a_reopen_and_migrations_are_idempotent() {
 async fn an_unopenable_store_is_an_error_not_an_empty_one() {
     let dir = tempfile::tempdir().unwrap();
     let missing = StateConfig::Sqlite { path: dir.path().join("no/such/folder/state.db") };
-    let error = Store::open(&missing).err().unwrap();
+    let error = Store::open(&missing).await.err().unwrap();
     assert!(error.to_string().contains("no/such/folder"), "{error}");
     let garbage = dir.path().join("garbage.db");
     std::fs::write(&garbage, vec![b'x'; 4096]).unwrap();
-    assert!(Store::open(&StateConfig::Sqlite { path: garbage }).is_err());
+    assert!(Store::open(&StateConfig::Sqlite { path: garbage }).await.is_err());
 }

@@ -37,6 +37,8 @@ pub struct VerifiedToken {
     exp: UnixTime,
     iat: UnixTime,
     jti: Option<String>,
+    /// The header's `kid`, when it named one (it selected the key that verified the signature).
+    kid: Option<String>,
     /// Who can mint tokens from the issuer, and the template value of its `iss` (for [`Self::tenant`]).
     tenancy: Option<Arc<Tenancy>>,
     template_value: Option<String>,
@@ -63,6 +65,16 @@ impl VerifiedToken {
     pub fn iat(&self) -> UnixTime {
         self.iat
     }
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// Records the `kid` the signature was verified with.
+    pub(super) fn with_kid(mut self, kid: Option<String>) -> Self {
+        self.kid = kid;
+        self
+    }
+
     pub fn jti(&self) -> Option<&str> {
         self.jti.as_deref()
     }
@@ -130,6 +142,7 @@ pub fn check(claims: Map<String, Value>, rules: &ClaimRules<'_>, now: UnixTime) 
         exp,
         iat,
         jti,
+        kid: None,
         tenancy: None,
         template_value: None,
         claims,

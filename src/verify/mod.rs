@@ -114,7 +114,7 @@ impl Verifier {
             max_lifetime_secs: issuer.max_lifetime_secs,
             placeholder: placeholder_claim.zip(selected.template_value()),
         };
-        let verified = claims::check(untrusted, &rules, now)?;
+        let verified = claims::check(untrusted, &rules, now)?.with_kid(jws.header.kid.clone());
         let (tenancy, template_value) = selected.into_tenancy();
         Ok(verified.with_tenancy(tenancy, template_value))
     }
@@ -138,7 +138,7 @@ pub fn verify_with_keys(
         KeyMatch::KidRequired => return Err(KeyError::KidRequired.into()),
     };
     check_signature(&jws, &key, alg)?;
-    claims::check(payload_object(&jws.payload)?, rules, now)
+    Ok(claims::check(payload_object(&jws.payload)?, rules, now)?.with_kid(jws.header.kid.clone()))
 }
 
 /// Checks only the header and signature of a compact JWS (Wycheproof vectors): returns the payload bytes.

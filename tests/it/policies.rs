@@ -42,12 +42,12 @@ async fn a_policy_on_a_shared_issuer_must_pin_the_tenant() {
     );
     let config = Config::parse(&yaml, &dir.path().join("t.yaml"), &|_| None).unwrap();
     let clock = Arc::new(FixedClock::new(UnixTime::from_secs(NOW)));
-    let error = App::build(&config, Mode::Dev, clock.clone()).err().expect("an unpinned policy must not load");
+    let error = App::build(&config, Mode::Dev, clock.clone()).await.err().expect("an unpinned policy must not load");
     let text = error.to_string();
     assert!(text.contains("deploy.yaml:") && text.contains("repository_owner_id"), "{text}");
     // The explicit escape hatch loads, with a lint.
     std::fs::write(policies.join("deploy.yaml"), format!("allow_unpinned_tenant: true\n{unpinned}")).unwrap();
-    let app = App::build(&config, Mode::Dev, clock).unwrap();
+    let app = App::build(&config, Mode::Dev, clock).await.unwrap();
     let set = app.state.broker.policies();
     assert!(set.lints().iter().any(|lint| lint.code == "unpinned-tenant"), "{:?}", set.lints());
 }

@@ -22,7 +22,7 @@ async fn serve(dir: &std::path::Path, signing: &str, github: &FakeIssuer, clock:
         issuer_entry("github", github, "")
     );
     let config = Config::parse(&yaml, &dir.join("tollgate.yaml"), &|_| None).unwrap();
-    let app = App::build(&config, Mode::Production, clock.clone() as Arc<dyn Clock>).unwrap();
+    let app = App::build(&config, Mode::Production, clock.clone() as Arc<dyn Clock>).await.unwrap();
     app.issuers.prefetch(clock.now()).await;
     tokio::spawn(tollgate::http::serve(
         listener,

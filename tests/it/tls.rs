@@ -49,7 +49,7 @@ async fn https_serves_the_certificate_files_and_new_connections_get_a_replaced_c
         issuer_entry("github", &github, "")
     );
     let config = Config::parse(&yaml, &dir.path().join("tollgate.yaml"), &|_| None).unwrap();
-    let app = App::build(&config, Mode::Production, Arc::new(SystemClock)).unwrap();
+    let app = App::build(&config, Mode::Production, Arc::new(SystemClock)).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(app.serve(listener, std::future::pending()));

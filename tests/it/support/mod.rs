@@ -136,7 +136,7 @@ async fn start(setup: Setup, served: bool) -> TestApp {
     std::fs::write(&config_path, &yaml).unwrap();
     let config = Config::load(&config_path, &|_| None).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
     let clock = Arc::new(FixedClock::new(UnixTime::from_secs(NOW)));
-    let mut app = App::build(&config, Mode::Production, Arc::clone(&clock) as Arc<dyn Clock>).unwrap();
+    let mut app = App::build(&config, Mode::Production, Arc::clone(&clock) as Arc<dyn Clock>).await.unwrap();
     let (state, issuers, reloader) = (Arc::clone(&app.state), Arc::clone(&app.issuers), Arc::clone(&app.reloader));
     let audit = Arc::clone(&app.audit);
     if served {

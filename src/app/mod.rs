@@ -1,6 +1,9 @@
 //! Wiring: builds the issuers, policies, keys, metrics, broker and TLS from a `Config`, serves the public and
 //! the admin listener (both through the listener limits), and runs the background tasks (JWKS refresher, policy
-//! and certificate reloads). The only place that composes modules; it holds no logic of its own.
+//! and certificate reloads, the store's purge, the revocation view's refresh, in `tasks.rs`). The only place that
+//! composes modules; it holds no logic of its own.
+
+mod tasks;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,14 +24,11 @@ use crate::issuers::{FetchError, Issuers, TenancySetting};
 use crate::metrics::{Exporter, Metrics, MetricsError};
 use crate::policy::{PolicyError, PolicySet};
 use crate::reload::{self, PolicyReloader};
+use crate::revocation::RevocationView;
 use crate::store::{Store, StoreError, StoreObserver};
 use crate::sts::{StsClient, StsObserver};
 use crate::tls::{ServerTls, TlsError};
 use crate::verify::Verifier;
-
-/// How often expired single-use records are purged, and how many one statement deletes.
-const PURGE_EVERY: Duration = Duration::from_secs(60);
-const PURGE_BATCH: u32 = 1_000;
 
 /// How often the background task looks for due JWKS refreshes (each issuer keeps its own schedule).
 const REFRESH_TICK: Duration = Duration::from_secs(5);
@@ -69,8 +69,11 @@ pub enum StartError {
 /// A built application: the router plus the pieces the process keeps running.
 pub struct App {
     pub state: Arc<AppState>,
-    /// Durable state (single-use claims); purged of expired records in the background.
+    /// Durable state (single-use claims, revocations); purged of expired records in the background.
     pub store: Store,
+    /// The live revocations, refreshed from the store in the background.
+    pub revocations: Arc<RevocationView>,
+    pub revocation_poll: Duration,
     pub issuers: Arc<Issuers>,
     pub reloader: Arc<PolicyReloader>,
     pub audit: Arc<Audit>,
@@ -90,7 +93,7 @@ pub struct App {
 
 impl App {
     /// Builds everything that can fail before binding: keys, issuers (static key files), policies.
-    pub fn build(config: &Config, mode: Mode, clock: Arc<dyn Clock>) -> Result<App, StartError> {
+    pub async fn build(config: &Config, mode: Mode, clock: Arc<dyn Clock>) -> Result<App, StartError> {
         let now = clock.now();
         let active = match (&config.signing.key_file, mode) {
             (Some(path), _) => SigningKey::load_file(config.signing.alg, path)?,
@@ -126,10 +129,15 @@ impl App {
                 "Issuer declared single-tenant (tenancy: single): its policies need not pin a tenant. Make sure no one else can mint tokens from it."
             );
         }
-        let store = Store::open(&config.state)?.with_observer(Arc::clone(&metrics) as Arc<dyn StoreObserver>);
+        let store = Store::open(&config.state).await?.with_observer(Arc::clone(&metrics) as Arc<dyn StoreObserver>);
         tracing::info!(store = %store.describe(), "State store opened.");
+        let revocations = Arc::new(RevocationView::new(config.revocations.max_staleness_secs, now));
+        let live = tasks::load_revocations(&store, &revocations, now).await?;
+        tracing::info!(revocations = live, "Revocations loaded.");
         let mut broker = Broker::new(verifier, policies, minter, clock)
             .with_store(store.clone())
+            .with_revocations(Arc::clone(&revocations))
+            .with_introspection(config.introspection.clone())
             .with_explain(explain)
             .with_sts(sts)
             .with_sink(Arc::clone(&audit) as Arc<dyn DecisionSink>)
@@ -157,6 +165,8 @@ impl App {
         Ok(App {
             state: Arc::new(AppState { broker, dev, limits: config.limits.clone(), metrics }),
             store,
+            revocations,
+            revocation_poll: config.revocations.poll,
             issuers,
             reloader,
             audit,
@@ -178,10 +188,16 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), StartError> {
         let clock = Arc::clone(self.state.broker.clock());
-        let refresher = tokio::spawn(refresh_forever(Arc::clone(&self.issuers), clock, self.refresh_tick));
-        let hangups = tokio::spawn(on_sighup(Arc::clone(&self.reloader), Arc::clone(&self.audit)));
-        let purger = tokio::spawn(purge_forever(self.store.clone(), Arc::clone(self.state.broker.clock())));
-        let mut background = vec![refresher, hangups, purger];
+        let refresher = tokio::spawn(tasks::refresh_forever(Arc::clone(&self.issuers), clock, self.refresh_tick));
+        let hangups = tokio::spawn(tasks::on_sighup(Arc::clone(&self.reloader), Arc::clone(&self.audit)));
+        let purger = tokio::spawn(tasks::purge_forever(self.store.clone(), Arc::clone(self.state.broker.clock())));
+        let revocations = tokio::spawn(tasks::keep_revocations_fresh(
+            self.store.clone(),
+            Arc::clone(&self.revocations),
+            Arc::clone(self.state.broker.clock()),
+            self.revocation_poll,
+        ));
+        let mut background = vec![refresher, hangups, purger, revocations];
         if self.watch_policies {
             background.push(tokio::spawn(reload::watch_files(Arc::clone(&self.reloader))));
         }
@@ -196,7 +212,7 @@ impl App {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let admin = self.admin_listener.map(|admin_listener| {
             let router = http::limits::apply(admin::router(Arc::clone(&self.exporter)), &self.state.limits);
-            tokio::spawn(http::serve(admin_listener, router, options(None), wait_for_stop(stopped)))
+            tokio::spawn(http::serve(admin_listener, router, options(None), tasks::wait_for_stop(stopped)))
         });
         let shutdown = async move {
             shutdown.await;
@@ -212,55 +228,5 @@ impl App {
             tracing::error!(error = %error, "The admin listener failed.");
         }
         Ok(served?)
-    }
-}
-
-/// SIGHUP reloads the policies and reopens the audit log (for rotation), until the task is dropped.
-async fn on_sighup(reloader: Arc<PolicyReloader>, audit: Arc<Audit>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
-            tracing::warn!("Cannot listen for SIGHUP; reload on signal is off.");
-            return;
-        };
-        while hangups.recv().await.is_some() {
-            tracing::info!("SIGHUP received; reloading policies and reopening the audit log.");
-            reload::reload_off_the_runtime(&reloader).await;
-            if let Err(error) = audit.reopen() {
-                tracing::error!(error = %error, "Reopening the audit log failed; still writing to the old file.");
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    std::future::pending::<()>().await;
-}
-
-/// Completes when the public listener has been told to stop (or is gone).
-async fn wait_for_stop(mut stopped: tokio::sync::watch::Receiver<bool>) {
-    let _ = stopped.wait_for(|stop| *stop).await;
-}
-
-/// Deletes expired single-use records every `PURGE_EVERY`, in batches, off the exchange path.
-async fn purge_forever(store: Store, clock: Arc<dyn Clock>) {
-    let mut tick = tokio::time::interval(PURGE_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match store.purge_all_expired(clock.now(), PURGE_BATCH).await {
-            Ok(0) => {}
-            Ok(purged) => tracing::debug!(purged, "Expired single-use records purged."),
-            Err(error) => tracing::warn!(error = %error, "Purging expired single-use records failed."),
-        }
-    }
-}
-
-async fn refresh_forever(issuers: Arc<Issuers>, clock: Arc<dyn Clock>, every: Duration) {
-    issuers.prefetch(clock.now()).await;
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        issuers.refresh_due(clock.now()).await;
     }
 }

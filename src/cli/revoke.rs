@@ -1,0 +1,180 @@
+//! `tollgate revoke …` and `tollgate revocations list`, for operators with access to the store: a revocation
+//! is written straight to the store (and announced to every replica on PostgreSQL); replicas enforce it from
+//! their next view refresh (at once on a notification, else within `revocations.poll_seconds`).
+//! `tollgate introspection new-client NAME` makes a relying party's bearer secret and the config entry that
+//! holds only its SHA-256.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use tollgate::clock::{Clock, SystemClock, UnixTime};
+use tollgate::config::{Config, process_env};
+use tollgate::revocation::{Matcher, Revocation, Target};
+use tollgate::store::Store;
+
+/// How long past a credential's end its revocation is kept: longer than any leeway it could verify with.
+const MARGIN_SECS: i64 = 660;
+
+#[derive(clap::Args)]
+pub struct Common {
+    #[arg(long)]
+    config: PathBuf,
+    /// Why (kept with the revocation and shown by `revocations list`).
+    #[arg(long)]
+    reason: String,
+    /// Who (default: $USER).
+    #[arg(long)]
+    author: Option<String>,
+    /// Applies until this RFC 3339 instant (default: until every credential it can hit has expired).
+    #[arg(long)]
+    until: Option<String>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum RevokeCommand {
+    /// One Tollgate-issued token, by its `jti` (introspection answers inactive).
+    Jti {
+        jti: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// One inbound CI token, by its issuer (configured name) and `jti`: it is no longer exchanged.
+    InboundJti {
+        #[arg(long)]
+        issuer: String,
+        jti: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Every token of a CI identity: a claim that equals a value or matches a glob (`*`, `?`).
+    Identity {
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        claim: String,
+        #[arg(long, conflicts_with = "glob", required_unless_present = "glob")]
+        equals: Option<String>,
+        #[arg(long)]
+        glob: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Every Tollgate token minted for a role before a time (default now); exchanges for it until then.
+    Role {
+        role: String,
+        #[arg(long)]
+        before: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// A signing key: Tollgate tokens it signed, and inbound tokens signed with it (of --issuer, or of any).
+    Kid {
+        kid: String,
+        #[arg(long)]
+        issuer: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+pub async fn revoke(command: RevokeCommand) -> anyhow::Result<ExitCode> {
+    let now = SystemClock.now();
+    let (target, common) = match command {
+        RevokeCommand::Jti { jti, common } => (Target::TollgateJti { jti }, common),
+        RevokeCommand::InboundJti { issuer, jti, common } => (Target::InboundJti { issuer, jti }, common),
+        RevokeCommand::Identity { issuer, claim, equals, glob, common } => {
+            let matcher = match (equals, glob) {
+                (Some(value), _) => Matcher::Equals(value),
+                (None, Some(pattern)) => Matcher::Glob(pattern),
+                (None, None) => bail!("give --equals VALUE or --glob PATTERN"),
+            };
+            (Target::Identity { issuer, claim, matcher }, common)
+        }
+        RevokeCommand::Role { role, before, common } => {
+            let before = before.as_deref().map(instant).transpose()?.unwrap_or(now);
+            (Target::Role { role, before }, common)
+        }
+        RevokeCommand::Kid { kid, issuer, common } => (Target::Kid { kid, issuer }, common),
+    };
+    let config = Config::load(&common.config, &process_env)?;
+    let expires_at = match common.until.as_deref() {
+        Some(until) => instant(until)?,
+        None => default_expiry(&config, &target, now)?,
+    };
+    let author = common.author.or_else(|| process_env("USER")).unwrap_or_else(|| "unknown".into());
+    let revocation =
+        Revocation { id: random_id()?, target, reason: common.reason, author, created_at: now, expires_at };
+    revocation.validate(now)?;
+    let store = Store::open(&config.state).await?;
+    store.add_revocation(&revocation).await?;
+    println!("{}", describe(&revocation));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn list(config: &Path) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config, &process_env)?;
+    let store = Store::open(&config.state).await?;
+    for revocation in store.list_revocations(SystemClock.now(), u32::MAX).await? {
+        println!("{}", describe(&revocation));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A new random secret for an introspection client, and its config entry.
+pub fn new_introspection_client(name: &str) -> anyhow::Result<ExitCode> {
+    let secret = random_id()? + &random_id()?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
+    let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    eprintln!("The client's secret (shown once; give it to the relying party, keep it out of logs):");
+    println!("{secret}");
+    eprintln!("\nAdd to the config:\nintrospection:\n  clients:\n    - name: {name}\n      secret_sha256: {hash}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Until every credential the target can hit has expired: Tollgate tokens live at most `tokens.max_ttl`,
+/// inbound tokens at most their issuer's `max_token_lifetime_seconds` (plus leeway).
+fn default_expiry(config: &Config, target: &Target, now: UnixTime) -> anyhow::Result<UnixTime> {
+    let ours = i64::from(config.minter.max_ttl_secs) + MARGIN_SECS;
+    let inbound = |name: Option<&str>| -> anyhow::Result<i64> {
+        let windows = config.issuers.iter().filter(|issuer| name.is_none_or(|name| issuer.name == name));
+        let longest = windows.map(|issuer| issuer.max_lifetime_secs + issuer.leeway_secs).max();
+        match (longest, name) {
+            (Some(longest), _) => Ok(longest + MARGIN_SECS),
+            (None, Some(name)) => {
+                bail!("no trusted issuer is named {name:?} (names: {})", config.issuer_names().join(", "))
+            }
+            (None, None) => Ok(MARGIN_SECS),
+        }
+    };
+    Ok(match target {
+        Target::TollgateJti { .. } => now.plus_secs(ours),
+        Target::Role { before, .. } => (*before).max(now).plus_secs(ours),
+        Target::InboundJti { issuer, .. } | Target::Identity { issuer, .. } => now.plus_secs(inbound(Some(issuer))?),
+        Target::Kid { issuer: Some(issuer), .. } => now.plus_secs(inbound(Some(issuer))?),
+        Target::Kid { issuer: None, .. } => now.plus_secs(ours.max(inbound(None)?)),
+    })
+}
+
+fn describe(revocation: &Revocation) -> serde_json::Value {
+    json!({
+        "id": revocation.id,
+        "kind": revocation.target.kind(),
+        "target": revocation.target,
+        "reason": revocation.reason,
+        "author": revocation.author,
+        "created_at": revocation.created_at.to_rfc3339(),
+        "expires_at": revocation.expires_at.to_rfc3339(),
+    })
+}
+
+fn instant(text: &str) -> anyhow::Result<UnixTime> {
+    UnixTime::parse_rfc3339(text).with_context(|| format!("{text:?} is not an RFC 3339 instant"))
+}
+
+fn random_id() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}

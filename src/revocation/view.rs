@@ -1,0 +1,228 @@
+//! The live revocations of one replica, indexed for the hot path: an exchange or an introspection asks the
+//! [`RevocationView`], never the database. The view is replaced whole by the background refresh (LISTEN/NOTIFY
+//! and a poll); it knows how old its last refresh is, and past `max_staleness` it answers [`Revoked::Stale`],
+//! so a replica cut off from the store fails closed instead of missing a revocation. An empty set costs one
+//! atomic load and a length check.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use arc_swap::ArcSwap;
+use serde_json::{Map, Value};
+
+use super::{Matcher, Revocation, Target};
+use crate::clock::UnixTime;
+use crate::policy::Pattern;
+
+/// Why a credential is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Revoked {
+    /// A revocation hits it: its id and kind.
+    Hit { id: String, kind: &'static str },
+    /// The view was last refreshed too long ago to tell (seconds since).
+    Stale { age_secs: i64 },
+}
+
+/// An inbound CI token about to be exchanged, as the revocation check sees it.
+pub struct InboundQuery<'a> {
+    /// The configured name of the issuer that vouched for it.
+    pub issuer: &'a str,
+    pub jti: Option<&'a str>,
+    pub kid: Option<&'a str>,
+    pub claims: &'a Map<String, Value>,
+    pub role: &'a str,
+}
+
+/// A Tollgate token presented for introspection.
+pub struct IssuedQuery<'a> {
+    pub jti: &'a str,
+    pub kid: Option<&'a str>,
+    pub role: Option<&'a str>,
+    pub issued_at: UnixTime,
+}
+
+struct IdentityRule {
+    claim: String,
+    matcher: CompiledMatcher,
+    index: usize,
+}
+
+enum CompiledMatcher {
+    Equals(String),
+    Glob(Pattern),
+}
+
+/// The live revocations, indexed by what they hit.
+#[derive(Default)]
+pub struct RevocationSet {
+    all: Vec<Revocation>,
+    tollgate_jti: HashMap<String, usize>,
+    inbound_jti: HashMap<(String, String), usize>,
+    identities: HashMap<String, Vec<IdentityRule>>,
+    roles: HashMap<String, Vec<(UnixTime, usize)>>,
+    kids: HashMap<String, Vec<(Option<String>, usize)>>,
+}
+
+impl RevocationSet {
+    pub fn new(revocations: Vec<Revocation>) -> Self {
+        let mut set = RevocationSet::default();
+        for (index, revocation) in revocations.iter().enumerate() {
+            match &revocation.target {
+                Target::TollgateJti { jti } => {
+                    set.tollgate_jti.insert(jti.clone(), index);
+                }
+                Target::InboundJti { issuer, jti } => {
+                    set.inbound_jti.insert((issuer.clone(), jti.clone()), index);
+                }
+                Target::Identity { issuer, claim, matcher } => {
+                    let matcher = match matcher {
+                        Matcher::Equals(value) => CompiledMatcher::Equals(value.clone()),
+                        Matcher::Glob(pattern) => CompiledMatcher::Glob(Pattern::new(pattern)),
+                    };
+                    let rule = IdentityRule { claim: claim.clone(), matcher, index };
+                    set.identities.entry(issuer.clone()).or_default().push(rule);
+                }
+                Target::Role { role, before } => set.roles.entry(role.clone()).or_default().push((*before, index)),
+                Target::Kid { kid, issuer } => set.kids.entry(kid.clone()).or_default().push((issuer.clone(), index)),
+            }
+        }
+        set.all = revocations;
+        set
+    }
+
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    pub fn revocations(&self) -> &[Revocation] {
+        &self.all
+    }
+
+    /// The first unexpired revocation that forbids exchanging this inbound token.
+    pub fn hit_inbound(&self, query: &InboundQuery<'_>, now: UnixTime) -> Option<&Revocation> {
+        let jti = query.jti.and_then(|jti| self.inbound_jti.get(&(query.issuer.to_owned(), jti.to_owned())));
+        let identity = self.identities.get(query.issuer).into_iter().flatten().find_map(|rule| {
+            let value = claim_text(query.claims.get(&rule.claim)?)?;
+            let hit = match &rule.matcher {
+                CompiledMatcher::Equals(expected) => expected == value.as_ref(),
+                CompiledMatcher::Glob(pattern) => pattern.matches(&value),
+            };
+            hit.then_some(&rule.index)
+        });
+        let role = self.role_hit(Some(query.role), |before| now < before);
+        let kid = self.kid_hit(query.kid, Some(query.issuer));
+        [jti, identity, role, kid].into_iter().flatten().filter_map(|index| self.live(*index, now)).next()
+    }
+
+    /// The first unexpired revocation that makes a Tollgate token inactive.
+    pub fn hit_issued(&self, query: &IssuedQuery<'_>, now: UnixTime) -> Option<&Revocation> {
+        let jti = self.tollgate_jti.get(query.jti);
+        let role = self.role_hit(query.role, |before| query.issued_at < before);
+        let kid = self.kid_hit(query.kid, None);
+        [jti, role, kid].into_iter().flatten().filter_map(|index| self.live(*index, now)).next()
+    }
+
+    fn role_hit(&self, role: Option<&str>, hits: impl Fn(UnixTime) -> bool) -> Option<&usize> {
+        let rules = self.roles.get(role?)?;
+        rules.iter().find(|(before, _)| hits(*before)).map(|(_, index)| index)
+    }
+
+    /// A kid revocation naming no issuer hits every token signed with that kid; one naming an issuer only its.
+    fn kid_hit(&self, kid: Option<&str>, issuer: Option<&str>) -> Option<&usize> {
+        let rules = self.kids.get(kid?)?;
+        rules.iter().find(|(only, _)| only.is_none() || only.as_deref() == issuer).map(|(_, index)| index)
+    }
+
+    fn live(&self, index: usize, now: UnixTime) -> Option<&Revocation> {
+        self.all.get(index).filter(|revocation| now < revocation.expires_at)
+    }
+}
+
+/// A claim's value as text: strings as they are, numbers and booleans in JSON form; nothing else matches.
+fn claim_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match value {
+        Value::String(text) => Some(text.as_str().into()),
+        Value::Number(number) => Some(number.to_string().into()),
+        Value::Bool(flag) => Some(flag.to_string().into()),
+        _ => None,
+    }
+}
+
+/// One replica's live set and how fresh it is.
+pub struct RevocationView {
+    set: ArcSwap<RevocationSet>,
+    /// When the set was last loaded from the store (Unix seconds).
+    refreshed_at: AtomicI64,
+    max_staleness_secs: i64,
+}
+
+impl RevocationView {
+    /// An empty view, as fresh as `now` (the caller loads it before serving).
+    pub fn new(max_staleness_secs: i64, now: UnixTime) -> Self {
+        Self {
+            set: ArcSwap::from_pointee(RevocationSet::default()),
+            refreshed_at: AtomicI64::new(now.as_secs()),
+            max_staleness_secs,
+        }
+    }
+
+    /// Replaces the set with what the store holds now.
+    pub fn replace(&self, revocations: Vec<Revocation>, now: UnixTime) {
+        self.set.store(std::sync::Arc::new(RevocationSet::new(revocations)));
+        self.refreshed_at.store(now.as_secs(), Ordering::Release);
+    }
+
+    /// Seconds since the last successful refresh.
+    pub fn age_secs(&self, now: UnixTime) -> i64 {
+        now.secs_since(UnixTime::from_secs(self.refreshed_at.load(Ordering::Acquire))).max(0)
+    }
+
+    /// Whether decisions can be made (the last refresh is within the bound).
+    pub fn is_fresh(&self, now: UnixTime) -> bool {
+        self.fresh(now).is_ok()
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.load().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether this inbound token may be exchanged.
+    pub fn check_inbound(&self, query: &InboundQuery<'_>, now: UnixTime) -> Result<(), Revoked> {
+        self.fresh(now)?;
+        let set = self.set.load();
+        if set.is_empty() {
+            return Ok(());
+        }
+        set.hit_inbound(query, now).map_or(Ok(()), |hit| Err(hit_of(hit)))
+    }
+
+    /// Whether this Tollgate token is still active as far as revocations go.
+    pub fn check_issued(&self, query: &IssuedQuery<'_>, now: UnixTime) -> Result<(), Revoked> {
+        self.fresh(now)?;
+        let set = self.set.load();
+        if set.is_empty() {
+            return Ok(());
+        }
+        set.hit_issued(query, now).map_or(Ok(()), |hit| Err(hit_of(hit)))
+    }
+
+    fn fresh(&self, now: UnixTime) -> Result<(), Revoked> {
+        let age_secs = self.age_secs(now);
+        if age_secs > self.max_staleness_secs {
+            return Err(Revoked::Stale { age_secs });
+        }
+        Ok(())
+    }
+}
+
+fn hit_of(revocation: &Revocation) -> Revoked {
+    Revoked::Hit { id: revocation.id.clone(), kind: revocation.target.kind() }
+}

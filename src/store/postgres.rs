@@ -1,0 +1,307 @@
+//! The shared backend: one PostgreSQL database for every replica, through a bounded pool (deadpool-postgres on
+//! tokio-postgres). A claim is one `INSERT … ON CONFLICT DO UPDATE … WHERE expired` statement: PostgreSQL's
+//! unique index makes concurrent claims of one key, from any replica, wait for each other, and exactly one
+//! inserts. Every call is bounded: the pool's wait and create timeouts, the server's `statement_timeout`, and
+//! an outer deadline. Migrations run in one transaction under an advisory lock, so replicas starting at once
+//! apply them once. A recorded revocation is announced with `NOTIFY` in its transaction; `watch_revocations`
+//! holds one extra connection in `LISTEN` and wakes the replica's refresh.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::StreamExt;
+use tokio::sync::Notify;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use super::migrations::{POSTGRES as MIGRATIONS, latest};
+use super::{Claim, JtiKey, PoolStatus, PostgresConfig, StoreError, revocation_from_row};
+use crate::clock::UnixTime;
+use crate::revocation::Revocation;
+
+/// The advisory lock migrations hold ("tollgate" in ASCII).
+const MIGRATION_LOCK: i64 = 0x746f_6c6c_6761_7465;
+
+/// The channel revocations are announced on (versioned like the tables).
+const REVOCATION_CHANNEL: &str = "tollgate_revocations_v1";
+
+/// How long the watcher waits before reconnecting after its connection failed.
+const WATCH_RETRY: Duration = Duration::from_secs(1);
+
+pub(super) struct PgStore {
+    pool: Pool,
+    connection: tokio_postgres::Config,
+    /// The outer bound on any one call: acquiring, then running.
+    deadline: Duration,
+}
+
+fn unavailable(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+impl PgStore {
+    /// Builds the pool and migrates (the first connection proves the database answers).
+    pub(super) async fn open(config: &PostgresConfig) -> Result<PgStore, StoreError> {
+        let open = |reason: String| StoreError::Open { path: config.describe(), reason };
+        let connection = config.connection().map_err(open)?;
+        let manager =
+            Manager::from_config(connection.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(config.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(config.connect_timeout))
+            .create_timeout(Some(config.connect_timeout))
+            .recycle_timeout(Some(config.connect_timeout))
+            .build()
+            .map_err(|e| open(e.to_string()))?;
+        let deadline = config.connect_timeout + config.statement_timeout + Duration::from_secs(1);
+        let store = PgStore { pool, connection, deadline };
+        store.migrate().await.map_err(|error| match error {
+            StoreError::Unavailable(reason) => open(reason),
+            other => other,
+        })?;
+        Ok(store)
+    }
+
+    pub(super) fn pool_status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus { max: status.max_size, open: status.size, in_use: status.size.saturating_sub(status.available) }
+    }
+
+    pub(super) async fn claim_jti(&self, key: JtiKey<'_>, until: UnixTime, now: UnixTime) -> Result<Claim, StoreError> {
+        let changed = self
+            .bounded(async {
+                let client = self.pool.get().await.map_err(unavailable)?;
+                // A record that expired (and was not purged yet) is taken over; an unexpired one wins.
+                let statement = client
+                    .prepare_cached(
+                        "INSERT INTO used_jti_v1 (issuer, jti, scope, expires_at) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (issuer, jti, scope) DO UPDATE SET expires_at = EXCLUDED.expires_at
+                         WHERE used_jti_v1.expires_at <= $5",
+                    )
+                    .await
+                    .map_err(unavailable)?;
+                let row =
+                    [&key.issuer as _, &key.jti as _, &key.scope as _, &until.as_secs() as _, &now.as_secs() as _];
+                client.execute(&statement, &row).await.map_err(unavailable)
+            })
+            .await?;
+        Ok(if changed == 1 { Claim::First } else { Claim::AlreadyUsed })
+    }
+
+    pub(super) async fn extend_jti(&self, key: JtiKey<'_>, until: UnixTime) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE used_jti_v1 SET expires_at = $4 WHERE issuer = $1 AND jti = $2 AND scope = $3",
+            &[&key.issuer, &key.jti, &key.scope, &until.as_secs()],
+        )
+        .await
+        .map(drop)
+    }
+
+    pub(super) async fn release_jti(&self, key: JtiKey<'_>) -> Result<(), StoreError> {
+        self.execute(
+            "DELETE FROM used_jti_v1 WHERE issuer = $1 AND jti = $2 AND scope = $3",
+            &[&key.issuer, &key.jti, &key.scope],
+        )
+        .await
+        .map(drop)
+    }
+
+    pub(super) async fn add_revocation(&self, revocation: &Revocation) -> Result<(), StoreError> {
+        let target = revocation.target_json();
+        self.bounded(async {
+            let mut client = self.pool.get().await.map_err(unavailable)?;
+            let transaction = client.transaction().await.map_err(unavailable)?;
+            transaction
+                .execute(
+                    "INSERT INTO revocation_v1 (id, target, reason, author, created_at, expires_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        &revocation.id,
+                        &target,
+                        &revocation.reason,
+                        &revocation.author,
+                        &revocation.created_at.as_secs(),
+                        &revocation.expires_at.as_secs(),
+                    ],
+                )
+                .await
+                .map_err(unavailable)?;
+            // Delivered to every listener when (and only if) the transaction commits.
+            transaction
+                .execute("SELECT pg_notify($1, $2)", &[&REVOCATION_CHANNEL, &revocation.id])
+                .await
+                .map_err(unavailable)?;
+            transaction.commit().await.map_err(unavailable)
+        })
+        .await
+    }
+
+    pub(super) async fn list_revocations(&self, now: UnixTime, limit: u32) -> Result<Vec<Revocation>, StoreError> {
+        let rows = self
+            .bounded(async {
+                let client = self.pool.get().await.map_err(unavailable)?;
+                client
+                    .query(
+                        "SELECT id, target, reason, author, created_at, expires_at FROM revocation_v1
+                         WHERE expires_at > $1 ORDER BY created_at, id LIMIT $2",
+                        &[&now.as_secs(), &i64::from(limit)],
+                    )
+                    .await
+                    .map_err(unavailable)
+            })
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let get = |index| row.try_get::<_, String>(index).map_err(unavailable);
+                let time = |index| row.try_get::<_, i64>(index).map_err(unavailable);
+                revocation_from_row(get(0)?, &get(1)?, get(2)?, get(3)?, time(4)?, time(5)?)
+            })
+            .collect()
+    }
+
+    pub(super) async fn purge_expired(&self, now: UnixTime, batch: u32) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        for table in ["used_jti_v1", "revocation_v1"] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE expires_at <= $1 LIMIT $2))"
+            );
+            deleted += self.execute(&sql, &[&now.as_secs(), &i64::from(batch)]).await?;
+        }
+        Ok(deleted)
+    }
+
+    pub(super) async fn check(&self) -> Result<u32, StoreError> {
+        let version: i32 = self
+            .bounded(async {
+                let client = self.pool.get().await.map_err(unavailable)?;
+                let row = client
+                    .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+                    .await
+                    .map_err(unavailable)?;
+                row.try_get(0).map_err(unavailable)
+            })
+            .await?;
+        Ok(u32::try_from(version).unwrap_or(0))
+    }
+
+    /// Runs until dropped: one connection in `LISTEN`, each notification waking `changed`; after a failure it
+    /// reconnects (and wakes `changed`, since notifications sent meanwhile were lost).
+    pub(super) async fn watch_revocations(&self, changed: Arc<Notify>) {
+        loop {
+            match self.listen_once(&changed).await {
+                Ok(()) => tracing::warn!("The revocation listener's connection closed; reconnecting."),
+                Err(error) => tracing::warn!(error = %error, "The revocation listener failed; reconnecting."),
+            }
+            tokio::time::sleep(WATCH_RETRY).await;
+        }
+    }
+
+    async fn listen_once(&self, changed: &Notify) -> Result<(), tokio_postgres::Error> {
+        let (client, mut connection) = self.connection.connect(NoTls).await?;
+        let (sender, mut messages) = tokio::sync::mpsc::unbounded_channel();
+        let driver = tokio::spawn(async move {
+            let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(message) = stream.next().await {
+                if sender.send(message).is_err() {
+                    break;
+                }
+            }
+        });
+        let listening = client.batch_execute(&format!("LISTEN {REVOCATION_CHANNEL}")).await;
+        if let Err(error) = listening {
+            driver.abort();
+            return Err(error);
+        }
+        changed.notify_one();
+        while let Some(message) = messages.recv().await {
+            match message {
+                Ok(AsyncMessage::Notification(_)) => changed.notify_one(),
+                Ok(_) => {}
+                Err(error) => {
+                    driver.abort();
+                    return Err(error);
+                }
+            }
+        }
+        driver.abort();
+        Ok(())
+    }
+
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        self.bounded(async {
+            let client = self.pool.get().await.map_err(unavailable)?;
+            let statement = client.prepare_cached(sql).await.map_err(unavailable)?;
+            client.execute(&statement, params).await.map_err(unavailable)
+        })
+        .await
+    }
+
+    /// The outer deadline on one call (pool wait + statement), should the server not answer at all.
+    async fn bounded<T>(&self, work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        tokio::time::timeout(self.deadline, work)
+            .await
+            .map_err(|_| StoreError::Unavailable(format!("no answer within {} ms", self.deadline.as_millis())))?
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let failed = |e: tokio_postgres::Error| StoreError::Migration(e.to_string());
+        let mut client = self.pool.get().await.map_err(unavailable)?;
+        let transaction = client.transaction().await.map_err(failed)?;
+        transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(failed)?;
+        transaction
+            .batch_execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
+            )
+            .await
+            .map_err(failed)?;
+        let row = transaction
+            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+            .await
+            .map_err(failed)?;
+        let current = u32::try_from(row.try_get::<_, i32>(0).map_err(failed)?).unwrap_or(0);
+        if current > latest() {
+            return Err(StoreError::Migration(format!(
+                "the store is at schema version {current}, newer than this build knows ({})",
+                latest()
+            )));
+        }
+        for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > current) {
+            transaction.batch_execute(sql).await.map_err(failed)?;
+            let version = i32::try_from(*version).unwrap_or(i32::MAX);
+            transaction
+                .execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, EXTRACT(EPOCH FROM now())::BIGINT)",
+                    &[&version],
+                )
+                .await
+                .map_err(failed)?;
+        }
+        transaction.commit().await.map_err(failed)
+    }
+}
+
+/// The recorded schema version (0 when the database has no schema yet), without migrating.
+pub(super) async fn schema_version(config: &PostgresConfig) -> Result<u32, StoreError> {
+    let open = |e: tokio_postgres::Error| StoreError::Open { path: config.describe(), reason: e.to_string() };
+    let connection = config.connection().map_err(|reason| StoreError::Open { path: config.describe(), reason })?;
+    let (client, driver) = connection.connect(NoTls).await.map_err(open)?;
+    let driver = tokio::spawn(driver);
+    let result = async {
+        let exists: bool =
+            client.query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[]).await?.try_get(0)?;
+        if !exists {
+            return Ok(0);
+        }
+        let row = client.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await?;
+        Ok(u32::try_from(row.try_get::<_, i32>(0)?).unwrap_or(0))
+    }
+    .await
+    .map_err(open);
+    driver.abort();
+    result
+}
