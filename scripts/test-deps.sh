@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh machine: curl and jq (Debian packages) for the README test,
-# prometheus and promtool (Debian package prometheus) for the metrics tests, and a
-# project-local virtualenv (.venv) with the Python test peers (tests/peers/requirements.txt: PyJWT, boto3, moto
-# server, AWS CLI v1). Idempotent: the venv is rebuilt whenever requirements.txt changed (its sha256 is kept in
+# prometheus and promtool (Debian package prometheus) for the metrics tests, PostgreSQL 15 (Debian package
+# postgresql-15: initdb, pg_ctl, postgres, psql under /usr/lib/postgresql/15/bin) and haproxy (Debian package
+# haproxy) for the replica tests, which start their own throw-away clusters and proxies, never the packages'
+# system services; and a project-local virtualenv (.venv) with the Python test peers
+# (tests/peers/requirements.txt: PyJWT, boto3, moto server, AWS CLI v1). Idempotent: Debian packages are installed
+# only when a tool is missing, and the venv is rebuilt whenever requirements.txt changed (its sha256 is kept in
 # .venv/requirements.sha256) or a peer is missing. Fails loudly (non-zero) if anything is missing afterwards.
 set -euo pipefail
 trap 'echo "ERROR: scripts/test-deps.sh failed (line $LINENO, exit $?); the test peers are NOT installed" >&2' ERR
@@ -14,18 +17,31 @@ for pair in curl:curl jq:jq prometheus:prometheus promtool:prometheus; do
   tool=${pair%%:*} package=${pair#*:}
   command -v "$tool" >/dev/null 2>&1 || [[ " ${missing[*]} " == *" $package "* ]] || missing+=("$package")
 done
+# PostgreSQL 15's server tools are not on PATH; the replica tests use them from here (tests/it/support/postgres.rs).
+pg_bin=/usr/lib/postgresql/15/bin
+for tool in initdb pg_ctl postgres psql; do
+  [ -x "$pg_bin/$tool" ] || [[ " ${missing[*]} " == *" postgresql-15 "* ]] || missing+=(postgresql-15)
+done
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${missing[*]}"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
-  # No recommends: prometheus would pull in node-exporter; the tests start their own Prometheus.
+  # No recommends: prometheus would pull in node-exporter; the tests start their own Prometheus, PostgreSQL
+  # clusters and HAProxy (whatever system services the packages set up are never used).
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 for tool in curl jq prometheus promtool; do
   command -v "$tool" >/dev/null 2>&1 || { echo "ERROR: $tool is still missing after installing Debian packages" >&2; exit 1; }
 done
+for tool in initdb pg_ctl postgres psql; do
+  [ -x "$pg_bin/$tool" ] || { echo "ERROR: $pg_bin/$tool is still missing after installing Debian packages" >&2; exit 1; }
+done
+command -v haproxy >/dev/null 2>&1 || { echo "ERROR: haproxy is still missing after installing Debian packages" >&2; exit 1; }
 echo "prometheus tools: $(prometheus --version 2>&1 | head -n1); $(promtool --version 2>&1 | head -n1)"
+echo "postgresql: $("$pg_bin/initdb" --version); $("$pg_bin/pg_ctl" --version); $("$pg_bin/psql" --version)"
+echo "haproxy: $(haproxy -v 2>&1 | head -n1)"
 
 req=tests/peers/requirements.txt
 stamp=.venv/requirements.sha256

@@ -131,7 +131,7 @@ impl App {
         }
         let store = Store::open(&config.state).await?.with_observer(Arc::clone(&metrics) as Arc<dyn StoreObserver>);
         tracing::info!(store = %store.describe(), "State store opened.");
-        let revocations = Arc::new(RevocationView::new(config.revocations.max_staleness_secs, now));
+        let revocations = Arc::new(RevocationView::new(config.revocations.max_staleness));
         let live = tasks::load_revocations(&store, &revocations, now).await?;
         tracing::info!(revocations = live, "Revocations loaded.");
         let mut broker = Broker::new(verifier, policies, minter, clock)

@@ -31,7 +31,7 @@ pub(crate) async fn load_revocations(store: &Store, view: &RevocationView, now: 
         )));
     }
     let count = live.len();
-    view.replace(live, now);
+    view.replace(live);
     Ok(count)
 }
 
@@ -54,7 +54,7 @@ pub(super) async fn keep_revocations_fresh(
             () = tokio::time::sleep(poll) => {}
         }
         if let Err(error) = load_revocations(&store, &view, clock.now()).await {
-            let age_secs = view.age_secs(clock.now());
+            let age_secs = view.age().as_secs();
             tracing::warn!(error = %error, age_secs, "Refreshing the revocation view failed; it keeps its last set.");
         }
     }

@@ -72,12 +72,12 @@ pub struct RevocationSettings {
     /// The view is reloaded at least this often (and at once on a PostgreSQL notification).
     pub poll: Duration,
     /// Past this age the view fails closed: exchanges and introspections answer "unavailable".
-    pub max_staleness_secs: i64,
+    pub max_staleness: Duration,
 }
 
 impl Default for RevocationSettings {
     fn default() -> Self {
-        Self { poll: Duration::from_secs(5), max_staleness_secs: 60 }
+        Self { poll: Duration::from_secs(5), max_staleness: Duration::from_secs(60) }
     }
 }
 
@@ -91,12 +91,12 @@ pub(super) struct RawRevocations {
 pub(super) fn revocations(raw: &RawRevocations) -> Result<RevocationSettings, String> {
     let defaults = RevocationSettings::default();
     let poll = raw.poll_seconds.map_or(defaults.poll, |s| Duration::from_secs(u64::from(s)));
-    let max_staleness_secs = raw.max_staleness_seconds.map_or(defaults.max_staleness_secs, i64::from);
+    let max_staleness = raw.max_staleness_seconds.map_or(defaults.max_staleness, |s| Duration::from_secs(u64::from(s)));
     if poll.is_zero() || poll.as_secs() > 300 {
         return Err("revocations.poll_seconds: must be in 1..300".into());
     }
-    if max_staleness_secs < 2 * poll.as_secs() as i64 {
+    if max_staleness < 2 * poll {
         return Err("revocations.max_staleness_seconds: must be at least twice poll_seconds".into());
     }
-    Ok(RevocationSettings { poll, max_staleness_secs })
+    Ok(RevocationSettings { poll, max_staleness })
 }

@@ -55,7 +55,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Rea
         .collect();
     let policies = state.broker.policies().len();
     let state_ready = state.broker.store_ready().await;
-    let revocations = state.broker.revocations().map(|view| view.is_fresh(now));
+    let revocations = state.broker.revocations().map(|view| view.is_fresh());
     let ready =
         policies > 0 && issuers.iter().all(|i| i.ready) && state_ready != Some(false) && revocations != Some(false);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -122,7 +122,7 @@ impl Exporter {
             }
         }
         if let Some(view) = self.broker.revocations() {
-            m.revocations_age.set(view.age_secs(self.broker.clock().now()));
+            m.revocations_age.set(i64::try_from(view.age().as_secs()).unwrap_or(i64::MAX));
             m.revocations_live.set(i64::try_from(view.len()).unwrap_or(i64::MAX));
         }
     }

@@ -1,17 +1,19 @@
 //! The live revocations of one replica, indexed for the hot path: an exchange or an introspection asks the
 //! [`RevocationView`], never the database. The view is replaced whole by the background refresh (LISTEN/NOTIFY
-//! and a poll); it knows how old its last refresh is, and past `max_staleness` it answers [`Revoked::Stale`],
-//! so a replica cut off from the store fails closed instead of missing a revocation. An empty set costs one
+//! and a poll); it knows how old its last refresh is (on the monotonic clock: wall-clock jumps neither age nor
+//! rejuvenate it), and past `max_staleness` it answers [`Revoked::Stale`], so a replica cut off from the store
+//! fails closed instead of missing a revocation. An empty set costs one
 //! atomic load and a length check.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use serde_json::{Map, Value};
 
 use super::{Matcher, Revocation, Target};
-use crate::clock::UnixTime;
+use crate::clock::{Stopwatch, UnixTime};
 use crate::policy::Pattern;
 
 /// Why a credential is refused.
@@ -155,35 +157,39 @@ fn claim_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
 /// One replica's live set and how fresh it is.
 pub struct RevocationView {
     set: ArcSwap<RevocationSet>,
-    /// When the set was last loaded from the store (Unix seconds).
-    refreshed_at: AtomicI64,
-    max_staleness_secs: i64,
+    /// Started with the view; refresh times are read on it (monotonic).
+    started: Stopwatch,
+    /// When the set was last loaded from the store, in milliseconds since `started`.
+    refreshed_ms: AtomicU64,
+    max_staleness: Duration,
 }
 
 impl RevocationView {
-    /// An empty view, as fresh as `now` (the caller loads it before serving).
-    pub fn new(max_staleness_secs: i64, now: UnixTime) -> Self {
+    /// An empty view, fresh now (the caller loads it before serving).
+    pub fn new(max_staleness: Duration) -> Self {
         Self {
             set: ArcSwap::from_pointee(RevocationSet::default()),
-            refreshed_at: AtomicI64::new(now.as_secs()),
-            max_staleness_secs,
+            started: Stopwatch::start(),
+            refreshed_ms: AtomicU64::new(0),
+            max_staleness,
         }
     }
 
     /// Replaces the set with what the store holds now.
-    pub fn replace(&self, revocations: Vec<Revocation>, now: UnixTime) {
+    pub fn replace(&self, revocations: Vec<Revocation>) {
         self.set.store(std::sync::Arc::new(RevocationSet::new(revocations)));
-        self.refreshed_at.store(now.as_secs(), Ordering::Release);
+        self.refreshed_ms.store(millis(self.started.elapsed()), Ordering::Release);
     }
 
-    /// Seconds since the last successful refresh.
-    pub fn age_secs(&self, now: UnixTime) -> i64 {
-        now.secs_since(UnixTime::from_secs(self.refreshed_at.load(Ordering::Acquire))).max(0)
+    /// Time since the last successful refresh.
+    pub fn age(&self) -> Duration {
+        let since = self.started.elapsed();
+        since.saturating_sub(Duration::from_millis(self.refreshed_ms.load(Ordering::Acquire)))
     }
 
     /// Whether decisions can be made (the last refresh is within the bound).
-    pub fn is_fresh(&self, now: UnixTime) -> bool {
-        self.fresh(now).is_ok()
+    pub fn is_fresh(&self) -> bool {
+        self.fresh().is_ok()
     }
 
     pub fn len(&self) -> usize {
@@ -196,7 +202,7 @@ impl RevocationView {
 
     /// Whether this inbound token may be exchanged.
     pub fn check_inbound(&self, query: &InboundQuery<'_>, now: UnixTime) -> Result<(), Revoked> {
-        self.fresh(now)?;
+        self.fresh()?;
         let set = self.set.load();
         if set.is_empty() {
             return Ok(());
@@ -206,7 +212,7 @@ impl RevocationView {
 
     /// Whether this Tollgate token is still active as far as revocations go.
     pub fn check_issued(&self, query: &IssuedQuery<'_>, now: UnixTime) -> Result<(), Revoked> {
-        self.fresh(now)?;
+        self.fresh()?;
         let set = self.set.load();
         if set.is_empty() {
             return Ok(());
@@ -214,13 +220,17 @@ impl RevocationView {
         set.hit_issued(query, now).map_or(Ok(()), |hit| Err(hit_of(hit)))
     }
 
-    fn fresh(&self, now: UnixTime) -> Result<(), Revoked> {
-        let age_secs = self.age_secs(now);
-        if age_secs > self.max_staleness_secs {
-            return Err(Revoked::Stale { age_secs });
+    fn fresh(&self) -> Result<(), Revoked> {
+        let age = self.age();
+        if age > self.max_staleness {
+            return Err(Revoked::Stale { age_secs: i64::try_from(age.as_secs()).unwrap_or(i64::MAX) });
         }
         Ok(())
     }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn hit_of(revocation: &Revocation) -> Revoked {

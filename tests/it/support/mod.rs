@@ -1,7 +1,10 @@
 //! Test harness: `spawn_app` runs the real router on 127.0.0.1:0 with a fixed clock, a generated signing key and
 //! policies written to a temporary folder; fake issuers serve real keys over HTTP.
 
+pub mod haproxy;
 pub mod issuer;
+pub mod postgres;
+pub mod replica;
 pub mod sts_stub;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,158 @@
+//! The state store's contract, one suite run against every backend — the embedded SQLite file and a real
+//! PostgreSQL 15 cluster started for the test: first use wins atomically (also across two stores on one
+//! database), records outlive nothing less than asked, expired ones are taken over and purged in batches,
+//! pending claims can be extended or released, revocations are kept, listed until they expire and purged,
+//! a notification reaches a listener, migrations are idempotent, and state survives a reopen.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tollgate::clock::UnixTime;
+use tollgate::revocation::{Matcher, Revocation, Target};
+use tollgate::store::{Claim, JtiKey, PostgresConfig, StateConfig, Store};
+
+use crate::support::NOW;
+use crate::support::postgres::PgCluster;
+
+fn at(secs: i64) -> UnixTime {
+    UnixTime::from_secs(NOW + secs)
+}
+
+fn key<'a>(jti: &'a str, scope: &'a str) -> JtiKey<'a> {
+    JtiKey { issuer: "https://ci.example", jti, scope }
+}
+
+fn revocation(id: &str, expires: i64) -> Revocation {
+    let matcher = Matcher::Glob("repo:acme/*".into());
+    Revocation {
+        id: id.into(),
+        target: Target::Identity { issuer: "github".into(), claim: "sub".into(), matcher },
+        reason: "leaked runner".into(),
+        author: "ops@example.com".into(),
+        created_at: at(0),
+        expires_at: at(expires),
+    }
+}
+
+pub fn postgres_config(cluster: &PgCluster) -> StateConfig {
+    let second = Duration::from_secs(2);
+    StateConfig::Postgres(PostgresConfig::new(&cluster.url(), 4, second, second).unwrap())
+}
+
+async fn contract(config: &StateConfig) {
+    let store = Store::open(config).await.unwrap();
+    assert_eq!(store.claim_jti(key("a", "role:x"), at(300), at(0)).await.unwrap(), Claim::First);
+    assert_eq!(store.claim_jti(key("a", "role:x"), at(300), at(1)).await.unwrap(), Claim::AlreadyUsed);
+    assert_eq!(store.claim_jti(key("a", "role:y"), at(300), at(1)).await.unwrap(), Claim::First, "other scope");
+    let other_issuer = JtiKey { issuer: "https://other.example", jti: "a", scope: "role:x" };
+    assert_eq!(store.claim_jti(other_issuer, at(300), at(1)).await.unwrap(), Claim::First, "other issuer");
+    // Until its time the record holds; after it, the key can be claimed again (a token cannot verify by then).
+    assert_eq!(store.claim_jti(key("a", "role:x"), at(900), at(299)).await.unwrap(), Claim::AlreadyUsed);
+    assert_eq!(store.claim_jti(key("a", "role:x"), at(900), at(300)).await.unwrap(), Claim::First);
+    // A pending claim: released, it can be claimed again; extended, it holds longer.
+    assert_eq!(store.claim_jti(key("p", "any"), at(30), at(0)).await.unwrap(), Claim::First);
+    store.release_jti(key("p", "any")).await.unwrap();
+    assert_eq!(store.claim_jti(key("p", "any"), at(30), at(1)).await.unwrap(), Claim::First);
+    store.extend_jti(key("p", "any"), at(2000)).await.unwrap();
+    assert_eq!(store.claim_jti(key("p", "any"), at(3000), at(1000)).await.unwrap(), Claim::AlreadyUsed);
+    // Revocations: listed while in force, oldest first, never after they expire.
+    store.add_revocation(&revocation("r-short", 100)).await.unwrap();
+    store.add_revocation(&revocation("r-long", 5000)).await.unwrap();
+    assert!(store.add_revocation(&revocation("r-long", 5000)).await.is_err(), "ids are unique");
+    let listed = store.list_revocations(at(50), 100).await.unwrap();
+    assert_eq!(listed, vec![revocation("r-long", 5000), revocation("r-short", 100)]);
+    assert_eq!(store.list_revocations(at(100), 100).await.unwrap(), vec![revocation("r-long", 5000)]);
+    assert_eq!(store.list_revocations(at(50), 1).await.unwrap().len(), 1, "the limit holds");
+    // Purge removes only what expired, in batches (both kinds of record).
+    for n in 0..5 {
+        store.claim_jti(key(&format!("old-{n}"), "any"), at(10), at(0)).await.unwrap();
+    }
+    assert_eq!(store.purge_expired(at(11), 3).await.unwrap(), 3);
+    assert_eq!(store.purge_expired(at(11), 3).await.unwrap(), 2);
+    assert_eq!(store.purge_expired(at(101), 10).await.unwrap(), 1, "the expired revocation");
+    assert_eq!(store.purge_all_expired(at(11), 2).await.unwrap(), 0);
+    assert_eq!(store.claim_jti(key("a", "role:x"), at(900), at(500)).await.unwrap(), Claim::AlreadyUsed);
+    // Reopening migrates nothing twice and forgets nothing.
+    drop(store);
+    let reopened = Store::open(config).await.unwrap();
+    assert_eq!(reopened.check().await.unwrap(), 2);
+    assert_eq!(Store::inspect(config).await.unwrap(), (2, 2));
+    assert_eq!(reopened.claim_jti(key("a", "role:x"), at(900), at(501)).await.unwrap(), Claim::AlreadyUsed);
+    assert_eq!(reopened.list_revocations(at(102), 100).await.unwrap().len(), 1);
+}
+
+/// Two stores (as two replicas would hold) on one database, 40 racing claims of one key: one first use.
+async fn racing_claims(config: &StateConfig) {
+    let stores = [Store::open(config).await.unwrap(), Store::open(config).await.unwrap()];
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let store = stores[n % 2].clone();
+        tasks.spawn(async move { store.claim_jti(key("same", "any"), at(300), at(0)).await.unwrap() });
+    }
+    let mut first = 0;
+    while let Some(claim) = tasks.join_next().await {
+        first += usize::from(claim.unwrap() == Claim::First);
+    }
+    assert_eq!(first, 1);
+}
+
+#[tokio::test]
+async fn sqlite_keeps_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    contract(&StateConfig::Sqlite { path: dir.path().join("state.db") }).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_keeps_the_contract_and_racing_replicas_get_one_first_use() {
+    let Some(cluster) = PgCluster::start() else { return };
+    let config = postgres_config(&cluster);
+    assert_eq!(Store::inspect(&config).await.unwrap(), (0, 2), "an empty database is at version 0");
+    contract(&config).await;
+    racing_claims(&config).await;
+    let pool = Store::open(&config).await.unwrap().pool_status().unwrap();
+    assert_eq!(pool.max, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_starting_at_once_migrate_once() {
+    let Some(cluster) = PgCluster::start() else { return };
+    let config = postgres_config(&cluster);
+    let mut opening = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let config = config.clone();
+        opening.spawn(async move { Store::open(&config).await.map(drop) });
+    }
+    while let Some(opened) = opening.join_next().await {
+        opened.unwrap().unwrap();
+    }
+    assert_eq!(cluster.psql("SELECT count(*) FROM schema_migrations").trim(), "2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_recorded_revocation_wakes_a_listener_on_another_connection() {
+    let Some(cluster) = PgCluster::start() else { return };
+    let config = postgres_config(&cluster);
+    let (writer, listener) = (Store::open(&config).await.unwrap(), Store::open(&config).await.unwrap());
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let watching = tokio::spawn({
+        let changed = Arc::clone(&changed);
+        async move { listener.watch_revocations(changed).await }
+    });
+    // The listener wakes once when it starts listening (it may have missed notifications before).
+    tokio::time::timeout(Duration::from_secs(5), changed.notified()).await.expect("listening");
+    writer.add_revocation(&revocation("r1", 5000)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(2), changed.notified()).await.expect("a notification within 2 s");
+    watching.abort();
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_an_error_at_open_and_the_password_never_shows() {
+    let port = crate::support::free_port();
+    let url = format!("postgres://tollgate:hunter2-secret@127.0.0.1:{port}/tollgate");
+    let second = Duration::from_secs(1);
+    let config = StateConfig::Postgres(PostgresConfig::new(&url, 2, second, second).unwrap());
+    let error = Store::open(&config).await.err().expect("nothing listens there").to_string();
+    assert!(error.contains(&format!("tollgate@127.0.0.1:{port}/tollgate")), "{error}");
+    assert!(!error.contains("hunter2"), "{error}");
+    assert!(!format!("{config:?}").contains("hunter2"));
+}
