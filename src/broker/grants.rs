@@ -1,12 +1,13 @@
 //! Acting on an allowed grant: mint a Tollgate token, or get AWS credentials from STS with a token Tollgate
-//! mints for AWS (`tollgate_token` mode) or with the CI token itself (`passthrough` mode).
+//! mints for AWS (`tollgate_token` mode) or with the CI token itself (`passthrough` mode); and which role an STS
+//! `RoleArn` names.
 
 use serde_json::Map;
 
 use super::{Broker, BrokerError, Credential, ExchangeRequest};
 use crate::clock::UnixTime;
 use crate::credentials::TokenRequest;
-use crate::policy::{AwsGrant, AwsMode, TokenGrant};
+use crate::policy::{AwsGrant, AwsMode, Grant, TokenGrant};
 use crate::sts::{AssumeRequest, StsError};
 use crate::verify::VerifiedToken;
 
@@ -123,4 +124,27 @@ fn fill_if_empty(field: &mut String, value: &str) {
     if field.is_empty() {
         value.clone_into(field);
     }
+}
+
+impl Broker {
+    /// The role an STS `RoleArn` names, and whether its grant is an aws grant: the policy whose aws grant has
+    /// exactly this ARN, or, for Tollgate's own token grants, `arn:<partition>:iam::<12 digits>:role/<role name>`.
+    pub fn role_for_arn(&self, role_arn: &str) -> Option<(String, bool)> {
+        let policies = self.policies();
+        if let Some(policy) = policies.by_role_arn(role_arn) {
+            return Some((policy.role().to_owned(), true));
+        }
+        let name = token_role_name(role_arn)?;
+        policies.get(name).filter(|p| matches!(p.grant(), Grant::Token(_))).map(|p| (p.role().to_owned(), false))
+    }
+}
+
+/// The role name of `arn:aws|aws-cn|aws-us-gov:iam::<12 digits>:role/<name>` (no path).
+fn token_role_name(role_arn: &str) -> Option<&str> {
+    let rest =
+        ["arn:aws:iam::", "arn:aws-cn:iam::", "arn:aws-us-gov:iam::"].iter().find_map(|p| role_arn.strip_prefix(p))?;
+    let (account, name) = rest.split_once(":role/")?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() && name.chars().all(plain))
+        .then_some(name)
 }

@@ -96,16 +96,6 @@ struct Observed<'a> {
     stopwatch: Stopwatch,
 }
 
-/// The role name of `arn:aws|aws-cn|aws-us-gov:iam::<12 digits>:role/<name>` (no path).
-fn token_role_name(role_arn: &str) -> Option<&str> {
-    let rest =
-        ["arn:aws:iam::", "arn:aws-cn:iam::", "arn:aws-us-gov:iam::"].iter().find_map(|p| role_arn.strip_prefix(p))?;
-    let (account, name) = rest.split_once(":role/")?;
-    let plain = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() && name.chars().all(plain))
-        .then_some(name)
-}
-
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -213,17 +203,6 @@ impl Broker {
     pub fn with_sts(mut self, sts: StsClient) -> Self {
         self.sts = Some(sts);
         self
-    }
-
-    /// The role an STS `RoleArn` names, and whether its grant is an aws grant: the policy whose aws grant has
-    /// exactly this ARN, or, for Tollgate's own token grants, `arn:<partition>:iam::<12 digits>:role/<role name>`.
-    pub fn role_for_arn(&self, role_arn: &str) -> Option<(String, bool)> {
-        let policies = self.policies();
-        if let Some(policy) = policies.by_role_arn(role_arn) {
-            return Some((policy.role().to_owned(), true));
-        }
-        let name = token_role_name(role_arn)?;
-        policies.get(name).filter(|p| matches!(p.grant(), Grant::Token(_))).map(|p| (p.role().to_owned(), false))
     }
 
     /// Limits the exchanges of each tenant of each trusted issuer (counted after verification, before the
@@ -371,12 +350,24 @@ impl Broker {
                 let mismatch = "issues AWS credentials; use /exchange or the STS endpoint";
                 return Err(BrokerError::GrantMismatch { role, mismatch });
             }
-            Grant::Token(grant) => self.issue_token(grant, verified, &request, now)?,
-            Grant::Aws(grant) => self.issue_aws(grant, verified, &request, now).await?,
+            Grant::Token(grant) => {
+                let issued = self.issue_token(grant, verified, &request, now)?;
+                if let Some(scope) = &scope {
+                    self.claim_use(&policy, verified, scope, now).await?;
+                }
+                issued
+            }
+            Grant::Aws(grant) => {
+                if let Some(scope) = &scope {
+                    self.claim_pending(&policy, verified, scope, now).await?;
+                }
+                let issued = self.issue_aws(grant, verified, &request, now).await;
+                if let Some(scope) = &scope {
+                    self.settle_pending(&policy, verified, scope, issued.is_ok()).await?;
+                }
+                issued?
+            }
         };
-        if let Some(scope) = scope {
-            self.claim_use(&policy, verified, &scope, now).await?;
-        }
         tracing::info!(role = ?role, issuer = verified.issuer_name(), sub = ?verified.sub(), "Exchange allowed.");
         Ok(Exchanged {
             role,

@@ -1,8 +1,11 @@
-//! Single use of CI tokens: after a role's policy allowed a token and its credential was issued, the use is
-//! claimed in the store (`(iss, jti, scope)` until the token can no longer verify); only the first claim gets
-//! its credential, any other answers "token already used". A credential issued for a losing claim is dropped,
-//! so a jti counts as used only once an exchange succeeded. When the store cannot answer, the role's
-//! `on_store_error` decides: deny (503, the default) or allow (logged).
+//! Single use of CI tokens. For a token grant, after the role's policy allowed a token and its credential was
+//! minted, the use is claimed in the store (`(iss, jti, scope)` until the token can no longer verify); only the
+//! first claim gets its credential, any other answers "token already used"; a credential minted for a losing
+//! claim is dropped. For an aws grant, whose credential comes from an upstream call that cannot be undone, the
+//! claim is made first as a short *pending* one (`PENDING_SECS`), promoted to the full term once STS answered,
+//! and released when it failed, so a failed attempt (the SDKs and configure-aws-credentials retry) never uses
+//! the token up. Either way a jti counts as used only once an exchange succeeded. When the store cannot
+//! answer, the role's `on_store_error` decides: deny (503, the default) or allow (logged).
 
 use super::{Broker, BrokerError, ExchangeRequest, FrontDoor};
 use crate::clock::UnixTime;
@@ -13,6 +16,10 @@ use crate::verify::VerifiedToken;
 /// How long past `exp` a claim is kept: more than the largest leeway (600 s) with which the token could still
 /// verify, so the record always outlives the token.
 const KEEP_PAST_EXP_SECS: i64 = 660;
+
+/// How long a pending claim (an aws grant's upstream call in flight) holds before it lapses by itself, should
+/// the process die before promoting or releasing it: longer than any STS call's deadline.
+const PENDING_SECS: i64 = 180;
 
 /// How long a readiness probe waits for the store.
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -57,7 +64,8 @@ impl Broker {
         Ok(Some(scope))
     }
 
-    /// Claims the use; `Err` when it was used before, or when the store failed and the role fails closed.
+    /// Claims the use until the token can no longer verify; `Err` when it was used before, or when the store
+    /// failed and the role fails closed.
     pub(super) async fn claim_use(
         &self,
         policy: &Policy,
@@ -65,10 +73,65 @@ impl Broker {
         scope: &str,
         now: UnixTime,
     ) -> Result<(), BrokerError> {
+        self.claim_until(policy, verified, scope, verified.exp().plus_secs(KEEP_PAST_EXP_SECS), now).await
+    }
+
+    /// Claims the use for `PENDING_SECS` only, before an upstream call.
+    pub(super) async fn claim_pending(
+        &self,
+        policy: &Policy,
+        verified: &VerifiedToken,
+        scope: &str,
+        now: UnixTime,
+    ) -> Result<(), BrokerError> {
+        self.claim_until(policy, verified, scope, now.plus_secs(PENDING_SECS), now).await
+    }
+
+    /// After the upstream call: on success the pending claim is kept for the full term (a store failure here
+    /// fails the exchange closed: the credential is dropped rather than leave a claim that lapses early); on
+    /// failure it is released, so the token may be tried again.
+    pub(super) async fn settle_pending(
+        &self,
+        policy: &Policy,
+        verified: &VerifiedToken,
+        scope: &str,
+        succeeded: bool,
+    ) -> Result<(), BrokerError> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        let key = JtiKey { issuer: verified.iss(), jti: verified.jti().unwrap_or_default(), scope };
+        if !succeeded {
+            if let Err(error) = store.release_jti(key).await {
+                tracing::warn!(role = ?policy.role(), error = ?error.to_string(), "Releasing a pending single-use claim failed; it lapses by itself.");
+            }
+            return Ok(());
+        }
+        let until = verified.exp().plus_secs(KEEP_PAST_EXP_SECS);
+        match (store.extend_jti(key, until).await, policy.replay().on_store_error) {
+            (Ok(()), _) => Ok(()),
+            (Err(error), OnStoreError::Allow) => {
+                tracing::warn!(role = ?policy.role(), error = ?error.to_string(), "Promoting a single-use claim failed; exchanged anyway (on_store_error: allow).");
+                Ok(())
+            }
+            (Err(error), OnStoreError::Deny) => {
+                tracing::error!(role = ?policy.role(), error = ?error.to_string(), "Promoting a single-use claim failed; credential dropped.");
+                Err(BrokerError::StateUnavailable { role: policy.role().to_owned() })
+            }
+        }
+    }
+
+    async fn claim_until(
+        &self,
+        policy: &Policy,
+        verified: &VerifiedToken,
+        scope: &str,
+        until: UnixTime,
+        now: UnixTime,
+    ) -> Result<(), BrokerError> {
         let role = policy.role();
         let jti = verified.jti().unwrap_or_default();
         let key = JtiKey { issuer: verified.iss(), jti, scope };
-        let until = verified.exp().plus_secs(KEEP_PAST_EXP_SECS);
         let claimed = match &self.store {
             Some(store) => store.claim_jti(key, until, now).await.map_err(|e| e.to_string()),
             None => Err("no state store is configured".to_owned()),

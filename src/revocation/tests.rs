@@ -116,12 +116,12 @@ fn an_expired_revocation_hits_nothing() {
     assert_eq!(view.check_issued(&issued, NOW.plus_secs(3600)), Ok(()));
 }
 
-#[test]
-fn a_view_not_refreshed_within_its_bound_fails_closed() {
+#[tokio::test]
+async fn a_view_not_refreshed_within_its_bound_fails_closed() {
     let view = RevocationView::new(Duration::from_millis(30));
     let empty = Map::new();
     assert_eq!(view.check_inbound(&inbound(&empty, "j", "k"), NOW), Ok(()));
-    std::thread::sleep(Duration::from_millis(60));
+    tokio::time::sleep(Duration::from_millis(60)).await;
     assert!(matches!(view.check_inbound(&inbound(&empty, "j", "k"), NOW), Err(Revoked::Stale { .. })));
     assert!(!view.is_fresh());
     view.replace(Vec::new());

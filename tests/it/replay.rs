@@ -162,3 +162,31 @@ async fn a_locked_store_fails_closed_unless_the_policy_allows() {
     drop(locker);
     assert_eq!(app.exchange(&token(&github), "closed").await.0, 200, "recovers by itself");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_aws_grant_claims_before_calling_sts_and_a_failed_call_uses_nothing_up() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let stub = StsStub::start().await;
+    let (name, text) = crate::aws::aws_policy("deploy-aws", "passthrough");
+    let single_use = (name, text.replace("single_use: off", "single_use: per_role"));
+    let extra = format!("aws:\n  endpoint_url: {}\n  timeout_seconds: 5\n  max_attempts: 1\n", stub.url);
+    let app = app(&github, vec![single_use], &extra).await;
+    let token = github.token(NOW, crate::aws::ci_claims());
+    // STS fails: the pending claim is released, so the client's retry with the same token succeeds.
+    stub.set(StubMode::Fail { status: 400, code: "IDPCommunicationError", message: "try again" });
+    assert_ne!(app.exchange(&token, "deploy-aws").await.0, 200);
+    stub.set(StubMode::Succeed { secret: "s3cret".into() });
+    let (status, body) = app.exchange(&token, "deploy-aws").await;
+    assert_eq!(status, 200, "the failed attempt did not use the token up: {body}");
+    assert_eq!(app.exchange(&token, "deploy-aws").await.0, 401, "a success uses it");
+    // Concurrent attempts while STS is slow: the first holds a pending claim, the others are refused before
+    // reaching STS, so exactly one AWS session exists.
+    stub.clear();
+    stub.set(StubMode::SucceedAfter(std::time::Duration::from_millis(400)));
+    let racing = github.token(NOW, crate::aws::ci_claims());
+    let attempts = (0..8).map(|_| app.exchange(&racing, "deploy-aws"));
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts).await.into_iter().map(|(s, _)| s).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 7, "{statuses:?}");
+    assert_eq!(stub.requests().len(), 1, "only the first attempt reached STS");
+}
