@@ -22,7 +22,9 @@ pg_bin=/usr/lib/postgresql/15/bin
 for tool in initdb pg_ctl postgres psql; do
   [ -x "$pg_bin/$tool" ] || [[ " ${missing[*]} " == *" postgresql-15 "* ]] || missing+=(postgresql-15)
 done
-command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+# Debian puts haproxy in /usr/sbin, which is not on a non-root user's PATH; the tests look there too.
+haproxy_bin() { command -v haproxy 2>/dev/null || { [ -x /usr/sbin/haproxy ] && echo /usr/sbin/haproxy; }; }
+haproxy_bin >/dev/null || missing+=(haproxy)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${missing[*]}"
   sudo_cmd=""
@@ -38,10 +40,10 @@ done
 for tool in initdb pg_ctl postgres psql; do
   [ -x "$pg_bin/$tool" ] || { echo "ERROR: $pg_bin/$tool is still missing after installing Debian packages" >&2; exit 1; }
 done
-command -v haproxy >/dev/null 2>&1 || { echo "ERROR: haproxy is still missing after installing Debian packages" >&2; exit 1; }
+haproxy_bin >/dev/null || { echo "ERROR: haproxy is still missing after installing Debian packages" >&2; exit 1; }
 echo "prometheus tools: $(prometheus --version 2>&1 | head -n1); $(promtool --version 2>&1 | head -n1)"
 echo "postgresql: $("$pg_bin/initdb" --version); $("$pg_bin/pg_ctl" --version); $("$pg_bin/psql" --version)"
-echo "haproxy: $(haproxy -v 2>&1 | head -n1)"
+echo "haproxy: $("$(haproxy_bin)" -v 2>&1 | head -n1)"
 
 req=tests/peers/requirements.txt
 stamp=.venv/requirements.sha256

@@ -6,6 +6,7 @@
 //! [`RevocationView`] (`view.rs`), refreshed in the background, so deciding never waits on the database. This
 //! module is pure: no I/O, time as a parameter.
 
+mod identity;
 mod view;
 
 pub use view::{InboundQuery, IssuedQuery, RevocationSet, RevocationView, Revoked};

@@ -144,3 +144,26 @@ fn targets_round_trip_as_json_and_validation_refuses_empty_long_or_expired() {
     let expired = Revocation { expires_at: NOW, ..stored };
     assert!(matches!(expired.validate(NOW), Err(RevocationError::AlreadyExpired { .. })));
 }
+
+#[test]
+fn many_globs_of_every_prefix_length_are_found_through_the_prefix_index() {
+    let glob = |pattern: &str| Target::Identity {
+        issuer: "github".into(),
+        claim: "sub".into(),
+        matcher: Matcher::Glob(pattern.into()),
+    };
+    let mut revocations: Vec<Revocation> =
+        (0..500).map(|n| revocation(&format!("org{n}"), glob(&format!("repo:org{n}/*")))).collect();
+    revocations.push(revocation("any-evil", glob("*:ref:refs/heads/evil")));
+    revocations.push(revocation("one-char", glob("repo:acme/?pi:*")));
+    let view = view(revocations);
+    let hit = |sub: &str| match view.check_inbound(&inbound(&claims(json!({"sub": sub})), "j", "k"), NOW) {
+        Err(Revoked::Hit { id, .. }) => Some(id),
+        _ => None,
+    };
+    assert_eq!(hit("repo:org417/web:ref:refs/heads/main").as_deref(), Some("org417"));
+    assert_eq!(hit("repo:org4170/web:ref:refs/heads/main"), None, "org4170 is not org417/");
+    assert_eq!(hit("repo:acme/web:ref:refs/heads/evil").as_deref(), Some("any-evil"), "an empty prefix");
+    assert_eq!(hit("repo:acme/api:ref:refs/heads/main").as_deref(), Some("one-char"));
+    assert_eq!(hit("répo:acme/web:ref:refs/heads/main"), None, "prefix lengths off a char boundary are skipped");
+}

@@ -12,9 +12,9 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use serde_json::{Map, Value};
 
-use super::{Matcher, Revocation, Target};
+use super::identity::IdentityIndex;
+use super::{Revocation, Target};
 use crate::clock::{Stopwatch, UnixTime};
-use crate::policy::Pattern;
 
 /// Why a credential is refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,24 +43,14 @@ pub struct IssuedQuery<'a> {
     pub issued_at: UnixTime,
 }
 
-struct IdentityRule {
-    claim: String,
-    matcher: CompiledMatcher,
-    index: usize,
-}
-
-enum CompiledMatcher {
-    Equals(String),
-    Glob(Pattern),
-}
-
 /// The live revocations, indexed by what they hit.
 #[derive(Default)]
 pub struct RevocationSet {
     all: Vec<Revocation>,
     tollgate_jti: HashMap<String, usize>,
-    inbound_jti: HashMap<(String, String), usize>,
-    identities: HashMap<String, Vec<IdentityRule>>,
+    /// Issuer name, then jti.
+    inbound_jti: HashMap<String, HashMap<String, usize>>,
+    identities: HashMap<String, IdentityIndex>,
     roles: HashMap<String, Vec<(UnixTime, usize)>>,
     kids: HashMap<String, Vec<(Option<String>, usize)>>,
 }
@@ -70,19 +60,12 @@ impl RevocationSet {
         let mut set = RevocationSet::default();
         for (index, revocation) in revocations.iter().enumerate() {
             match &revocation.target {
-                Target::TollgateJti { jti } => {
-                    set.tollgate_jti.insert(jti.clone(), index);
-                }
+                Target::TollgateJti { jti } => keep_longest(&mut set.tollgate_jti, jti, index, &revocations),
                 Target::InboundJti { issuer, jti } => {
-                    set.inbound_jti.insert((issuer.clone(), jti.clone()), index);
+                    keep_longest(set.inbound_jti.entry(issuer.clone()).or_default(), jti, index, &revocations);
                 }
                 Target::Identity { issuer, claim, matcher } => {
-                    let matcher = match matcher {
-                        Matcher::Equals(value) => CompiledMatcher::Equals(value.clone()),
-                        Matcher::Glob(pattern) => CompiledMatcher::Glob(Pattern::new(pattern)),
-                    };
-                    let rule = IdentityRule { claim: claim.clone(), matcher, index };
-                    set.identities.entry(issuer.clone()).or_default().push(rule);
+                    set.identities.entry(issuer.clone()).or_default().insert(claim, matcher, index);
                 }
                 Target::Role { role, before } => set.roles.entry(role.clone()).or_default().push((*before, index)),
                 Target::Kid { kid, issuer } => set.kids.entry(kid.clone()).or_default().push((issuer.clone(), index)),
@@ -106,18 +89,12 @@ impl RevocationSet {
 
     /// The first unexpired revocation that forbids exchanging this inbound token.
     pub fn hit_inbound(&self, query: &InboundQuery<'_>, now: UnixTime) -> Option<&Revocation> {
-        let jti = query.jti.and_then(|jti| self.inbound_jti.get(&(query.issuer.to_owned(), jti.to_owned())));
-        let identity = self.identities.get(query.issuer).into_iter().flatten().find_map(|rule| {
-            let value = claim_text(query.claims.get(&rule.claim)?)?;
-            let hit = match &rule.matcher {
-                CompiledMatcher::Equals(expected) => expected == value.as_ref(),
-                CompiledMatcher::Glob(pattern) => pattern.matches(&value),
-            };
-            hit.then_some(&rule.index)
-        });
-        let role = self.role_hit(Some(query.role), |before| now < before);
-        let kid = self.kid_hit(query.kid, Some(query.issuer));
-        [jti, identity, role, kid].into_iter().flatten().filter_map(|index| self.live(*index, now)).next()
+        let jti = query.jti.and_then(|jti| self.inbound_jti.get(query.issuer)?.get(jti)).copied();
+        let identities = self.identities.get(query.issuer);
+        let identity = identities.and_then(|index| index.first_hit(query.claims, |i| self.live(i, now).is_some()));
+        let role = self.role_hit(Some(query.role), |before| now < before).copied();
+        let kid = self.kid_hit(query.kid, Some(query.issuer)).copied();
+        [jti, identity, role, kid].into_iter().flatten().find_map(|index| self.live(index, now))
     }
 
     /// The first unexpired revocation that makes a Tollgate token inactive.
@@ -141,16 +118,6 @@ impl RevocationSet {
 
     fn live(&self, index: usize, now: UnixTime) -> Option<&Revocation> {
         self.all.get(index).filter(|revocation| now < revocation.expires_at)
-    }
-}
-
-/// A claim's value as text: strings as they are, numbers and booleans in JSON form; nothing else matches.
-fn claim_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
-    match value {
-        Value::String(text) => Some(text.as_str().into()),
-        Value::Number(number) => Some(number.to_string().into()),
-        Value::Bool(flag) => Some(flag.to_string().into()),
-        _ => None,
     }
 }
 
@@ -226,6 +193,18 @@ impl RevocationView {
             return Err(Revoked::Stale { age_secs: i64::try_from(age.as_secs()).unwrap_or(i64::MAX) });
         }
         Ok(())
+    }
+}
+
+/// Indexes `key` to the revocation that lasts longest, should several name it.
+fn keep_longest(map: &mut HashMap<String, usize>, key: &str, index: usize, all: &[Revocation]) {
+    let expiry = |i: usize| all.get(i).map(|r| r.expires_at);
+    match map.get_mut(key) {
+        Some(kept) if expiry(*kept) >= expiry(index) => {}
+        Some(kept) => *kept = index,
+        None => {
+            map.insert(key.to_owned(), index);
+        }
     }
 }
 

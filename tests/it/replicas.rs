@@ -352,7 +352,7 @@ async fn three_replicas_behind_haproxy_survive_a_sigkill_without_replays() {
         let Some(proxy) = Haproxy::start(&backends).await else { return };
         let client = client();
         let (started, readyz) = (Instant::now(), format!("{}/readyz", proxy.url()));
-        while !client.get(&readyz).send().await.is_ok_and(|response| response.status() == 200) {
+        while !client.get(readyz.as_str()).send().await.is_ok_and(|response| response.status() == 200) {
             assert!(started.elapsed() < Duration::from_secs(10), "HAProxy never routed /readyz:\n{}", proxy.log());
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -31,7 +31,7 @@ impl Haproxy {
         let log = std::fs::File::create(dir.path().join("haproxy.log")).unwrap();
         let child = tokio::process::Command::new(binary)
             .arg("-f")
-            .arg(&config)
+            .arg(config)
             .arg("-db")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())

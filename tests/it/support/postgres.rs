@@ -127,7 +127,7 @@ impl PgCluster {
             let conf = self.data().join("postgresql.conf");
             let mut text = std::fs::read_to_string(&conf).unwrap();
             text.push_str(&settings);
-            std::fs::write(&conf, text).unwrap();
+            std::fs::write(conf, text).unwrap();
             let output = self.pg_ctl_start();
             if output.status.success() {
                 return;
