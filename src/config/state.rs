@@ -24,13 +24,14 @@ pub(super) struct RawState {
     pool_size: Option<u32>,
     connect_timeout_seconds: Option<u32>,
     statement_timeout_seconds: Option<u32>,
+    ca_file: Option<String>,
 }
 
 pub(super) fn state(raw: &RawState, base: &Path, env_url: Option<String>) -> Result<StateConfig, String> {
     match raw.backend.as_deref() {
         None | Some("sqlite") => {
-            if raw.url.is_some() || raw.pool_size.is_some() {
-                return Err("state: url and pool_size are for backend: postgres".into());
+            if raw.url.is_some() || raw.pool_size.is_some() || raw.ca_file.is_some() {
+                return Err("state: url, pool_size and ca_file are for backend: postgres".into());
             }
             let path = raw.path.as_deref().unwrap_or(DEFAULT_SQLITE_FILE);
             if path.is_empty() {
@@ -58,8 +59,11 @@ pub(super) fn state(raw: &RawState, base: &Path, env_url: Option<String>) -> Res
             }
             let connect = seconds(raw.connect_timeout_seconds, "connect_timeout_seconds", 1..=60)?;
             let statement = seconds(raw.statement_timeout_seconds, "statement_timeout_seconds", 1..=60)?;
-            let config = PostgresConfig::new(&url, pool_size as usize, connect, statement)
+            let mut config = PostgresConfig::new(&url, pool_size as usize, connect, statement)
                 .map_err(|reason| format!("state.url: {reason}"))?;
+            if let Some(ca_file) = &raw.ca_file {
+                config = config.with_ca_file(base.join(ca_file));
+            }
             Ok(StateConfig::Postgres(config))
         }
         Some(other) => Err(format!("state.backend: {other:?} is not one of sqlite, postgres")),

@@ -1,5 +1,10 @@
 //! Where state lives (`state:` in config), as the store needs it: a SQLite path, or a PostgreSQL URL with its
-//! pool bounds. The URL may carry a password: it is never shown (`Debug` and [`PostgresConfig::describe`] drop it).
+//! pool bounds and TLS. The URL may carry a password: it is never shown (`Debug` and
+//! [`PostgresConfig::describe`] drop it).
+//!
+//! TLS to PostgreSQL is never downgraded silently: off loopback, `sslmode` unset or `prefer` means `require`
+//! (the server's certificate is verified against `ca_file`, else the system's roots, and must name the host);
+//! only an explicit `sslmode=disable` sends plaintext. On loopback or a unix socket, unset means plaintext.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -25,6 +30,10 @@ pub struct PostgresConfig {
     pub connect_timeout: Duration,
     /// The server cancels a statement running longer (`statement_timeout`); the client gives up a little later.
     pub statement_timeout: Duration,
+    /// PEM roots that verify the server's certificate (default: the system's).
+    pub ca_file: Option<PathBuf>,
+    /// Whether connections use TLS (decided from the URL's `sslmode` and the host).
+    pub tls: bool,
 }
 
 impl PostgresConfig {
@@ -47,7 +56,19 @@ impl PostgresConfig {
         if pool_size == 0 {
             return Err("pool_size must be at least 1".into());
         }
-        Ok(Self { url: url.to_owned(), pool_size, connect_timeout, statement_timeout })
+        let tls = match parsed.get_ssl_mode() {
+            tokio_postgres::config::SslMode::Disable => false,
+            tokio_postgres::config::SslMode::Require => true,
+            // `prefer` (also the default) would fall back to plaintext when the server refuses TLS.
+            _ => !local(&parsed),
+        };
+        Ok(Self { url: url.to_owned(), pool_size, connect_timeout, statement_timeout, ca_file: None, tls })
+    }
+
+    /// Verifies the server's certificate against these PEM roots instead of the system's.
+    pub fn with_ca_file(mut self, ca_file: PathBuf) -> Self {
+        self.ca_file = Some(ca_file);
+        self
     }
 
     /// The parsed connection settings, with our timeouts applied.
@@ -57,6 +78,11 @@ impl PostgresConfig {
         config.connect_timeout(self.connect_timeout);
         config.options(format!("-c statement_timeout={millis} -c lock_timeout={millis}"));
         config.application_name("tollgate");
+        config.ssl_mode(if self.tls {
+            tokio_postgres::config::SslMode::Require
+        } else {
+            tokio_postgres::config::SslMode::Disable
+        });
         Ok(config)
     }
 
@@ -82,8 +108,20 @@ impl fmt::Debug for PostgresConfig {
             .field("pool_size", &self.pool_size)
             .field("connect_timeout", &self.connect_timeout)
             .field("statement_timeout", &self.statement_timeout)
+            .field("ca_file", &self.ca_file)
+            .field("tls", &self.tls)
             .finish()
     }
+}
+
+/// Every host is a loopback address, `localhost` or a unix socket.
+fn local(config: &tokio_postgres::Config) -> bool {
+    config.get_hosts().iter().all(|host| match host {
+        tokio_postgres::config::Host::Tcp(name) => {
+            name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        tokio_postgres::config::Host::Unix(_) => true,
+    })
 }
 
 /// Parser messages may quote the input; keep only their first clause, which names the problem.
@@ -106,5 +144,18 @@ mod tests {
         assert!(!error.contains("s3cret"), "{error}");
         let no_db = PostgresConfig::new("host=127.0.0.1 user=u password=s3cret", 4, second, second);
         assert_eq!(no_db.err().as_deref(), Some("names no database"));
+    }
+
+    #[test]
+    fn tls_is_required_off_loopback_unless_disabled_explicitly() {
+        let tls =
+            |url: &str| PostgresConfig::new(url, 1, Duration::from_secs(1), Duration::from_secs(1)).map(|c| c.tls);
+        assert_eq!(tls("postgres://u@db.example.com/state"), Ok(true), "unset means require off loopback");
+        assert_eq!(tls("postgres://u@db.example.com/state?sslmode=prefer"), Ok(true), "prefer never downgrades");
+        assert_eq!(tls("postgres://u@db.example.com/state?sslmode=disable"), Ok(false));
+        assert_eq!(tls("postgres://u@127.0.0.1/state"), Ok(false), "loopback: plaintext unless asked");
+        assert_eq!(tls("postgres://u@localhost/state?sslmode=require"), Ok(true));
+        assert_eq!(tls("postgres://u@[::1]:5433/state"), Ok(false));
+        assert_eq!(tls("host=127.0.0.1,db.example.com user=u dbname=state"), Ok(true), "every host must be local");
     }
 }

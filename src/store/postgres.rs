@@ -4,7 +4,9 @@
 //! inserts. Every call is bounded: the pool's wait and create timeouts, the server's `statement_timeout`, and
 //! an outer deadline. Migrations run in one transaction under an advisory lock, so replicas starting at once
 //! apply them once. A recorded revocation is announced with `NOTIFY` in its transaction; `watch_revocations`
-//! holds one extra connection in `LISTEN` and wakes the replica's refresh.
+//! holds one extra connection in `LISTEN` and wakes the replica's refresh. Connections use TLS (rustls on
+//! aws-lc-rs, the server's certificate verified against `ca_file` or the system's roots) whenever the config
+//! decided so (`config.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,7 +14,11 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+use tokio_postgres_rustls::MakeRustlsConnect;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::CertificateDer;
+use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 
 use super::migrations::{POSTGRES as MIGRATIONS, latest};
 use super::{Claim, JtiKey, PoolStatus, PostgresConfig, StoreError, revocation_from_row};
@@ -31,12 +37,28 @@ const WATCH_RETRY: Duration = Duration::from_secs(1);
 pub(super) struct PgStore {
     pool: Pool,
     connection: tokio_postgres::Config,
+    tls: MakeRustlsConnect,
     /// The outer bound on any one call: acquiring, then running.
     deadline: Duration,
 }
 
-fn unavailable(error: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(error.to_string())
+fn unavailable(error: impl std::error::Error) -> StoreError {
+    StoreError::Unavailable(chain(&error))
+}
+
+/// An error and its causes, `outer: inner: …` (TLS and pool errors name the real cause only in their sources).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl PgStore {
@@ -44,8 +66,9 @@ impl PgStore {
     pub(super) async fn open(config: &PostgresConfig) -> Result<PgStore, StoreError> {
         let open = |reason: String| StoreError::Open { path: config.describe(), reason };
         let connection = config.connection().map_err(open)?;
-        let manager =
-            Manager::from_config(connection.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let tls = connector(config).map_err(open)?;
+        let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = Manager::from_config(connection.clone(), tls.clone(), recycling);
         let pool = Pool::builder(manager)
             .max_size(config.pool_size)
             .runtime(Runtime::Tokio1)
@@ -55,7 +78,7 @@ impl PgStore {
             .build()
             .map_err(|e| open(e.to_string()))?;
         let deadline = config.connect_timeout + config.statement_timeout + Duration::from_secs(1);
-        let store = PgStore { pool, connection, deadline };
+        let store = PgStore { pool, connection, tls, deadline };
         store.migrate().await.map_err(|error| match error {
             StoreError::Unavailable(reason) => open(reason),
             other => other,
@@ -198,7 +221,7 @@ impl PgStore {
     }
 
     async fn listen_once(&self, changed: &Notify) -> Result<(), tokio_postgres::Error> {
-        let (client, mut connection) = self.connection.connect(NoTls).await?;
+        let (client, mut connection) = self.connection.connect(self.tls.clone()).await?;
         let (sender, mut messages) = tokio::sync::mpsc::unbounded_channel();
         let driver = tokio::spawn(async move {
             let mut stream = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -249,7 +272,7 @@ impl PgStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        let failed = |e: tokio_postgres::Error| StoreError::Migration(e.to_string());
+        let failed = |e: tokio_postgres::Error| StoreError::Migration(chain(&e));
         let mut client = self.pool.get().await.map_err(unavailable)?;
         let transaction = client.transaction().await.map_err(failed)?;
         transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(failed)?;
@@ -287,9 +310,11 @@ impl PgStore {
 
 /// The recorded schema version (0 when the database has no schema yet), without migrating.
 pub(super) async fn schema_version(config: &PostgresConfig) -> Result<u32, StoreError> {
-    let open = |e: tokio_postgres::Error| StoreError::Open { path: config.describe(), reason: e.to_string() };
-    let connection = config.connection().map_err(|reason| StoreError::Open { path: config.describe(), reason })?;
-    let (client, driver) = connection.connect(NoTls).await.map_err(open)?;
+    let open = |e: tokio_postgres::Error| StoreError::Open { path: config.describe(), reason: chain(&e) };
+    let failed = |reason| StoreError::Open { path: config.describe(), reason };
+    let connection = config.connection().map_err(failed)?;
+    let tls = connector(config).map_err(failed)?;
+    let (client, driver) = connection.connect(tls).await.map_err(open)?;
     let driver = tokio::spawn(driver);
     let result = async {
         let exists: bool =
@@ -304,4 +329,33 @@ pub(super) async fn schema_version(config: &PostgresConfig) -> Result<u32, Store
     .map_err(open);
     driver.abort();
     result
+}
+
+/// The TLS connector: rustls on aws-lc-rs, trusting `ca_file`'s certificates or the system's roots.
+fn connector(config: &PostgresConfig) -> Result<MakeRustlsConnect, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    match (&config.ca_file, config.tls) {
+        (Some(path), _) => {
+            let read = |e: &dyn std::fmt::Display| format!("state.ca_file {}: {e}", path.display());
+            for cert in CertificateDer::pem_file_iter(path).map_err(|e| read(&e))? {
+                roots.add(cert.map_err(|e| read(&e))?).map_err(|e| read(&e))?;
+            }
+        }
+        (None, true) => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+        (None, false) => {}
+    }
+    if config.tls && roots.is_empty() {
+        return Err("TLS to PostgreSQL needs root certificates: none in state.ca_file or the system's store".into());
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(client))
 }

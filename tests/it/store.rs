@@ -156,3 +156,42 @@ async fn an_unreachable_postgres_is_an_error_at_open_and_the_password_never_show
     assert!(!error.contains("hunter2"), "{error}");
     assert!(!format!("{config:?}").contains("hunter2"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_over_tls_verifies_the_server_and_never_downgrades() {
+    let Some(cluster) = PgCluster::start() else { return };
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().self_signed(&key).unwrap();
+    cluster.require_tls(&cert.pem(), &key.serialize_pem());
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, cert.pem()).unwrap();
+    let second = Duration::from_secs(2);
+    let config = |url: String, ca: &std::path::Path| {
+        StateConfig::Postgres(PostgresConfig::new(&url, 2, second, second).unwrap().with_ca_file(ca.to_owned()))
+    };
+    // Verified against the server's CA, the store works over TLS (the server says so for its session).
+    let tls = config(format!("{}?sslmode=require", cluster.url()), &ca);
+    let store = Store::open(&tls).await.unwrap();
+    assert_eq!(store.claim_jti(key_of("over-tls"), at(300), at(0)).await.unwrap(), Claim::First);
+    assert_eq!(
+        cluster
+            .psql("SELECT bool_and(ssl) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) WHERE usename = 'tollgate'")
+            .trim(),
+        "t"
+    );
+    // Another CA: the server is not trusted, nothing is sent.
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    let other = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap().self_signed(&other_key).unwrap();
+    let other_ca = dir.path().join("other.pem");
+    std::fs::write(&other_ca, other.pem()).unwrap();
+    let error = Store::open(&config(format!("{}?sslmode=require", cluster.url()), &other_ca)).await.err().unwrap();
+    assert!(error.to_string().contains("certificate"), "a server certificate from another CA is refused: {error}");
+    // Plaintext only when asked explicitly, and this server refuses it.
+    let error = Store::open(&config(format!("{}?sslmode=disable", cluster.url()), &ca)).await.err().unwrap();
+    assert!(error.to_string().contains("no encryption"), "{error}");
+}
+
+fn key_of(jti: &str) -> JtiKey<'_> {
+    JtiKey { issuer: "https://ci.example", jti, scope: "any" }
+}

@@ -92,6 +92,41 @@ impl PgCluster {
         self.psql_in(USER, sql)
     }
 
+    /// Turns TLS on with this certificate and key (PEM) and from then on accepts `tollgate` only over TLS
+    /// (`hostssl`); reloads the running server.
+    pub fn require_tls(&self, cert_pem: &str, key_pem: &str) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let data = self.data();
+        for (file, text) in [("server.crt", cert_pem), ("server.key", key_pem)] {
+            let path = data.join(file);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            if let Some((uid, gid)) = self.run_as {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).unwrap();
+            }
+        }
+        let conf = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.push_str(
+            "
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+",
+        );
+        std::fs::write(conf, text).unwrap();
+        let hba = format!(
+            "local all {SUPERUSER} trust
+hostssl {USER} {USER} 127.0.0.1/32 scram-sha-256
+"
+        );
+        std::fs::write(data.join("pg_hba.conf"), hba).unwrap();
+        assert_eq!(self.psql_in("postgres", "SELECT pg_reload_conf()").trim(), "t");
+        // The reload is asynchronous: each psql is a new session, which sees the new settings once loaded.
+        let on = (0..200).any(|_| self.psql_in("postgres", "SHOW ssl").trim() == "on");
+        assert!(on, "TLS did not come on: {}", self.log());
+    }
+
     /// The server's log, for failure messages.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default()
