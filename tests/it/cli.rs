@@ -1,4 +1,5 @@
-//! The `tollgate` binary: `verify` on a real captured token, `check` on good and bad configs, `keys generate`.
+//! The `tollgate` binary: `verify` on a real captured token, `check` on good and bad configs, `keys generate`,
+//! `state`, `revoke` and `revocations list` on the embedded store, `introspection new-client`.
 
 use std::process::Command;
 
@@ -107,4 +108,70 @@ fn state_check_reports_the_schema_and_migrate_brings_it_up_to_date() {
     assert!(stdout.contains("schema version 2"), "{stdout}");
     let (code, stdout, _) = tollgate(&["state", "check", "--config", config]);
     assert_eq!((code, stdout.contains("schema version 2")), (0, true), "{stdout}");
+}
+
+#[test]
+fn revoke_records_each_kind_with_its_default_expiry_and_list_shows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tollgate.yaml");
+    std::fs::write(
+        &config,
+        "listen: 127.0.0.1:0\nissuer_url: https://t.example\npolicies: p\ntokens:\n  max_ttl_seconds: 3600\ntrusted_issuers:\n  - {name: ci, issuer: https://ci.example.com, audiences: [t], max_token_lifetime_seconds: 7200}\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let common = ["--config", config, "--reason", "runner leaked", "--author", "ops@example.com"];
+    let run = |args: &[&str]| tollgate(&[args, &common[..]].concat());
+    let parse = |stdout: &str| serde_json::from_str::<serde_json::Value>(stdout.trim()).unwrap();
+    let (code, stdout, stderr) = run(&["revoke", "identity", "--issuer", "ci", "--claim", "sub", "--glob", "repo:acme/*"]);
+    assert_eq!(code, 0, "{stderr}");
+    let identity = parse(&stdout);
+    assert_eq!(identity["kind"], "identity");
+    assert_eq!(identity["target"]["matcher"]["glob"], "repo:acme/*");
+    assert_eq!(identity["author"], "ops@example.com");
+    let created = tollgate::clock::UnixTime::parse_rfc3339(identity["created_at"].as_str().unwrap()).unwrap();
+    let expires = tollgate::clock::UnixTime::parse_rfc3339(identity["expires_at"].as_str().unwrap()).unwrap();
+    assert_eq!(expires.secs_since(created), 7200 + 60 + 660, "the issuer's longest token, its leeway and a margin");
+    let (code, stdout, _) = run(&["revoke", "jti", "tollgate-jti-1"]);
+    assert_eq!(code, 0);
+    let jti = parse(&stdout);
+    let window = |revocation: &serde_json::Value| {
+        let at = |key: &str| tollgate::clock::UnixTime::parse_rfc3339(revocation[key].as_str().unwrap()).unwrap();
+        at("expires_at").secs_since(at("created_at"))
+    };
+    assert_eq!(window(&jti), 3600 + 660, "Tollgate tokens live at most tokens.max_ttl");
+    assert_eq!(run(&["revoke", "role", "deploy", "--until", "2099-01-01T00:00:00Z"]).0, 0);
+    assert_eq!(run(&["revoke", "kid", "k1", "--issuer", "ci"]).0, 0);
+    // Refused with the reason: an unknown issuer, an expiry in the past, an empty reason.
+    let (code, _, stderr) = run(&["revoke", "inbound-jti", "--issuer", "nope", "j1"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no trusted issuer is named \"nope\"") && stderr.contains("ci"), "{stderr}");
+    let (code, _, stderr) = run(&["revoke", "jti", "j2", "--until", "2001-01-01T00:00:00Z"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not after now"), "{stderr}");
+    let (code, _, stderr) = tollgate(&["revoke", "jti", "j3", "--config", config, "--reason", ""]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("reason must not be empty"), "{stderr}");
+    let (code, stdout, _) = tollgate(&["revocations", "list", "--config", config]);
+    assert_eq!(code, 0);
+    let listed: Vec<serde_json::Value> = stdout.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let kinds: Vec<&str> = listed.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), 4, "{stdout}");
+    for kind in ["identity", "tollgate_jti", "role", "kid"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(listed.iter().any(|r| r["id"] == identity["id"]));
+}
+
+#[test]
+fn introspection_new_client_prints_a_secret_and_only_its_hash_for_the_config() {
+    let (code, stdout, stderr) = tollgate(&["introspection", "new-client", "vault"]);
+    assert_eq!(code, 0, "{stderr}");
+    let secret = stdout.trim();
+    assert!(secret.len() >= 64, "{secret}");
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
+    let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert!(stderr.contains(&format!("secret_sha256: {hash}")) && stderr.contains("name: vault"), "{stderr}");
+    assert!(!stderr.contains(secret), "the secret goes to stdout only");
+    assert_ne!(tollgate(&["introspection", "new-client", "vault"]).1, stdout, "a new secret every time");
 }

@@ -158,6 +158,13 @@ async fn a_locked_store_fails_closed_unless_the_policy_allows() {
     assert_eq!(body["error"], "temporarily_unavailable", "{body}");
     assert_eq!(app.exchange(&token(&github), "open").await.0, 200, "on_store_error: allow");
     assert_eq!(app.exchange(&token(&github), "free").await.0, 200, "a role without single use never waits");
+    let metrics = reqwest::get(format!("{}/metrics", app.admin_url)).await.unwrap().text().await.unwrap();
+    let failed = metrics
+        .lines()
+        .find(|line| line.starts_with("tollgate_store_operations_total{op=\"claim_jti\",result=\"error\"}"))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|count| count.parse::<u64>().ok());
+    assert_eq!(failed, Some(2), "both failed claims are counted:\n{metrics}");
     locker.execute_batch("ROLLBACK;").unwrap();
     drop(locker);
     assert_eq!(app.exchange(&token(&github), "closed").await.0, 200, "recovers by itself");
