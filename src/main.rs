@@ -138,6 +138,12 @@ enum RevocationsCommand {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Delete a revocation before its time (by the id `revoke` printed).
+    Delete {
+        #[arg(long)]
+        config: PathBuf,
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -213,6 +219,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::State { command: StateCommand::Check { config } } => cli::state::check(&config).await,
         Command::Revoke { command } => cli::revoke::revoke(command).await,
         Command::Revocations { command: RevocationsCommand::List { config } } => cli::revoke::list(&config).await,
+        Command::Revocations { command: RevocationsCommand::Delete { config, id } } => {
+            cli::revoke::delete(&config, &id).await
+        }
         Command::Introspection { command: IntrospectionCommand::NewClient { name } } => {
             cli::revoke::new_introspection_client(&name)
         }

@@ -339,7 +339,7 @@ impl Broker {
             }
             CaseOutcome::Deny { explanation, .. } => return Err(BrokerError::Denied { role, explanation }),
         };
-        self.check_revocations(verified, &role, now)?;
+        self.check_revocations(&policy, verified, now)?;
         let scope = self.use_scope(&policy, verified, &request)?;
         let (credential, expires_at) = match policy.grant() {
             Grant::Token(_) if request.session_policy.is_some() => {

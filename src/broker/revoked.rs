@@ -1,12 +1,14 @@
 //! Revocations on the exchange path: once a role's policy allowed a token, the replica's in-memory view is
 //! asked whether a revocation hits it (its inbound `jti`, its identity, its signing key, or the role). A hit is
 //! a denial (`access_denied`, reason `revoked`); a view older than its bound fails closed (503), since a
-//! revocation made meanwhile could be missed. The database is never on this path.
+//! revocation made meanwhile could be missed — unless the role's policy says `on_store_error: allow`, which
+//! then also covers revocations (logged on every such exchange). The database is never on this path.
 
 use std::sync::Arc;
 
 use super::{Broker, BrokerError};
 use crate::clock::UnixTime;
+use crate::policy::{OnStoreError, Policy};
 use crate::revocation::{InboundQuery, RevocationView, Revoked};
 use crate::verify::VerifiedToken;
 
@@ -24,10 +26,11 @@ impl Broker {
 
     pub(super) fn check_revocations(
         &self,
+        policy: &Policy,
         verified: &VerifiedToken,
-        role: &str,
         now: UnixTime,
     ) -> Result<(), BrokerError> {
+        let role = policy.role();
         let Some(view) = &self.revocations else {
             return Ok(());
         };
@@ -41,8 +44,12 @@ impl Broker {
         match view.check_inbound(&query, now) {
             Ok(()) => Ok(()),
             Err(Revoked::Hit { id, kind }) => Err(BrokerError::Revoked { role: role.to_owned(), id, kind }),
+            Err(Revoked::Stale { age_secs }) if policy.replay().on_store_error == OnStoreError::Allow => {
+                tracing::warn!(role = ?role, age_secs, "The revocation view is stale; exchanged without checking it (on_store_error: allow).");
+                Ok(())
+            }
             Err(Revoked::Stale { age_secs }) => {
-                tracing::error!(age_secs, "The revocation view is stale; exchange refused.");
+                tracing::error!(role = ?role, age_secs, "The revocation view is stale; exchange refused.");
                 Err(BrokerError::RevocationsUnavailable { role: role.to_owned(), age_secs })
             }
         }

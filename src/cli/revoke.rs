@@ -1,6 +1,7 @@
-//! `tollgate revoke …` and `tollgate revocations list`, for operators with access to the store: a revocation
+//! `tollgate revoke …`, `tollgate revocations list` and `tollgate revocations delete ID`, for operators with access to the store: a revocation
 //! is written straight to the store (and announced to every replica on PostgreSQL); replicas enforce it from
-//! their next view refresh (at once on a notification, else within `revocations.poll_seconds`).
+//! their next view refresh (at once on a notification, else within `revocations.poll_seconds`). These commands
+//! never migrate: the store must be at this build's schema version (`tollgate state migrate` first).
 //! `tollgate introspection new-client NAME` makes a relying party's bearer secret and the config entry that
 //! holds only its SHA-256.
 
@@ -12,7 +13,7 @@ use serde_json::json;
 use tollgate::clock::{Clock, SystemClock, UnixTime};
 use tollgate::config::{Config, process_env};
 use tollgate::revocation::{Matcher, Revocation, Target};
-use tollgate::store::Store;
+use tollgate::store::{Migrations, Store};
 
 /// How long past a credential's end its revocation is kept: longer than any leeway it could verify with.
 const MARGIN_SECS: i64 = 660;
@@ -107,15 +108,27 @@ pub async fn revoke(command: RevokeCommand) -> anyhow::Result<ExitCode> {
     let revocation =
         Revocation { id: random_id()?, target, reason: common.reason, author, created_at: now, expires_at };
     revocation.validate(now)?;
-    let store = Store::open(&config.state).await?;
+    let store = Store::open_with(&config.state, Migrations::RequireCurrent).await?;
     store.add_revocation(&revocation).await?;
     println!("{}", describe(&revocation));
     Ok(ExitCode::SUCCESS)
 }
 
+/// Deletes a revocation before its time (a mistake); exit 1 when no revocation has that id.
+pub async fn delete(config: &Path, id: &str) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config, &process_env)?;
+    let store = Store::open_with(&config.state, Migrations::RequireCurrent).await?;
+    if !store.delete_revocation(id).await? {
+        eprintln!("no revocation has the id {id:?}");
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("{}", json!({"deleted": id}));
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn list(config: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config, &process_env)?;
-    let store = Store::open(&config.state).await?;
+    let store = Store::open_with(&config.state, Migrations::RequireCurrent).await?;
     for revocation in store.list_revocations(SystemClock.now(), u32::MAX).await? {
         println!("{}", describe(&revocation));
     }

@@ -18,6 +18,10 @@ pub async fn migrate(config: &Path) -> anyhow::Result<ExitCode> {
 pub async fn check(config: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config, &process_env)?;
     let (current, latest) = Store::inspect(&config.state).await?;
+    if current > latest {
+        println!("state store: schema version {current}, newer than this build knows ({latest}): upgrade Tollgate");
+        return Ok(ExitCode::FAILURE);
+    }
     if current < latest {
         println!("state store: schema version {current}, this build needs {latest}: run `tollgate state migrate`");
         return Ok(ExitCode::FAILURE);

@@ -30,8 +30,9 @@ pub(super) struct RawState {
 pub(super) fn state(raw: &RawState, base: &Path, env_url: Option<String>) -> Result<StateConfig, String> {
     match raw.backend.as_deref() {
         None | Some("sqlite") => {
-            if raw.url.is_some() || raw.pool_size.is_some() || raw.ca_file.is_some() {
-                return Err("state: url, pool_size and ca_file are for backend: postgres".into());
+            let postgres_only = [raw.pool_size, raw.connect_timeout_seconds, raw.statement_timeout_seconds];
+            if raw.url.is_some() || raw.ca_file.is_some() || postgres_only.iter().any(Option::is_some) {
+                return Err("state: url, pool_size, *_timeout_seconds and ca_file are for backend: postgres".into());
             }
             let path = raw.path.as_deref().unwrap_or(DEFAULT_SQLITE_FILE);
             if path.is_empty() {

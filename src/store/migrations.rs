@@ -57,6 +57,21 @@ pub(super) const POSTGRES: &[(u32, &str)] = &[
     ),
 ];
 
+/// For a process that must not migrate (the operator CLI): the store must be exactly at this build's version.
+pub(super) fn require_current(current: u32) -> Result<(), super::StoreError> {
+    match current.cmp(&latest()) {
+        std::cmp::Ordering::Equal => Ok(()),
+        std::cmp::Ordering::Less => Err(super::StoreError::Migration(format!(
+            "the store is at schema version {current}, this build needs {}: run `tollgate state migrate`",
+            latest()
+        ))),
+        std::cmp::Ordering::Greater => Err(super::StoreError::Migration(format!(
+            "the store is at schema version {current}, newer than this build knows ({})",
+            latest()
+        ))),
+    }
+}
+
 /// The newest schema version this build knows (both lists end at it).
 pub(super) fn latest() -> u32 {
     SQLITE.last().map_or(0, |(version, _)| *version)

@@ -60,16 +60,18 @@ pub enum StoreOp {
     ClaimJti,
     ReleaseJti,
     AddRevocation,
+    DeleteRevocation,
     ListRevocations,
     Purge,
     Check,
 }
 
 impl StoreOp {
-    pub const ALL: [StoreOp; 6] = [
+    pub const ALL: [StoreOp; 7] = [
         StoreOp::ClaimJti,
         StoreOp::ReleaseJti,
         StoreOp::AddRevocation,
+        StoreOp::DeleteRevocation,
         StoreOp::ListRevocations,
         StoreOp::Purge,
         StoreOp::Check,
@@ -80,6 +82,7 @@ impl StoreOp {
             StoreOp::ClaimJti => "claim_jti",
             StoreOp::ReleaseJti => "release_jti",
             StoreOp::AddRevocation => "add_revocation",
+            StoreOp::DeleteRevocation => "delete_revocation",
             StoreOp::ListRevocations => "list_revocations",
             StoreOp::Purge => "purge",
             StoreOp::Check => "check",
@@ -90,6 +93,15 @@ impl StoreOp {
 /// Something that sees every store call (metrics). Must be cheap and must not block.
 pub trait StoreObserver: Send + Sync {
     fn observe_store(&self, op: StoreOp, ok: bool, elapsed: Duration);
+}
+
+/// Whether opening a store may change its schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Migrations {
+    /// Apply pending migrations (the server at start, `tollgate state migrate`).
+    Apply,
+    /// Change nothing; refuse a store that is not at this build's version (the operator CLI).
+    RequireCurrent,
 }
 
 /// How many connections a pooled backend holds, for the pool gauge.
@@ -126,16 +138,21 @@ pub struct Store {
 impl Store {
     /// Opens the store and applies pending migrations (at start).
     pub async fn open(config: &StateConfig) -> Result<Store, StoreError> {
+        Self::open_with(config, Migrations::Apply).await
+    }
+
+    /// Opens the store, migrating or only checking its schema.
+    pub async fn open_with(config: &StateConfig, migrations: Migrations) -> Result<Store, StoreError> {
         let (backend, describe) = match config {
             StateConfig::Sqlite { path } => {
                 let path = path.clone();
                 let describe = format!("sqlite at {}", path.display());
-                let opened = tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(&path)).await;
+                let opened = tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(&path, migrations)).await;
                 let store = opened.map_err(|e| StoreError::Unavailable(e.to_string()))??;
                 (Backend::Sqlite(store), describe)
             }
             StateConfig::Postgres(config) => (
-                Backend::Postgres(Box::new(postgres::PgStore::open(config).await?)),
+                Backend::Postgres(Box::new(postgres::PgStore::open(config, migrations).await?)),
                 format!("postgres at {}", config.describe()),
             ),
         };
@@ -201,6 +218,15 @@ impl Store {
         let stopwatch = Stopwatch::start();
         let result = dispatch!(self, store => store.add_revocation(revocation));
         self.observed(StoreOp::AddRevocation, result.is_ok(), &stopwatch);
+        result
+    }
+
+    /// Deletes a revocation before its time (an operator's mistake); tells whether it existed. Replicas drop it
+    /// from their views at their next refresh.
+    pub async fn delete_revocation(&self, id: &str) -> Result<bool, StoreError> {
+        let stopwatch = Stopwatch::start();
+        let result = dispatch!(self, store => store.delete_revocation(id));
+        self.observed(StoreOp::DeleteRevocation, result.is_ok(), &stopwatch);
         result
     }
 

@@ -20,8 +20,9 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 
+use super::migrations::require_current;
 use super::migrations::{POSTGRES as MIGRATIONS, latest};
-use super::{Claim, JtiKey, PoolStatus, PostgresConfig, StoreError, revocation_from_row};
+use super::{Claim, JtiKey, Migrations, PoolStatus, PostgresConfig, StoreError, revocation_from_row};
 use crate::clock::UnixTime;
 use crate::revocation::Revocation;
 
@@ -62,8 +63,9 @@ fn chain(error: &dyn std::error::Error) -> String {
 }
 
 impl PgStore {
-    /// Builds the pool and migrates (the first connection proves the database answers).
-    pub(super) async fn open(config: &PostgresConfig) -> Result<PgStore, StoreError> {
+    /// Builds the pool and migrates, or checks the schema is current (the first connection proves the
+    /// database answers).
+    pub(super) async fn open(config: &PostgresConfig, migrations: Migrations) -> Result<PgStore, StoreError> {
         let open = |reason: String| StoreError::Open { path: config.describe(), reason };
         let connection = config.connection().map_err(open)?;
         let tls = connector(config).map_err(open)?;
@@ -79,7 +81,14 @@ impl PgStore {
             .map_err(|e| open(e.to_string()))?;
         let deadline = config.connect_timeout + config.statement_timeout + Duration::from_secs(1);
         let store = PgStore { pool, connection, tls, deadline };
-        store.migrate().await.map_err(|error| match error {
+        let ready = match migrations {
+            Migrations::Apply => store.migrate().await,
+            Migrations::RequireCurrent => match store.check().await {
+                Ok(current) => require_current(current),
+                Err(error) => Err(error),
+            },
+        };
+        ready.map_err(|error| match error {
             StoreError::Unavailable(reason) => open(reason),
             other => other,
         })?;
@@ -156,6 +165,19 @@ impl PgStore {
                 .await
                 .map_err(unavailable)?;
             transaction.commit().await.map_err(unavailable)
+        })
+        .await
+    }
+
+    pub(super) async fn delete_revocation(&self, id: &str) -> Result<bool, StoreError> {
+        self.bounded(async {
+            let mut client = self.pool.get().await.map_err(unavailable)?;
+            let transaction = client.transaction().await.map_err(unavailable)?;
+            let deleted =
+                transaction.execute("DELETE FROM revocation_v1 WHERE id = $1", &[&id]).await.map_err(unavailable)?;
+            transaction.execute("SELECT pg_notify($1, $2)", &[&REVOCATION_CHANNEL, &id]).await.map_err(unavailable)?;
+            transaction.commit().await.map_err(unavailable)?;
+            Ok(deleted > 0)
         })
         .await
     }

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
+use super::migrations::require_current;
 use super::migrations::{SQLITE as MIGRATIONS, latest};
-use super::{Claim, JtiKey, StoreError, revocation_from_row};
+use super::{Claim, JtiKey, Migrations, StoreError, revocation_from_row};
 use crate::clock::UnixTime;
 use crate::revocation::Revocation;
 
@@ -25,8 +26,8 @@ pub(super) struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating the file, not its folder) and migrates; blocks.
-    pub(super) fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let connection = open_and_migrate(path).map_err(|error| match error {
+    pub(super) fn open(path: &Path, migrations: Migrations) -> Result<SqliteStore, StoreError> {
+        let connection = open_and_migrate(path, migrations).map_err(|error| match error {
             StoreError::Unavailable(reason) => StoreError::Open { path: path.display().to_string(), reason },
             other => other,
         })?;
@@ -83,6 +84,12 @@ impl SqliteStore {
                 .map(drop)
         })
         .await
+    }
+
+    pub(super) async fn delete_revocation(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.call(move |connection| connection.execute("DELETE FROM revocation_v1 WHERE id = ?1", [id]).map(|n| n > 0))
+            .await
     }
 
     pub(super) async fn list_revocations(&self, now: UnixTime, limit: u32) -> Result<Vec<Revocation>, StoreError> {
@@ -145,7 +152,11 @@ impl SqliteStore {
     }
 }
 
-fn open_and_migrate(path: &Path) -> Result<Connection, StoreError> {
+fn open_and_migrate(path: &Path, migrations: Migrations) -> Result<Connection, StoreError> {
+    if migrations == Migrations::RequireCurrent {
+        // Checked read-only first, so a store that does not exist is not created empty.
+        require_current(schema_version(path)?)?;
+    }
     let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut connection = Connection::open_with_flags(path, flags).map_err(unavailable)?;
@@ -155,7 +166,9 @@ fn open_and_migrate(path: &Path) -> Result<Connection, StoreError> {
         return Err(StoreError::Unavailable(format!("journal_mode is {mode}, not wal")));
     }
     connection.execute_batch("PRAGMA synchronous = FULL;").map_err(unavailable)?;
-    migrate(&mut connection)?;
+    if migrations == Migrations::Apply {
+        migrate(&mut connection)?;
+    }
     Ok(connection)
 }
 

@@ -123,7 +123,13 @@ fn revoke_records_each_kind_with_its_default_expiry_and_list_shows_them() {
     let common = ["--config", config, "--reason", "runner leaked", "--author", "ops@example.com"];
     let run = |args: &[&str]| tollgate(&[args, &common[..]].concat());
     let parse = |stdout: &str| serde_json::from_str::<serde_json::Value>(stdout.trim()).unwrap();
-    let (code, stdout, stderr) = run(&["revoke", "identity", "--issuer", "ci", "--claim", "sub", "--glob", "repo:acme/*"]);
+    // The operator commands never migrate: a store that is not at this build's version is refused.
+    let (code, _, stderr) = run(&["revoke", "jti", "early"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("run `tollgate state migrate`"), "{stderr}");
+    assert_eq!(tollgate(&["state", "migrate", "--config", config]).0, 0);
+    let (code, stdout, stderr) =
+        run(&["revoke", "identity", "--issuer", "ci", "--claim", "sub", "--glob", "repo:acme/*"]);
     assert_eq!(code, 0, "{stderr}");
     let identity = parse(&stdout);
     assert_eq!(identity["kind"], "identity");
@@ -161,6 +167,12 @@ fn revoke_records_each_kind_with_its_default_expiry_and_list_shows_them() {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }
     assert!(listed.iter().any(|r| r["id"] == identity["id"]));
+    // A mistake is deleted by its id; an unknown id is an error.
+    let id = identity["id"].as_str().unwrap();
+    let (code, stdout, _) = tollgate(&["revocations", "delete", "--config", config, id]);
+    assert_eq!((code, parse(&stdout)["deleted"].as_str()), (0, Some(id)));
+    assert_eq!(tollgate(&["revocations", "delete", "--config", config, id]).0, 1);
+    assert_eq!(tollgate(&["revocations", "list", "--config", config]).1.lines().count(), 3);
 }
 
 #[test]

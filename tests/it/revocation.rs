@@ -2,7 +2,7 @@
 //! audited while others pass; RFC 7662 `/introspect` answers only authenticated clients, `active: true` with
 //! the claims for a live Tollgate token, and `active: false` for garbage, foreign, expired, revoked (by jti, by
 //! role) or other-audience tokens; a revocation view that cannot be refreshed fails closed (503, not ready)
-//! and recovers by itself.
+//! except for roles with `on_store_error: allow`, and recovers by itself.
 
 use std::time::Duration;
 
@@ -29,7 +29,9 @@ async fn app(github: &FakeIssuer, state: &str) -> TestApp {
         sha256_hex(SECRET),
         sha256_hex(NARROW_SECRET)
     );
-    let policies = vec![policy("deploy", "github", "repo:acme/*"), policy("other", "github", "repo:acme/*")];
+    let (name, text) = policy("lenient", "github", "repo:acme/*");
+    let lenient = (name, text.replace("single_use: off\n", "single_use: off\non_store_error: allow\n"));
+    let policies = vec![policy("deploy", "github", "repo:acme/*"), policy("other", "github", "repo:acme/*"), lenient];
     spawn_served_app(Setup { issuers: issuer_entry("github", github, ""), policies, extra }).await
 }
 
@@ -180,6 +182,8 @@ async fn a_revocation_view_that_cannot_refresh_fails_closed_and_recovers() {
     assert_eq!(body["error"], "temporarily_unavailable", "{body}");
     let (status, ready) = app.get("/readyz").await;
     assert_eq!((status, ready["revocations"].as_bool()), (503, Some(false)), "{ready}");
+    let (status, body) = app.exchange(&github.token(NOW, json!({"sub": sub})), "lenient").await;
+    assert_eq!(status, 200, "on_store_error: allow also covers a stale revocation view: {body}");
     writer.execute("DELETE FROM revocation_v1 WHERE id = 'bad'", []).unwrap();
     until_exchange(&app, &github, sub, 200).await;
     assert_eq!(app.get("/readyz").await.0, 200);

@@ -84,6 +84,9 @@ defaults
     timeout server 10s
     retries 3
     option redispatch 1
+    # A request whose replica died before answering is resent to another, so every client gets an HTTP
+    # answer; one whose single-use claim had committed then gets a 401 token already used (no second
+    # credential is ever issued). With conn-failure alone, those clients see their connection cut instead.
     retry-on conn-failure empty-response response-timeout
 
 frontend tollgate
