@@ -213,3 +213,23 @@ fn admin_listener_defaults_to_loopback_and_takes_file_and_env() {
     let error = parse(&bad).unwrap_err().to_string();
     assert!(error.contains(":29: admin.listen:") && error.contains("everywhere"), "{error}");
 }
+
+#[test]
+fn the_example_config_parses_with_each_state_backend() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/tollgate.example.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let config = Config::parse(&text, &path, &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(config.state, crate::store::StateConfig::Sqlite { .. }));
+    assert_eq!(config.revocations, RevocationSettings::default());
+    // The commented PostgreSQL alternative, switched on; the URL may come from the environment instead.
+    let postgres =
+        text.replace("  backend: sqlite\n", "  backend: postgres\n").replace("  path: tollgate-state.db\n", "");
+    let env =
+        |name: &str| (name == ENV_STATE_URL).then(|| "postgres://tollgate:pw@db.internal:5432/tollgate".to_owned());
+    let config = Config::parse(&postgres, &path, &env).unwrap_or_else(|e| panic!("{e}"));
+    let crate::store::StateConfig::Postgres(postgres_config) = &config.state else { panic!("postgres") };
+    assert!(postgres_config.tls, "off loopback TLS is required");
+    assert!(Config::parse(&postgres, &path, &|_| None).unwrap_err().to_string().contains("TOLLGATE_STATE_URL"));
+    let mixed = text.replace("  backend: sqlite\n", "  backend: sqlite\n  pool_size: 4\n");
+    assert!(Config::parse(&mixed, &path, &|_| None).unwrap_err().to_string().contains("for backend: postgres"));
+}
