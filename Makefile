@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export TOLLGATE_TEST_PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: run test lint bench fuzz deps build
+.PHONY: run test lint bench bench-load fuzz deps build
 FUZZ_SECONDS ?= 30
 
 ## Build and serve on the embedded default (dev issuer, example policies, ephemeral key) at 127.0.0.1:8080.
@@ -25,6 +25,12 @@ lint:
 ## Criterion benches (release build); reports in target/criterion.
 bench:
 	$(CARGO) bench --bench exchange --bench policy --bench store
+
+## Load bench of the state store on POST /exchange (wrk; installs it when missing): store off vs SQLite vs a
+## throw-away PostgreSQL 15, at peak (-c16) and low (-c2) load, one run (≤ 5 min after the build). Prints a
+## table of throughput, p50/p99 and server CPU per exchange; JSON lines in target/bench-state.json.
+bench-load:
+	CARGO="$(CARGO)" scripts/bench-state.sh
 
 ## Fuzz every parser (tokens, JWKS, discovery, STS and RFC 8693 forms, config, policies) with cargo-fuzz on the
 ## nightly toolchain, FUZZ_SECONDS per target; installs cargo-fuzz when missing. Seeds come from ../shared/vectors

@@ -12,6 +12,7 @@ mod config;
 mod migrations;
 mod postgres;
 mod sqlite;
+mod writer;
 
 pub use config::{PostgresConfig, StateConfig};
 

@@ -1,18 +1,18 @@
 //! The embedded backend: one SQLite file, in WAL mode with `synchronous=FULL`, so a claim acknowledged to a
 //! caller is on disk before the answer (NORMAL would be durable across a process crash but can lose the last
-//! commits on power loss: a replay window). One connection per process, behind a mutex, used from blocking
-//! threads (`spawn_blocking`); other processes on the same file are serialised by SQLite's own locks, waited for
-//! up to `BUSY_TIMEOUT`. Migrations run in one `BEGIN IMMEDIATE` transaction, so two processes starting at once
+//! commits on power loss: a replay window). One connection per process, owned by one thread that commits
+//! claims in groups (`writer.rs`); other processes on the same file are serialised by SQLite's own locks, waited
+//! for up to `BUSY_TIMEOUT`. Migrations run in one `BEGIN IMMEDIATE` transaction, so two processes starting at once
 //! cannot both apply them.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
 use super::migrations::require_current;
 use super::migrations::{SQLITE as MIGRATIONS, latest};
+use super::writer::{ClaimJob, Writer};
 use super::{Claim, JtiKey, Migrations, StoreError, revocation_from_row};
 use crate::clock::UnixTime;
 use crate::revocation::Revocation;
@@ -21,7 +21,7 @@ use crate::revocation::Revocation;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(super) struct SqliteStore {
-    connection: Arc<Mutex<Connection>>,
+    writer: Writer,
 }
 
 impl SqliteStore {
@@ -31,22 +31,18 @@ impl SqliteStore {
             StoreError::Unavailable(reason) => StoreError::Open { path: path.display().to_string(), reason },
             other => other,
         })?;
-        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)) })
+        Ok(SqliteStore { writer: Writer::start(connection)? })
     }
 
     pub(super) async fn claim_jti(&self, key: JtiKey<'_>, until: UnixTime, now: UnixTime) -> Result<Claim, StoreError> {
-        let (issuer, jti, scope) = (key.issuer.to_owned(), key.jti.to_owned(), key.scope.to_owned());
-        self.call(move |connection| {
-            // A record that expired (and was not purged yet) is taken over; an unexpired one wins.
-            let mut statement = connection.prepare_cached(
-                "INSERT INTO used_jti_v1 (issuer, jti, scope, expires_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (issuer, jti, scope) DO UPDATE SET expires_at = excluded.expires_at
-                 WHERE used_jti_v1.expires_at <= ?5",
-            )?;
-            let changed = statement.execute(params![issuer, jti, scope, until.as_secs(), now.as_secs()])?;
-            Ok(if changed == 1 { Claim::First } else { Claim::AlreadyUsed })
-        })
-        .await
+        let job = ClaimJob {
+            issuer: key.issuer.to_owned(),
+            jti: key.jti.to_owned(),
+            scope: key.scope.to_owned(),
+            until: until.as_secs(),
+            now: now.as_secs(),
+        };
+        self.writer.claim(job).await
     }
 
     pub(super) async fn extend_jti(&self, key: JtiKey<'_>, until: UnixTime) -> Result<(), StoreError> {
@@ -137,18 +133,12 @@ impl SqliteStore {
         .await
     }
 
-    /// Runs `work` on a blocking thread with the connection; any SQLite error means the store is unavailable.
+    /// Runs `work` on the connection's thread; any SQLite error means the store is unavailable.
     async fn call<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let connection = Arc::clone(&self.connection);
-        let joined = tokio::task::spawn_blocking(move || {
-            let guard = connection.lock().map_err(|_| StoreError::Unavailable("the connection is poisoned".into()))?;
-            work(&guard).map_err(|e| StoreError::Unavailable(e.to_string()))
-        })
-        .await;
-        joined.map_err(|e| StoreError::Unavailable(e.to_string()))?
+        self.writer.call(move |connection| work(connection)).await
     }
 }
 

@@ -55,3 +55,32 @@ async fn an_unopenable_store_is_an_error_not_an_empty_one() {
     std::fs::write(&garbage, vec![b'x'; 4096]).unwrap();
     assert!(Store::open(&StateConfig::Sqlite { path: garbage }).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grouped_claims_keep_first_use_per_key_and_are_durable_once_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    // 300 racing claims of 100 keys: the writer groups them; a key twice in one group must see itself.
+    for n in 0..300 {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let jti = format!("k{}", n % 100);
+            (jti.clone(), store.claim_jti(key(&jti, "any"), at(300), at(0)).await.unwrap())
+        });
+    }
+    let mut first = std::collections::HashSet::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (jti, claim) = joined.unwrap();
+        if claim == Claim::First {
+            assert!(first.insert(jti), "one first use per key");
+        }
+    }
+    assert_eq!(first.len(), 100);
+    drop(store);
+    let reopened = sqlite(&dir).await;
+    for n in 0..100 {
+        let jti = format!("k{n}");
+        assert_eq!(reopened.claim_jti(key(&jti, "any"), at(300), at(1)).await.unwrap(), Claim::AlreadyUsed);
+    }
+}
