@@ -1,5 +1,5 @@
-//! The embedded backend's own cases: two connections to one file race fairly, state survives a reopen, and a
-//! file that cannot be opened is an error. The contract every backend keeps is in `tests/it/store.rs`, run
+//! The embedded backend's own cases: grouped claims keep first use per key, state survives a reopen, and a
+//! file that cannot be opened is an error (two stores on one file racing is in the contract suite). The contract every backend keeps is in `tests/it/store.rs`, run
 //! against SQLite and a real PostgreSQL.
 
 use super::*;
@@ -16,22 +16,6 @@ fn key<'a>(jti: &'a str, scope: &'a str) -> JtiKey<'a> {
 
 async fn sqlite(dir: &tempfile::TempDir) -> Store {
     Store::open(&StateConfig::Sqlite { path: dir.path().join("state.db") }).await.unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_claims_of_one_key_give_exactly_one_first_use() {
-    let dir = tempfile::tempdir().unwrap();
-    let stores = [sqlite(&dir).await, sqlite(&dir).await];
-    let mut tasks = tokio::task::JoinSet::new();
-    for n in 0..40 {
-        let store = stores[n % 2].clone();
-        tasks.spawn(async move { store.claim_jti(key("same", "any"), at(300), at(0)).await.unwrap() });
-    }
-    let mut first = 0;
-    while let Some(claim) = tasks.join_next().await {
-        first += usize::from(claim.unwrap() == Claim::First);
-    }
-    assert_eq!(first, 1, "two connections to one file, 40 racing claims");
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! audited while others pass; RFC 7662 `/introspect` answers only authenticated clients, `active: true` with
 //! the claims for a live Tollgate token, and `active: false` for garbage, foreign, expired, revoked (by jti, by
 //! role) or other-audience tokens; a revocation view that cannot be refreshed fails closed (503, not ready)
-//! except for roles with `on_store_error: allow`, and recovers by itself.
+//! except for roles with `on_store_error: allow`, and recovers by itself; revocations survive a restart.
 
 use std::time::Duration;
 
@@ -214,4 +214,24 @@ fn claim(token: &str, name: &str) -> String {
 async fn get_text(url: &str) -> (u16, String) {
     let response = reqwest::get(url).await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn revocations_survive_a_restart_of_the_single_node() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = format!("state:\n  path: {}\n", dir.path().join("state.db").display());
+    let sub = "repo:acme/web:ref:refs/heads/main";
+    {
+        let first = app(&github, &state).await;
+        let target =
+            Target::Identity { issuer: "github".into(), claim: "sub".into(), matcher: Matcher::Equals(sub.into()) };
+        revoke(&first, revocation("r-kept", target)).await;
+        until_exchange(&first, &github, sub, 403).await;
+    }
+    let restarted = app(&github, &state).await;
+    let (status, body) = restarted.exchange(&github.token(NOW, json!({"sub": sub})), "deploy").await;
+    assert_eq!(status, 403, "loaded at start, before the first poll: {body}");
+    let other = github.token(NOW, json!({"sub": "repo:acme/api:ref:refs/heads/main"}));
+    assert_eq!(restarted.exchange(&other, "deploy").await.0, 200);
 }

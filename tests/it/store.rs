@@ -96,10 +96,11 @@ async fn racing_claims(config: &StateConfig) {
     assert_eq!(first, 1);
 }
 
-#[tokio::test]
-async fn sqlite_keeps_the_contract() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_keeps_the_contract_and_two_stores_on_one_file_get_one_first_use() {
     let dir = tempfile::tempdir().unwrap();
     contract(&StateConfig::Sqlite { path: dir.path().join("state.db") }).await;
+    racing_claims(&StateConfig::Sqlite { path: dir.path().join("racing.db") }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
