@@ -51,6 +51,25 @@ pub enum Introspection {
     Inactive,
 }
 
+/// The key set of Tollgate's own published keys, parsed once per publication (not per introspection).
+#[derive(Default)]
+pub(super) struct IssuedKeys(arc_swap::ArcSwapOption<(Vec<u8>, KeySet)>);
+
+impl IssuedKeys {
+    /// The parsed set for this JWKS document, reparsed only when the document changed (a key rotated out).
+    fn for_document(&self, jwks: Vec<u8>) -> Option<std::sync::Arc<(Vec<u8>, KeySet)>> {
+        if let Some(cached) = self.0.load_full()
+            && cached.0 == jwks
+        {
+            return Some(cached);
+        }
+        let keys = KeySet::parse(&jwks).ok()?;
+        let parsed = std::sync::Arc::new((jwks, keys));
+        self.0.store(Some(std::sync::Arc::clone(&parsed)));
+        Some(parsed)
+    }
+}
+
 /// The revocation view is too old to tell; the caller should retry.
 #[derive(Debug, thiserror::Error)]
 #[error("revocations cannot be checked right now (the view is {age_secs} s old)")]
@@ -103,7 +122,8 @@ impl Broker {
     fn verify_issued(&self, token: &str, now: UnixTime) -> Option<(Map<String, Value>, Option<String>)> {
         let token = RawToken::parse(token).ok()?;
         let jwks = serde_json::to_vec(&self.minter.jwks(now)).ok()?;
-        let keys = KeySet::parse(&jwks).ok()?;
+        let parsed = self.issued_keys.for_document(jwks)?;
+        let keys = &parsed.1;
         let unverified = verify::unverified_claims(&token).ok()?;
         let audiences = verify::audience_values(&unverified);
         let rules = ClaimRules {
@@ -115,7 +135,7 @@ impl Broker {
             placeholder: None,
         };
         let algorithms = self.minter.published_algorithms(now);
-        let verified = verify::verify_with_keys(&token, &keys, &algorithms, &rules, now).ok()?;
+        let verified = verify::verify_with_keys(&token, keys, &algorithms, &rules, now).ok()?;
         let kid = verified.kid().map(str::to_owned);
         Some((verified.claims().clone(), kid))
     }
@@ -130,6 +150,23 @@ mod tests {
         let mut secret_sha256 = [0; 32];
         secret_sha256.copy_from_slice(digest.as_ref());
         IntrospectionClient { name: name.into(), secret_sha256, audiences: None }
+    }
+
+    #[test]
+    fn our_keys_are_parsed_once_per_published_document() {
+        use crate::credentials::{SigningAlg, SigningKey};
+        let document = |key: &SigningKey| {
+            serde_json::to_vec(&serde_json::json!({"keys": [Value::Object(key.public_jwk().clone())]})).unwrap()
+        };
+        let (first, second) =
+            (SigningKey::generate(SigningAlg::Es256).unwrap(), SigningKey::generate(SigningAlg::Es256).unwrap());
+        let cache = IssuedKeys::default();
+        let parsed = cache.for_document(document(&first)).unwrap();
+        assert!(std::sync::Arc::ptr_eq(&parsed, &cache.for_document(document(&first)).unwrap()), "not parsed again");
+        let rotated = cache.for_document(document(&second)).unwrap();
+        assert!(!std::sync::Arc::ptr_eq(&parsed, &rotated));
+        assert!(matches!(rotated.1.find(Some(second.kid())), crate::issuers::KeyMatch::Found(_)));
+        assert!(cache.for_document(b"not json".to_vec()).is_none());
     }
 
     #[test]

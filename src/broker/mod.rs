@@ -169,8 +169,9 @@ pub struct Broker {
     store: Option<Store>,
     /// The live revocations, checked on every allowed exchange.
     revocations: Option<Arc<RevocationView>>,
-    /// Who may introspect Tollgate tokens.
+    /// Who may introspect Tollgate tokens, and our published keys parsed for it.
     introspection: IntrospectionClients,
+    issued_keys: introspect::IssuedKeys,
     /// `limits.per_issuer`: one bucket per issuer and tenant.
     tenant_limiter: Option<RateLimiter<(String, Option<String>)>>,
     /// `limits.per_issuer_total`: one bucket per issuer, all tenants together.
@@ -190,6 +191,7 @@ impl Broker {
             store: None,
             revocations: None,
             introspection: IntrospectionClients::default(),
+            issued_keys: introspect::IssuedKeys::default(),
             tenant_limiter: None,
             issuer_limiter: None,
             verifier,
