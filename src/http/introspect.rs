@@ -30,7 +30,8 @@ pub(super) async fn introspect(
         return unauthenticated();
     };
     let Some(client) = state.broker.introspection_clients().authenticate(name.as_deref(), &secret) else {
-        tracing::info!(client = ?name, "Introspection refused: unknown client or wrong secret.");
+        let client = name.as_deref().map(crate::text::shorten);
+        tracing::info!(client = ?client, "Introspection refused: unknown client or wrong secret.");
         metrics.record_introspection("unauthenticated");
         return unauthenticated();
     };
