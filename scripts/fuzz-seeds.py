@@ -99,6 +99,8 @@ def token_forms(token):
         dict(exchange, subject_token_type="urn:ietf:params:oauth:token-type:jwt", audience="", resource="https://x")
     )
     yield "token_exchange_form", urlencode(dict(exchange, requested_token_type="urn:ietf:params:oauth:token-type:jwt"))
+    yield "introspect_request", "Bearer 0123456789abcdef\n" + urlencode({"token": token, "token_type_hint": "access_token"})
+    yield "introspect_request", "Basic dmF1bHQ6czNjcmV0\n" + urlencode({"token": token})
 
 
 def from_vectors(vectors, corpus):

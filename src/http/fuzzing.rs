@@ -1,9 +1,10 @@
-//! Entry points for fuzz targets and property tests into the front doors' form parsers (hidden from the docs).
+//! Entry points for fuzz targets and property tests into the front doors' form parsers and the introspection
+//! endpoint's client credentials (hidden from the docs).
 //!
 //! Thin wrappers: bytes in, a small summary or the stable error code out, so the parsers' own types stay private
 //! to `http`. They run exactly the code the handlers run before any broker call; nothing here is served.
 
-use super::{sts_query, token_exchange};
+use super::{introspect, sts_query, token_exchange};
 
 /// What an STS `AssumeRoleWithWebIdentity` request that passed validation asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,4 +43,21 @@ pub fn sts_query(query: Option<&str>, body: &[u8]) -> Result<StsSummary, &'stati
 pub fn token_form(body: &[u8]) -> Result<TokenFormSummary, &'static str> {
     let form = token_exchange::parse_form(body).map_err(|error| error.code)?;
     Ok(TokenFormSummary { role: form.role, audience: form.audience, subject_token: form.subject_token })
+}
+
+/// What an introspection request that passed parsing carried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntrospectSummary {
+    /// The client name, when it came by HTTP Basic.
+    pub client: Option<String>,
+    pub secret: String,
+    pub token: String,
+}
+
+/// `POST /introspect`'s parsing of the Authorization header's value and the form body; `Err` is the OAuth
+/// error code it answers (`invalid_client` before the body is looked at).
+pub fn introspect_request(authorization: &str, body: &[u8]) -> Result<IntrospectSummary, &'static str> {
+    let (client, secret) = introspect::client_credentials(authorization).ok_or("invalid_client")?;
+    let token = introspect::token_param(body).map_err(|_| "invalid_request")?;
+    Ok(IntrospectSummary { client, secret, token })
 }

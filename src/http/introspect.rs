@@ -65,7 +65,12 @@ pub(super) async fn introspect(
 
 /// `(client name if Basic, secret)` from the Authorization header.
 fn credentials(headers: &HeaderMap) -> Option<(Option<String>, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    client_credentials(headers.get(header::AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// `(client name if Basic, secret)` from an Authorization header's value: `Bearer <secret>`, or
+/// `Basic base64(name:secret)` with both parts form-encoded (RFC 6749 §2.3.1). Anything else is no credential.
+pub(super) fn client_credentials(value: &str) -> Option<(Option<String>, String)> {
     let (scheme, rest) = value.split_once(' ')?;
     if scheme.eq_ignore_ascii_case("bearer") {
         let secret = rest.trim();
@@ -75,17 +80,36 @@ fn credentials(headers: &HeaderMap) -> Option<(Option<String>, String)> {
         let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
         let text = String::from_utf8(decoded).ok()?;
         let (name, secret) = text.split_once(':')?;
-        // RFC 6749 §2.3.1: both parts are form-encoded.
-        let decode = |part: &str| {
-            url::form_urlencoded::parse(format!("x={part}").as_bytes()).next().map(|(_, v)| v.into_owned())
-        };
-        return Some((Some(decode(name)?), decode(secret)?));
+        let decode = |part: &str| percent_decode(&part.replace('+', " "));
+        let (name, secret) = (decode(name)?, decode(secret)?);
+        return (!secret.is_empty()).then_some((Some(name), secret));
     }
     None
 }
 
+/// Percent-decodes `text` (after `+` became a space); `None` when the result is not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while let Some(&byte) = bytes.get(index) {
+        let hex = |at: usize| bytes.get(at).and_then(|b| char::from(*b).to_digit(16));
+        match (byte, hex(index + 1), hex(index + 2)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push(u8::try_from(high * 16 + low).ok()?);
+                index += 3;
+            }
+            _ => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// The one `token` parameter of the form (other parameters, such as `token_type_hint`, are ignored).
-fn token_param(body: &[u8]) -> Result<String, &'static str> {
+pub(super) fn token_param(body: &[u8]) -> Result<String, &'static str> {
     let mut token = None;
     for (name, value) in url::form_urlencoded::parse(body) {
         if name == "token" {

@@ -4,6 +4,7 @@
 //! result), then mutations of real vectors (`../shared/vectors`, by path, never copied) and of our own files.
 
 mod forms;
+mod introspect;
 
 use std::path::Path;
 use std::sync::LazyLock;
