@@ -32,7 +32,7 @@ bench:
 bench-load:
 	CARGO="$(CARGO)" scripts/bench-state.sh
 
-## Fuzz every parser (tokens, JWKS, discovery, STS and RFC 8693 forms, config, policies) with cargo-fuzz on the
+## Fuzz every parser (tokens, JWKS, discovery, STS, RFC 8693 and introspection requests, config, policies) with cargo-fuzz on the
 ## nightly toolchain, FUZZ_SECONDS per target; installs cargo-fuzz when missing. Seeds come from ../shared/vectors
 ## (copied at run time into the git-ignored fuzz/corpus/) and the project's own files. Prints a table of execs,
 ## execs/s and coverage per target; fails if any target crashes.

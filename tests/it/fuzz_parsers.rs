@@ -1,5 +1,6 @@
 //! Property tests for every parser a peer can reach, the proptest twins of the cargo-fuzz targets in `fuzz/`:
-//! tokens, JWKS and discovery documents here, the STS and RFC 8693 forms, config and policy files in `forms`.
+//! tokens, JWKS and discovery documents here, the STS and RFC 8693 forms, config and policy files in `forms`,
+//! introspection requests in `introspect`.
 //! Arbitrary bytes, then structured inputs with an oracle (what must parse, what must be refused, and with which
 //! result), then mutations of real vectors (`../shared/vectors`, by path, never copied) and of our own files.
 
