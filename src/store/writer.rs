@@ -5,26 +5,38 @@
 //! dominant cost of a claim, is paid once per group instead of once per exchange. Two claims of one key in one
 //! group see each other (the second finds the first's row), so exactly one is the first use.
 //!
+//! At full load a group lingers: while the async runtime's workers were busy at least `SATURATED` of the last
+//! `SAMPLE` (tokio's busy-duration metrics: the CPU, not the store, limits throughput), the thread waits for more
+//! claims, up to `LINGER` after the last one and `WINDOW` after the group opened, so that one fsync serves many
+//! exchanges and the CPU it saves goes to exchanges. Below full load a group commits as soon as the queue is
+//! empty: latency first, nobody waits for a window.
+//!
 //! The thread ends when the store is dropped (its queue closes), after finishing what was queued.
 
 use std::sync::mpsc;
+use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior, params};
+use tokio::runtime::RuntimeMetrics;
 use tokio::sync::oneshot;
 
-use super::{Claim, StoreError};
+use super::{Claim, ClaimJob, StoreError};
+use crate::clock::Stopwatch;
 
 /// The most claims one transaction commits.
 const MAX_GROUP: usize = 256;
 
-/// A claim, owned, as it waits in the queue.
-pub(super) struct ClaimJob {
-    pub(super) issuer: String,
-    pub(super) jti: String,
-    pub(super) scope: String,
-    pub(super) until: i64,
-    pub(super) now: i64,
-}
+/// The share of the last `SAMPLE` the runtime's workers were busy from which groups linger.
+const SATURATED: f64 = 0.9;
+
+/// How often the runtime's load is sampled.
+const SAMPLE: Duration = Duration::from_millis(20);
+
+/// How long a lingering group waits for the next claim.
+const LINGER: Duration = Duration::from_micros(500);
+
+/// The longest a lingering group stays open.
+const WINDOW: Duration = Duration::from_millis(2);
 
 type Work = Box<dyn FnOnce(&mut Connection) + Send>;
 
@@ -42,9 +54,10 @@ impl Writer {
     /// Starts the thread that owns `connection`.
     pub(super) fn start(connection: Connection) -> Result<Writer, StoreError> {
         let (jobs, queue) = mpsc::channel();
+        let mut load = Load::new(tokio::runtime::Handle::try_current().ok().map(|handle| handle.metrics()));
         std::thread::Builder::new()
             .name("tollgate-sqlite".into())
-            .spawn(move || run(connection, &queue))
+            .spawn(move || run(connection, &queue, &mut load))
             .map_err(|e| StoreError::Unavailable(format!("starting the store's thread: {e}")))?;
         Ok(Writer { jobs })
     }
@@ -74,10 +87,14 @@ fn gone() -> StoreError {
     StoreError::Unavailable("the store's thread is gone".into())
 }
 
+type Group = Vec<(ClaimJob, oneshot::Sender<Result<Claim, StoreError>>)>;
+
 /// Takes jobs until the queue closes: consecutive claims go into one group, other work runs between groups.
-fn run(mut connection: Connection, queue: &mpsc::Receiver<Job>) {
-    let mut group = Vec::new();
+fn run(mut connection: Connection, queue: &mpsc::Receiver<Job>, load: &mut Load) {
+    let mut group = Group::new();
     while let Ok(first) = queue.recv() {
+        let opened = Stopwatch::start();
+        let lingers = load.saturated();
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
@@ -92,15 +109,59 @@ fn run(mut connection: Connection, queue: &mpsc::Receiver<Job>) {
                     work(&mut connection);
                 }
             }
-            next = queue.try_recv().ok();
+            next = match queue.try_recv() {
+                Ok(job) => Some(job),
+                Err(_) if lingers && !group.is_empty() => linger(queue, &opened),
+                Err(_) => None,
+            };
         }
         commit(&mut connection, &mut group);
     }
 }
 
+/// The next job, if one comes within `LINGER` and the group's `WINDOW`; `None` means commit now.
+fn linger(queue: &mpsc::Receiver<Job>, opened: &Stopwatch) -> Option<Job> {
+    let left = WINDOW.checked_sub(opened.elapsed())?;
+    queue.recv_timeout(left.min(LINGER)).ok()
+}
+
+/// Whether the async runtime is saturated, sampled at most every `SAMPLE`.
+struct Load {
+    metrics: Option<RuntimeMetrics>,
+    since: Stopwatch,
+    busy: Duration,
+    saturated: bool,
+}
+
+impl Load {
+    fn new(metrics: Option<RuntimeMetrics>) -> Load {
+        let busy = metrics.as_ref().map_or(Duration::ZERO, busy);
+        Load { metrics, since: Stopwatch::start(), busy, saturated: false }
+    }
+
+    fn saturated(&mut self) -> bool {
+        let Some(metrics) = &self.metrics else {
+            return false;
+        };
+        let elapsed = self.since.elapsed();
+        if elapsed >= SAMPLE {
+            let now = busy(metrics);
+            let capacity = elapsed.as_secs_f64() * metrics.num_workers() as f64;
+            self.saturated = (now.saturating_sub(self.busy)).as_secs_f64() >= SATURATED * capacity;
+            (self.since, self.busy) = (Stopwatch::start(), now);
+        }
+        self.saturated
+    }
+}
+
+/// How long the runtime's workers have been busy in all.
+fn busy(metrics: &RuntimeMetrics) -> Duration {
+    (0..metrics.num_workers()).map(|worker| metrics.worker_total_busy_duration(worker)).sum()
+}
+
 /// Commits the group in one transaction and answers each claim; on any failure every claim of the group is
 /// answered with the error (nothing of it was committed).
-fn commit(connection: &mut Connection, group: &mut Vec<(ClaimJob, oneshot::Sender<Result<Claim, StoreError>>)>) {
+fn commit(connection: &mut Connection, group: &mut Group) {
     if group.is_empty() {
         return;
     }
