@@ -10,6 +10,7 @@
 
 mod config;
 mod migrations;
+mod pg_claims;
 mod postgres;
 mod sqlite;
 mod writer;
@@ -25,7 +26,7 @@ use crate::clock::{Stopwatch, UnixTime};
 use crate::revocation::Revocation;
 
 /// Why the store could not answer. Callers fail closed unless a policy says otherwise.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("opening the state store at {path} failed: {reason}")]
     Open { path: String, reason: String },
@@ -44,6 +45,27 @@ pub struct JtiKey<'a> {
     pub issuer: &'a str,
     pub jti: &'a str,
     pub scope: &'a str,
+}
+
+/// A claim, owned, as it waits for its group commit.
+struct ClaimJob {
+    issuer: String,
+    jti: String,
+    scope: String,
+    until: i64,
+    now: i64,
+}
+
+impl ClaimJob {
+    fn new(key: JtiKey<'_>, until: UnixTime, now: UnixTime) -> ClaimJob {
+        ClaimJob {
+            issuer: key.issuer.to_owned(),
+            jti: key.jti.to_owned(),
+            scope: key.scope.to_owned(),
+            until: until.as_secs(),
+            now: now.as_secs(),
+        }
+    }
 }
 
 /// The answer to a claim.

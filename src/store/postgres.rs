@@ -1,7 +1,7 @@
 //! The shared backend: one PostgreSQL database for every replica, through a bounded pool (deadpool-postgres on
-//! tokio-postgres). A claim is one `INSERT … ON CONFLICT DO UPDATE … WHERE expired` statement: PostgreSQL's
+//! tokio-postgres). A claim is an `INSERT … ON CONFLICT DO UPDATE … WHERE expired` statement: PostgreSQL's
 //! unique index makes concurrent claims of one key, from any replica, wait for each other, and exactly one
-//! inserts. Every call is bounded: the pool's wait and create timeouts, the server's `statement_timeout`, and
+//! inserts; a replica sends its claims in groups (`pg_claims.rs`). Every call is bounded: the pool's wait and create timeouts, the server's `statement_timeout`, and
 //! an outer deadline. Migrations run in one transaction under an advisory lock, so replicas starting at once
 //! apply them once. A recorded revocation is announced with `NOTIFY` in its transaction; `watch_revocations`
 //! holds one extra connection in `LISTEN` and wakes the replica's refresh. Connections use TLS (rustls on
@@ -22,7 +22,8 @@ use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 
 use super::migrations::require_current;
 use super::migrations::{POSTGRES as MIGRATIONS, latest};
-use super::{Claim, JtiKey, Migrations, PoolStatus, PostgresConfig, StoreError, revocation_from_row};
+use super::pg_claims::PgClaims;
+use super::{Claim, ClaimJob, JtiKey, Migrations, PoolStatus, PostgresConfig, StoreError, revocation_from_row};
 use crate::clock::UnixTime;
 use crate::revocation::Revocation;
 
@@ -37,13 +38,15 @@ const WATCH_RETRY: Duration = Duration::from_secs(1);
 
 pub(super) struct PgStore {
     pool: Pool,
+    /// Claims, committed in groups (`pg_claims.rs`).
+    claims: PgClaims,
     connection: tokio_postgres::Config,
     tls: MakeRustlsConnect,
     /// The outer bound on any one call: acquiring, then running.
     deadline: Duration,
 }
 
-fn unavailable(error: impl std::error::Error) -> StoreError {
+pub(super) fn unavailable(error: impl std::error::Error) -> StoreError {
     StoreError::Unavailable(chain(&error))
 }
 
@@ -80,7 +83,8 @@ impl PgStore {
             .build()
             .map_err(|e| open(e.to_string()))?;
         let deadline = config.connect_timeout + config.statement_timeout + Duration::from_secs(1);
-        let store = PgStore { pool, connection, tls, deadline };
+        let claims = PgClaims::start(pool.clone(), deadline);
+        let store = PgStore { pool, claims, connection, tls, deadline };
         let ready = match migrations {
             Migrations::Apply => store.migrate().await,
             Migrations::RequireCurrent => match store.check().await {
@@ -101,24 +105,7 @@ impl PgStore {
     }
 
     pub(super) async fn claim_jti(&self, key: JtiKey<'_>, until: UnixTime, now: UnixTime) -> Result<Claim, StoreError> {
-        let changed = self
-            .bounded(async {
-                let client = self.pool.get().await.map_err(unavailable)?;
-                // A record that expired (and was not purged yet) is taken over; an unexpired one wins.
-                let statement = client
-                    .prepare_cached(
-                        "INSERT INTO used_jti_v1 (issuer, jti, scope, expires_at) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (issuer, jti, scope) DO UPDATE SET expires_at = EXCLUDED.expires_at
-                         WHERE used_jti_v1.expires_at <= $5",
-                    )
-                    .await
-                    .map_err(unavailable)?;
-                let row =
-                    [&key.issuer as _, &key.jti as _, &key.scope as _, &until.as_secs() as _, &now.as_secs() as _];
-                client.execute(&statement, &row).await.map_err(unavailable)
-            })
-            .await?;
-        Ok(if changed == 1 { Claim::First } else { Claim::AlreadyUsed })
+        self.claims.claim(ClaimJob::new(key, until, now)).await
     }
 
     pub(super) async fn extend_jti(&self, key: JtiKey<'_>, until: UnixTime) -> Result<(), StoreError> {

@@ -12,8 +12,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 
 use super::migrations::require_current;
 use super::migrations::{SQLITE as MIGRATIONS, latest};
-use super::writer::{ClaimJob, Writer};
-use super::{Claim, JtiKey, Migrations, StoreError, revocation_from_row};
+use super::writer::Writer;
+use super::{Claim, ClaimJob, JtiKey, Migrations, StoreError, revocation_from_row};
 use crate::clock::UnixTime;
 use crate::revocation::Revocation;
 
@@ -35,14 +35,7 @@ impl SqliteStore {
     }
 
     pub(super) async fn claim_jti(&self, key: JtiKey<'_>, until: UnixTime, now: UnixTime) -> Result<Claim, StoreError> {
-        let job = ClaimJob {
-            issuer: key.issuer.to_owned(),
-            jti: key.jti.to_owned(),
-            scope: key.scope.to_owned(),
-            until: until.as_secs(),
-            now: now.as_secs(),
-        };
-        self.writer.claim(job).await
+        self.writer.claim(ClaimJob::new(key, until, now)).await
     }
 
     pub(super) async fn extend_jti(&self, key: JtiKey<'_>, until: UnixTime) -> Result<(), StoreError> {

@@ -96,11 +96,37 @@ async fn racing_claims(config: &StateConfig) {
     assert_eq!(first, 1);
 }
 
+/// Claims committed in groups: two stores race 50 keys, each claimed four times (twice per store, so a group
+/// can hold a key twice and two stores' groups overlap in opposite orders): exactly one first use per key, and
+/// no claim fails (overlapping groups never deadlock).
+async fn racing_groups(config: &StateConfig) {
+    let stores = [Store::open(config).await.unwrap(), Store::open(config).await.unwrap()];
+    let mut tasks = tokio::task::JoinSet::new();
+    for round in 0..4 {
+        for n in 0..50 {
+            // Even rounds walk the keys up, odd rounds down.
+            let n = if round % 2 == 0 { n } else { 49 - n };
+            let store = stores[round % 2].clone();
+            tasks.spawn(async move {
+                let jti = format!("group-{n}");
+                (n, store.claim_jti(key(&jti, "any"), at(300), at(0)).await.unwrap())
+            });
+        }
+    }
+    let mut first = [0; 50];
+    while let Some(answer) = tasks.join_next().await {
+        let (n, claim) = answer.unwrap();
+        first[n] += usize::from(claim == Claim::First);
+    }
+    assert_eq!(first, [1; 50]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_keeps_the_contract_and_two_stores_on_one_file_get_one_first_use() {
     let dir = tempfile::tempdir().unwrap();
     contract(&StateConfig::Sqlite { path: dir.path().join("state.db") }).await;
     racing_claims(&StateConfig::Sqlite { path: dir.path().join("racing.db") }).await;
+    racing_groups(&StateConfig::Sqlite { path: dir.path().join("groups.db") }).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -110,6 +136,7 @@ async fn postgres_keeps_the_contract_and_racing_replicas_get_one_first_use() {
     assert_eq!(Store::inspect(&config).await.unwrap(), (0, 2), "an empty database is at version 0");
     contract(&config).await;
     racing_claims(&config).await;
+    racing_groups(&config).await;
     let pool = Store::open(&config).await.unwrap().pool_status().unwrap();
     assert_eq!(pool.max, 4);
 }
