@@ -27,7 +27,7 @@ bench:
 	$(CARGO) bench --bench exchange --bench policy --bench store
 
 ## Load bench of the state store on POST /exchange (wrk; installs it when missing): store off vs SQLite vs a
-## throw-away PostgreSQL 15, at peak (-c16) and low (-c2) load, one run (≤ 5 min after the build). Prints a
+## throw-away PostgreSQL 15, at full (-c64), issue 11's peak (-c16) and low (-c2) load, one run (≤ 5 min after the build). Prints a
 ## table of throughput, p50/p99 and server CPU per exchange; JSON lines in target/bench-state.json.
 bench-load:
 	CARGO="$(CARGO)" scripts/bench-state.sh

@@ -1,7 +1,11 @@
 -- wrk script of scripts/bench-state.sh: POST /exchange {"token": <next token>, "role": "deploy"}, each token of
 -- the list exactly once across all threads, then stop.
 --
---   wrk -t T -c C -d D -s scripts/bench-state.lua URL -- TOKENS_PREFIX DONE_PREFIX
+--   wrk -t T -c C -d D -s scripts/bench-state.lua URL -- TOKENS_PREFIX DONE_PREFIX [PACE_MS]
+--
+-- PACE_MS (default 0): each connection waits this many milliseconds after an answer before its next request
+-- (wrk's delay(), whole milliseconds), which paces the load below the peak: C connections give at most
+-- C / (PACE_MS + latency) requests a second.
 --
 -- TOKENS_PREFIX: thread i (0-based) reads its own share from TOKENS_PREFIX.i (one token per line; the shell
 -- script deals the list round-robin), so no token goes to two threads. Requests are formatted in init(), before
@@ -43,6 +47,7 @@ function init(args)
   end
   filler = wrk.format("GET", "/healthz", {})
   done_file = args[2] .. "." .. id
+  pace_ms = tonumber(args[3] or "0")
   next_req, ok, bad, fillers, first_bad, first_us, last_us, granted = 1, 0, 0, 0, "", 0, 0, 0
   -- wrk calls request() once on thread 0, right after its init(), only to check that the request parses (it is
   -- never sent): that call gets the first request without using it up.
@@ -56,7 +61,7 @@ function delay()
     return 600000
   end
   granted = granted + 1
-  return 0
+  return pace_ms
 end
 
 function request()

@@ -15,7 +15,15 @@
 # instances trust its dev GitHub issuer (discovery + JWKS over HTTP, fetched once at start). Each token has its
 # own jti; each configuration has its own store, so each configuration uses each token exactly once.
 # Per configuration, two wrk runs (scripts/bench-state.lua), each on its own token set, each token sent once:
-#   c16  peak load: wrk -t2 -c16, HIGH_TOKENS tokens (stops when they are used up, at the latest after 20 s);
+#   c64  full load: wrk -t2 -c64, FULL_TOKENS tokens (stops when they are used up, at the latest after 20 s):
+#        enough clients that the server's CPU stays saturated even while exchanges wait for their commit, so
+#        "tollgate µs" compares like with like (the store's CPU at full load);
+#   c16  the peak of issue 11's runs: wrk -t2 -c16, HIGH_TOKENS tokens (≤ 20 s); with a store, exchanges waiting
+#        for a commit leave CPU idle, so req/s falls and the per-request overhead of a less busy server rises;
+#   half about half of the peak: wrk -t2 -c16 with each connection pausing PACE ms between its requests, PACE
+#        = floor(32000 / the store-off c16 req/s) (2 ms when store off is not run), HALF_TOKENS tokens (≤ 20 s):
+#        every configuration gets the same pacing; its req/s column shows the rate it really got. The p99 here
+#        is the one issue 9's PostgreSQL budget speaks of ("at half of peak throughput");
 #   c2   low load:  wrk -t2 -c2, LOW_TOKENS tokens, ≤ 10 s: one request in flight per thread, so little queueing;
 #        lower concurrency, not a fixed rate (wrk has none): its rate can come near the peak's (see req/s).
 # Any answer other than 200 (a replay refused, a broken setup) or any socket error fails the bench.
@@ -36,9 +44,13 @@
 #   claims       the store's successful claim_jti calls over the run (admin /metrics): 0 with store off, one per
 #                exchange sent otherwise (a check that the store really was on the hot path)
 # Bounds: everything on 127.0.0.1; every step is bounded (`timeout`, wrk's -d and a KILL 30 s later); the whole
-# run after the build under BENCH_DEADLINE seconds (default 300; it takes ~40 s on an idle 2-core machine);
+# run after the build under BENCH_DEADLINE seconds (default 300; it takes ~90 s on an idle 2-core machine);
 # everything started here is stopped on exit (trap), its logs kept in /tmp/tollgate-bench-* on failure.
-# Knobs (environment): HIGH_TOKENS (default 30000), LOW_TOKENS (5000), BENCH_DEADLINE, CARGO.
+# Knobs (environment): FULL_TOKENS (default 25000), HIGH_TOKENS (20000), HALF_TOKENS (20000), LOW_TOKENS (5000), BENCH_DEADLINE, CARGO;
+# BENCH_CONFIGS (the configurations to run, default "off sqlite postgres"); BENCH_PERF=1 records each c64 run with
+# `perf record -g`
+# into target/perf-NAME.data (for `perf report -i …`; linux-perf must be installed); BENCH_KEEP=1 keeps the
+# servers' logs.
 set -euo pipefail
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$self")/.."
@@ -63,7 +75,8 @@ if [ -z "${BENCH_STATE_BOUNDED:-}" ]; then
   BENCH_STATE_BOUNDED=1 exec timeout --foreground --kill-after=60 "$DEADLINE" "$self" "$@"
 fi
 
-HIGH_TOKENS=${HIGH_TOKENS:-30000} LOW_TOKENS=${LOW_TOKENS:-5000}
+FULL_TOKENS=${FULL_TOKENS:-25000} HIGH_TOKENS=${HIGH_TOKENS:-20000} HALF_TOKENS=${HALF_TOKENS:-20000}
+LOW_TOKENS=${LOW_TOKENS:-5000} PACE_MS=2
 BIN=target/release/tollgate PG_BIN=/usr/lib/postgresql/15/bin
 OUT_JSON=target/bench-state.json
 TICK=$(getconf CLK_TCK)
@@ -80,6 +93,7 @@ cleanup() {
     timeout 30 "${run_as[@]}" "$PG_BIN/pg_ctl" -D "$pg_data" -m immediate -w -t 20 stop >/dev/null 2>&1 || true
   fi
   [ "$status" -eq 0 ] || { echo "bench failed (exit $status); logs kept in $work" >&2; return; }
+  [ -z "${BENCH_KEEP:-}" ] || { echo "logs kept in $work (BENCH_KEEP)"; return; }
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -181,7 +195,7 @@ start_postgres() {
   echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (pid $pg_pid)"
 }
 
-# run_load NAME LOAD CONNECTIONS SECONDS TOKENS_PREFIX PORT ADMIN_PORT: one wrk run; appends a row to $rows.
+# run_load NAME LOAD CONNECTIONS SECONDS TOKENS_PREFIX PORT ADMIN_PORT [PACE_MS]: one wrk run; appends a row.
 run_load() {
   local name=$1 load=$2 port=$6 admin=$7 cpu0 cpu1 db0=0 db1=0 claims0 claims1 m0 m1 w=0 result
   claims0=$(claims "127.0.0.1:$admin")
@@ -189,8 +203,13 @@ run_load() {
   [ "$name" != postgres ] || db0=$(cpu_ticks_tree "$pg_pid")
   rm -f "$work/$name/done-$load".*
   wrk -t2 -c"$3" -d"$4"s --timeout 5s --latency -s scripts/bench-state.lua \
-    "http://127.0.0.1:$port" -- "$5" "$work/$name/done-$load" >"$work/$name/wrk-$load.txt" 2>&1 &
+    "http://127.0.0.1:$port" -- "$5" "$work/$name/done-$load" "${8:-0}" >"$work/$name/wrk-$load.txt" 2>&1 &
   wrk_pid=$!
+  local perf_pid=""
+  if [ -n "${BENCH_PERF:-}" ] && [ "$load" = c64 ]; then
+    perf record -q -F 2999 -g -p "$server_pid" -o "target/perf-$name.data" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   # wrk waits out -d even when every thread is done: end it (SIGINT) once both threads said so. Its CPU is
   # sampled as it goes (the last sample is at most 50 ms old). Bounded: -d, then KILL 30 s later.
   local until=$((SECONDS + $4 + 30))
@@ -209,6 +228,7 @@ run_load() {
     exit 1
   fi
   wrk_pid=""
+  [ -z "$perf_pid" ] || { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
   m1=$(machine_ticks) cpu1=$(cpu_ticks "$server_pid")
   [ "$name" != postgres ] || db1=$(cpu_ticks_tree "$pg_pid")
   result=$(grep '^RESULT ' "$work/$name/wrk-$load.txt")
@@ -234,16 +254,16 @@ echo "CPU busy before the start: $busy_pct% of $(nproc) cores"
 minter_port=$(free_port) minter_admin=$(free_port)
 write_config minter "$minter_port" "$minter_admin" off ""
 serve minter "$minter_port" "$minter_admin"
-for set in high:"$HIGH_TOKENS" low:"$LOW_TOKENS"; do
+for set in full:"$FULL_TOKENS" high:"$HIGH_TOKENS" half:"$HALF_TOKENS" low:"$LOW_TOKENS"; do
   timeout 120 python3 scripts/mint-dev-tokens.py --url "http://127.0.0.1:$minter_port" --count "${set#*:}" \
     --out "$work/tokens-${set%%:*}.txt"
   # wrk thread i reads tokens-SET.txt.i: the list dealt round-robin to 2 threads.
   awk -v out="$work/tokens-${set%%:*}.txt" '{ print > (out "." ((NR - 1) % 2)) }' "$work/tokens-${set%%:*}.txt"
 done
-start_postgres
+case " ${BENCH_CONFIGS:-postgres} " in *" postgres "*) start_postgres ;; esac
 
 rows=()
-for name in off sqlite postgres; do
+for name in ${BENCH_CONFIGS:-off sqlite postgres}; do
   port=$(free_port) admin=$(free_port)
   case $name in
     off) write_config off "$port" "$admin" off "" ;;
@@ -252,7 +272,13 @@ for name in off sqlite postgres; do
   esac
   serve "$name" "$port" "$admin"
   echo "$name: serving on 127.0.0.1:$port (pid $server_pid)"
+  run_load "$name" c64 64 20 "$work/tokens-full.txt" "$port" "$admin"
   run_load "$name" c16 16 20 "$work/tokens-high.txt" "$port" "$admin"
+  if [ "$name" = off ]; then
+    PACE_MS=$(echo "${rows[-1]}" | awk '{ rate = $3 / ($4 / 1e6); pace = int(32000 / rate); print (pace < 1 ? 1 : pace) }')
+    echo "  pacing the half load at $PACE_MS ms per connection"
+  fi
+  run_load "$name" half 16 20 "$work/tokens-half.txt" "$port" "$admin" "$PACE_MS"
   run_load "$name" c2 2 10 "$work/tokens-low.txt" "$port" "$admin"
   kill -TERM "$server_pid"
   timeout 10 tail --pid="$server_pid" -f /dev/null
