@@ -67,7 +67,7 @@ fn benches(c: &mut Criterion) {
         c.bench_function(&format!("exchange/{name}-in_ES256-out"), |b| {
             b.iter(|| {
                 let request = ExchangeRequest {
-                    token: token.clone(),
+                    token: token.clone().into(),
                     role: "deploy-web".into(),
                     audience: None,
                     ttl_secs: None,

@@ -51,22 +51,73 @@ impl Audit {
     }
 
     fn write_line(&self, line: &str) {
-        let Ok(mut target) = self.target.lock() else { return };
-        let written = match &mut *target {
+        if let Err(error) = self.try_write_line(line) {
+            tracing::error!(error = %error, "Writing the audit log failed.");
+        }
+    }
+
+    fn try_write_line(&self, line: &str) -> std::io::Result<()> {
+        let mut target = self.target.lock().map_err(|_| std::io::Error::other("the audit log's lock is poisoned"))?;
+        match &mut *target {
             Target::Stdout => {
                 let mut out = std::io::stdout().lock();
                 out.write_all(line.as_bytes()).and_then(|()| out.flush())
             }
-            Target::File(file) => file.write_all(line.as_bytes()),
-        };
-        if let Err(error) = written {
-            tracing::error!(error = %error, "Writing the audit log failed.");
+            Target::File(file) => file.write_all(line.as_bytes()).and_then(|()| file.flush()),
         }
+    }
+
+    /// Writes an admin action's line; the caller refuses the action when this fails (the audit fails closed).
+    pub fn admin(&self, event: &AdminEvent<'_>) -> std::io::Result<()> {
+        let result = self.try_write_line(&admin_line(event));
+        if let Err(error) = &result {
+            tracing::error!(error = %error, action = event.action, "Writing an admin action's audit line failed; the action is refused.");
+        }
+        result
     }
 }
 
 fn append(path: &PathBuf) -> std::io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
+}
+
+/// One call of the admin API, as its audit line holds it (never a secret: sessions and credentials appear
+/// only as ids).
+#[derive(Debug)]
+pub struct AdminEvent<'a> {
+    pub time: crate::clock::UnixTime,
+    pub request_id: &'a str,
+    /// `None` before anyone signed in (a refused sign-in).
+    pub actor: Option<&'a str>,
+    pub provider: Option<&'a str>,
+    pub subject: Option<&'a str>,
+    pub session_id: Option<&'a str>,
+    /// The route's action name, e.g. `runners.create`.
+    pub action: &'a str,
+    pub target: &'a str,
+    /// `allowed` (written before acting), `denied`, or `failed: CODE` (after an allowed action failed).
+    pub result: &'a str,
+    pub client_addr: Option<&'a str>,
+}
+
+/// The audit line of an admin action.
+pub fn admin_line(event: &AdminEvent<'_>) -> String {
+    let record = json!({
+        "time": event.time.to_rfc3339(),
+        "type": "admin",
+        "request_id": event.request_id,
+        "actor": event.actor,
+        "provider": event.provider,
+        "subject": event.subject,
+        "session_id": event.session_id,
+        "action": event.action,
+        "target": event.target,
+        "result": event.result,
+        "client_addr": event.client_addr,
+    });
+    let mut text = record.to_string();
+    text.push('\n');
+    text
 }
 
 /// The audit line of a decision.

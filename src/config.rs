@@ -60,6 +60,12 @@ pub struct Config {
     pub revocations: RevocationSettings,
     /// Who may call `POST /introspect`.
     pub introspection: crate::broker::IntrospectionClients,
+    /// The operator plane: providers, role bindings, sessions, break-glass.
+    pub operators: crate::operators::OperatorsConfig,
+    /// TLS on the admin listener; plain HTTP without.
+    pub admin_tls: Option<crate::tls::TlsConfig>,
+    /// Who may read the admin listener's `/metrics`.
+    pub admin_metrics: MetricsAccess,
 }
 
 /// How log lines look (config `log.format`; env `TOLLGATE_LOG_FORMAT` overrides).
@@ -116,6 +122,8 @@ struct RawConfig {
     revocations: state::RawRevocations,
     #[serde(default)]
     introspection: introspection::RawIntrospection,
+    #[serde(default)]
+    operators: operators::RawOperators,
 }
 
 #[derive(Default, Deserialize)]
@@ -134,6 +142,8 @@ struct RawLog {
 #[serde(deny_unknown_fields)]
 struct RawAdmin {
     listen: Option<Spanned<String>>,
+    tls: Option<RawTls>,
+    metrics: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -263,6 +273,9 @@ impl Config {
             let line = entry.referenced.line();
             let issuer = issuer_config(&entry.value, base, raw.default_leeway_seconds)
                 .map_err(|(key, reason)| at(line, &format!("trusted_issuers[{}].{key}", entry.value.name), reason))?;
+            if issuer.name == crate::operators::RUNNERS_ISSUER {
+                return Err(at(line, "trusted_issuers", format!("the name {:?} is built in (runner credentials)", issuer.name)));
+            }
             if issuers.iter().any(|i| i.name == issuer.name) {
                 return Err(at(line, "trusted_issuers", format!("the name {:?} is used twice", issuer.name)));
             }
@@ -320,7 +333,20 @@ impl Config {
                 .map_err(|reason| ConfigError(format!("{file}: {reason}")))?,
             introspection: introspection::introspection(&raw.introspection)
                 .map_err(|reason| ConfigError(format!("{file}: {reason}")))?,
+            operators: operators::operators(&raw.operators, base, env)
+                .map_err(|reason| ConfigError(format!("{file}: {reason}")))?,
+            admin_tls: raw.admin.tls.as_ref().map(|tls| server::tls(tls, base)),
+            admin_metrics: operators::metrics_access(raw.admin.metrics.as_deref(), admin_listen)
+                .map_err(|reason| ConfigError(format!("{file}: {reason}")))?,
         })
+    }
+
+    /// The longest lives of what revocations hit (for their default expiry).
+    pub fn lifetimes(&self) -> crate::revocation::Lifetimes {
+        crate::revocation::Lifetimes {
+            tollgate_secs: i64::from(self.minter.max_ttl_secs),
+            issuers: self.issuers.iter().map(|i| (i.name.clone(), i.max_lifetime_secs + i.leeway_secs)).collect(),
+        }
     }
 
     /// Names of the trusted issuers.
@@ -331,7 +357,9 @@ impl Config {
     /// What policy loading needs to know of each trusted issuer: its name, its host[/path] (for AWS-style
     /// condition keys) and, for shared issuers (GitHub and Buildkite profiles, gitlab.com), the tenant claims.
     pub fn known_issuers(&self) -> Vec<KnownIssuer> {
-        self.issuers.iter().map(known_issuer).collect()
+        let mut known: Vec<KnownIssuer> = self.issuers.iter().map(known_issuer).collect();
+        known.push(crate::operators::runners_known_issuer());
+        known
     }
 }
 
@@ -352,11 +380,13 @@ fn yaml_error(file: &str, error: &serde_saphyr::Error) -> ConfigError {
 mod aws;
 mod introspection;
 mod issuers;
+mod operators;
 mod server;
 mod state;
 
 use aws::{RawAws, sts_config};
 pub use issuers::profile_known_issuers;
+pub use operators::{ENV_BOOTSTRAP_SECRET, MetricsAccess};
 use issuers::{RawIssuer, RawJwks, issuer_config, jwks_settings, known_issuer, same_issuer};
 use server::{RawLimits, RawTls};
 pub use state::{ENV_STATE_URL, RevocationSettings};

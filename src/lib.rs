@@ -9,7 +9,7 @@
 //! `credentials` (signing keys, minting, our JWKS), `broker` (the use case), `dev` (dev-mode CI issuer),
 //! `limits` (listener limits, rate limiters), `tls` (the public listener's certificate), `http` (routes, the one
 //! error mapping, serving), `reload` (policy hot reload), `audit` (one JSON line per decision), `metrics`
-//! (Prometheus metrics, closed labels), `text` (attacker-chosen text cut for echoing), `admin` (the operator listener: `/metrics`), `app` (wiring it all and
+//! (Prometheus metrics, closed labels), `text` (attacker-chosen text cut for echoing), `operators` (the operator plane: sign-in, sessions, role bindings, runner credentials), `recent` (the last decisions, for operators), `admin` (the operator listener: `/metrics` and the admin API), `app` (wiring it all and
 //! serving). See ARCHITECTURE.md.
 
 pub mod admin;
@@ -24,7 +24,9 @@ pub mod http;
 pub mod issuers;
 pub mod limits;
 pub mod metrics;
+pub mod operators;
 pub mod policy;
+pub mod recent;
 pub mod reload;
 pub mod revocation;
 pub mod store;

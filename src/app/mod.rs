@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::admin;
+use crate::admin::{self, AdminState};
 use crate::audit::Audit;
 use crate::broker::{Broker, DecisionSink, ExplainConfig};
 use crate::clock::Clock;
@@ -22,6 +22,8 @@ use crate::dev::{DevError, DevIssuer};
 use crate::http::{self, AppState};
 use crate::issuers::{FetchError, Issuers, TenancySetting};
 use crate::metrics::{Exporter, Metrics, MetricsError};
+use crate::operators::Operators;
+use crate::recent::RecentDecisions;
 use crate::policy::{PolicyError, PolicySet};
 use crate::reload::{self, PolicyReloader};
 use crate::revocation::RevocationView;
@@ -89,6 +91,10 @@ pub struct App {
     pub exporter: Arc<Exporter>,
     /// The admin listener, bound by the caller (`config.admin_listen`); `serve` serves it when set.
     pub admin_listener: Option<TcpListener>,
+    /// What the admin listener serves (the admin API and `/metrics`).
+    pub admin: Arc<AdminState>,
+    /// TLS on the admin listener.
+    pub admin_tls: Option<Arc<ServerTls>>,
 }
 
 impl App {
@@ -134,7 +140,14 @@ impl App {
         let revocations = Arc::new(RevocationView::new(config.revocations.max_staleness));
         let live = tasks::load_revocations(&store, &revocations, now).await?;
         tracing::info!(revocations = live, "Revocations loaded.");
+        let operators = Arc::new(Operators::new(config.operators.clone(), store.clone(), Arc::clone(&clock))?);
+        if config.operators.bootstrap_sha256.is_some() {
+            tracing::warn!("Break-glass sign-in is ON (operators.bootstrap): anyone with the secret gets an admin session. Remove it once providers and bindings are set up.");
+        }
+        let recent = Arc::new(RecentDecisions::default());
         let mut broker = Broker::new(verifier, policies, minter, clock)
+            .with_operators(Arc::clone(&operators))
+            .with_sink(Arc::clone(&recent) as Arc<dyn DecisionSink>)
             .with_store(store.clone())
             .with_revocations(Arc::clone(&revocations))
             .with_introspection(config.introspection.clone())
@@ -162,7 +175,24 @@ impl App {
             Arc::clone(&broker),
         ));
         let tls = config.tls.clone().map(ServerTls::load).transpose()?.map(Arc::new);
+        let admin_tls = config.admin_tls.clone().map(ServerTls::load).transpose()?.map(Arc::new);
+        let admin = Arc::new(AdminState {
+            exporter: Arc::clone(&exporter),
+            operators,
+            broker: Arc::clone(&broker),
+            issuers: Arc::clone(&issuers),
+            reloader: Arc::clone(&reloader),
+            audit: Arc::clone(&audit),
+            store: store.clone(),
+            revocations: Arc::clone(&revocations),
+            revocations_changed: Arc::new(tokio::sync::Notify::new()),
+            recent,
+            lifetimes: config.lifetimes(),
+            metrics_access: config.admin_metrics,
+        });
         Ok(App {
+            admin,
+            admin_tls,
             state: Arc::new(AppState { broker, dev, limits: config.limits.clone(), metrics }),
             store,
             revocations,
@@ -196,8 +226,16 @@ impl App {
             Arc::clone(&self.revocations),
             Arc::clone(self.state.broker.clock()),
             self.revocation_poll,
+            Arc::clone(&self.admin.revocations_changed),
         ));
         let mut background = vec![refresher, hangups, purger, revocations];
+        if let Some(providers) = self.admin.operators.provider_issuers() {
+            let clock = Arc::clone(self.state.broker.clock());
+            background.push(tokio::spawn(tasks::refresh_forever(Arc::clone(providers), clock, self.refresh_tick)));
+        }
+        if let Some(tls) = &self.admin_tls {
+            background.push(tokio::spawn(Arc::clone(tls).watch()));
+        }
         if self.watch_policies {
             background.push(tokio::spawn(reload::watch_files(Arc::clone(&self.reloader))));
         }
@@ -211,8 +249,10 @@ impl App {
         };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let admin = self.admin_listener.map(|admin_listener| {
-            let router = http::limits::apply(admin::router(Arc::clone(&self.exporter)), &self.state.limits);
-            tokio::spawn(http::serve(admin_listener, router, options(None), tasks::wait_for_stop(stopped)))
+            let (router, _) = admin::router(Arc::clone(&self.admin));
+            let router = http::limits::apply(router, &self.state.limits);
+            let tls = self.admin_tls.as_ref().map(|tls| tls.acceptor());
+            tokio::spawn(http::serve(admin_listener, router, options(tls), tasks::wait_for_stop(stopped)))
         });
         let shutdown = async move {
             shutdown.await;

@@ -35,14 +35,15 @@ pub(crate) async fn load_revocations(store: &Store, view: &RevocationView, now: 
     Ok(count)
 }
 
-/// Reloads the view whenever another replica announces a revocation, and at least every `poll`.
+/// Reloads the view whenever a replica announces a revocation (`changed`: this one's admin API wakes it too),
+/// and at least every `poll`.
 pub(super) async fn keep_revocations_fresh(
     store: Store,
     view: Arc<RevocationView>,
     clock: Arc<dyn Clock>,
     poll: Duration,
+    changed: Arc<Notify>,
 ) {
-    let changed = Arc::new(Notify::new());
     let watcher = tokio::spawn({
         let (store, changed) = (store.clone(), Arc::clone(&changed));
         async move { store.watch_revocations(changed).await }

@@ -57,6 +57,10 @@ pub enum Reason {
     Replayed,
     Revoked,
     StateUnavailable,
+    /// A runner credential that is malformed, unknown, deleted or expired.
+    RunnerRefused,
+    /// A `role/<role>.user` binding does not name the identity.
+    NotBound,
     Internal,
 }
 
@@ -118,7 +122,7 @@ impl Outcome {
 }
 
 impl Reason {
-    pub const ALL: [Reason; 25] = [
+    pub const ALL: [Reason; 27] = [
         Reason::Allowed,
         Reason::Malformed,
         Reason::Expired,
@@ -143,6 +147,8 @@ impl Reason {
         Reason::Replayed,
         Reason::Revoked,
         Reason::StateUnavailable,
+        Reason::RunnerRefused,
+        Reason::NotBound,
         Reason::Internal,
     ];
 
@@ -172,6 +178,8 @@ impl Reason {
             Reason::Replayed => "replayed",
             Reason::Revoked => "revoked",
             Reason::StateUnavailable => "state_unavailable",
+            Reason::RunnerRefused => "runner_refused",
+            Reason::NotBound => "not_bound",
             Reason::Internal => "internal",
         }
     }
@@ -204,6 +212,8 @@ impl Reason {
             BrokerError::Replayed { .. } => deny(Reason::Replayed),
             BrokerError::JtiRequired { .. } => deny(Reason::InvalidClaims),
             BrokerError::Revoked { .. } => deny(Reason::Revoked),
+            BrokerError::RunnerRefused(_) => deny(Reason::RunnerRefused),
+            BrokerError::NotBound { .. } => deny(Reason::NotBound),
             BrokerError::StateUnavailable { .. } | BrokerError::RevocationsUnavailable { .. } => {
                 (Outcome::Error, Reason::StateUnavailable)
             }

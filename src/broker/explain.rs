@@ -30,10 +30,9 @@ impl Broker {
             stopwatch: Stopwatch::start(),
         };
         let client = request.context.client_addr.as_deref();
-        let verified = match self.verifier.verify_from(&request.token, now, client).await {
+        let verified = match self.identify(&request, now, client).await {
             Ok(verified) => verified,
             Err(error) => {
-                let error = BrokerError::Verify(error);
                 self.observe(&observed, None, Err(&error));
                 return Err(error);
             }

@@ -4,7 +4,7 @@
 
 use serde_json::Map;
 
-use super::{Broker, BrokerError, Credential, ExchangeRequest};
+use super::{Broker, BrokerError, Credential, ExchangeRequest, Presented};
 use crate::clock::UnixTime;
 use crate::credentials::TokenRequest;
 use crate::policy::{AwsGrant, AwsMode, Grant, TokenGrant};
@@ -80,7 +80,13 @@ impl Broker {
             AwsMode::TollgateToken => (self.minter.issuer_url().to_owned(), grant.audience().to_owned()),
         };
         let web_identity_token = match grant.mode() {
-            AwsMode::Passthrough => request.token.as_str().to_owned(),
+            AwsMode::Passthrough => match &request.token {
+                Presented::Token(token) => token.as_str().to_owned(),
+                Presented::Runner(_) => {
+                    let mismatch = "passes the CI token through to AWS; a runner credential has none";
+                    return Err(BrokerError::GrantMismatch { role: role.clone(), mismatch });
+                }
+            },
             AwsMode::TollgateToken => {
                 let mut extra = Map::new();
                 if !tags.is_empty() {

@@ -11,6 +11,7 @@ mod introspect;
 mod observe;
 mod replay;
 mod revoked;
+mod runners;
 
 pub use decision::{DecisionEvent, DecisionSink, FrontDoor, Outcome, Reason, RequestContext, credential_digest};
 pub use explain::Explained;
@@ -29,10 +30,25 @@ use crate::store::Store;
 use crate::sts::{AwsCredentials, StsClient, StsError};
 use crate::verify::{RawToken, VerifiedToken, Verifier, VerifyError};
 
+/// What a caller proves its identity with.
+#[derive(Debug)]
+pub enum Presented {
+    /// A CI provider's OIDC ID token.
+    Token(RawToken),
+    /// A runner credential (`tgr_…`, sent as a bearer credential; `Debug` never shows it).
+    Runner(crate::operators::Secret),
+}
+
+impl From<RawToken> for Presented {
+    fn from(token: RawToken) -> Self {
+        Presented::Token(token)
+    }
+}
+
 /// A request to exchange `token` for a credential of `role`.
 #[derive(Debug)]
 pub struct ExchangeRequest {
-    pub token: RawToken,
+    pub token: Presented,
     pub role: String,
     /// One of the grant's audiences; default the grant's first.
     pub audience: Option<String>,
@@ -127,6 +143,12 @@ pub enum BrokerError {
     /// session policy on a token grant). Checked only once the policy allowed the token.
     #[error("role {role:?} {mismatch}")]
     GrantMismatch { role: String, mismatch: &'static str },
+    /// A runner credential that is malformed, unknown, deleted, rotated or expired.
+    #[error("runner credential refused: {0}")]
+    RunnerRefused(&'static str),
+    /// A `role/<role>.user` binding restricts the role and does not name this identity.
+    #[error("role {role:?} denied: its role binding does not name this identity")]
+    NotBound { role: String },
     /// A single-use role saw this token before.
     #[error("token already used (role {role:?} accepts each token once)")]
     Replayed { role: String },
@@ -169,6 +191,8 @@ pub struct Broker {
     store: Option<Store>,
     /// The live revocations, checked on every allowed exchange.
     revocations: Option<Arc<RevocationView>>,
+    /// Runner credentials and role bindings (the operator plane).
+    operators: Option<Arc<crate::operators::Operators>>,
     /// Who may introspect Tollgate tokens, and our published keys parsed for it.
     introspection: IntrospectionClients,
     issued_keys: introspect::IssuedKeys,
@@ -190,6 +214,7 @@ impl Broker {
             sts: None,
             store: None,
             revocations: None,
+            operators: None,
             introspection: IntrospectionClients::default(),
             issued_keys: introspect::IssuedKeys::default(),
             tenant_limiter: None,
@@ -270,10 +295,9 @@ impl Broker {
         let (front_door, context, role) = (request.front_door, request.context.clone(), request.role.clone());
         let observed = Observed { front_door, context: &context, role: &role, now, stopwatch };
         let client = context.client_addr.as_deref();
-        let verified = match self.verifier.verify_from(&request.token, now, client).await {
+        let verified = match self.identify(&request, now, client).await {
             Ok(verified) => verified,
             Err(error) => {
-                let error = BrokerError::Verify(error);
                 self.observe(&observed, None, Err(&error));
                 return Err(self.redact(error));
             }
@@ -341,6 +365,7 @@ impl Broker {
             }
             CaseOutcome::Deny { explanation, .. } => return Err(BrokerError::Denied { role, explanation }),
         };
+        self.check_binding(&role, verified)?;
         self.check_revocations(&policy, verified, now)?;
         let scope = self.use_scope(&policy, verified, &request)?;
         let (credential, expires_at) = match policy.grant() {

@@ -15,9 +15,6 @@ use tollgate::config::{Config, process_env};
 use tollgate::revocation::{Matcher, Revocation, Target};
 use tollgate::store::{Migrations, Store};
 
-/// How long past a credential's end its revocation is kept: longer than any leeway it could verify with.
-const MARGIN_SECS: i64 = 660;
-
 #[derive(clap::Args)]
 pub struct Common {
     #[arg(long)]
@@ -102,7 +99,7 @@ pub async fn revoke(command: RevokeCommand) -> anyhow::Result<ExitCode> {
     let config = Config::load(&common.config, &process_env)?;
     let expires_at = match common.until.as_deref() {
         Some(until) => instant(until)?,
-        None => default_expiry(&config, &target, now)?,
+        None => config.lifetimes().default_expiry(&target, now).map_err(anyhow::Error::msg)?,
     };
     let author = common.author.or_else(|| process_env("USER")).unwrap_or_else(|| "unknown".into());
     let revocation =
@@ -144,30 +141,6 @@ pub fn new_introspection_client(name: &str) -> anyhow::Result<ExitCode> {
     println!("{secret}");
     eprintln!("\nAdd to the config:\nintrospection:\n  clients:\n    - name: {name}\n      secret_sha256: {hash}");
     Ok(ExitCode::SUCCESS)
-}
-
-/// Until every credential the target can hit has expired: Tollgate tokens live at most `tokens.max_ttl`,
-/// inbound tokens at most their issuer's `max_token_lifetime_seconds` (plus leeway).
-fn default_expiry(config: &Config, target: &Target, now: UnixTime) -> anyhow::Result<UnixTime> {
-    let ours = i64::from(config.minter.max_ttl_secs) + MARGIN_SECS;
-    let inbound = |name: Option<&str>| -> anyhow::Result<i64> {
-        let windows = config.issuers.iter().filter(|issuer| name.is_none_or(|name| issuer.name == name));
-        let longest = windows.map(|issuer| issuer.max_lifetime_secs + issuer.leeway_secs).max();
-        match (longest, name) {
-            (Some(longest), _) => Ok(longest + MARGIN_SECS),
-            (None, Some(name)) => {
-                bail!("no trusted issuer is named {name:?} (names: {})", config.issuer_names().join(", "))
-            }
-            (None, None) => Ok(MARGIN_SECS),
-        }
-    };
-    Ok(match target {
-        Target::TollgateJti { .. } => now.plus_secs(ours),
-        Target::Role { before, .. } => (*before).max(now).plus_secs(ours),
-        Target::InboundJti { issuer, .. } | Target::Identity { issuer, .. } => now.plus_secs(inbound(Some(issuer))?),
-        Target::Kid { issuer: Some(issuer), .. } => now.plus_secs(inbound(Some(issuer))?),
-        Target::Kid { issuer: None, .. } => now.plus_secs(ours.max(inbound(None)?)),
-    })
 }
 
 fn describe(revocation: &Revocation) -> serde_json::Value {

@@ -41,7 +41,7 @@ pub(super) fn introspection(raw: &RawIntrospection) -> Result<IntrospectionClien
     Ok(IntrospectionClients(clients))
 }
 
-fn hex32(text: &str) -> Option<[u8; 32]> {
+pub(super) fn hex32(text: &str) -> Option<[u8; 32]> {
     let text = text.trim();
     if text.len() != 64 {
         return None;

@@ -71,6 +71,7 @@ pub fn profile_known_issuers() -> Vec<KnownIssuer> {
                 allow_private_network: false,
             }))
         })
+        .chain(std::iter::once(crate::operators::runners_known_issuer()))
         .collect()
 }
 

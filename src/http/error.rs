@@ -106,13 +106,15 @@ impl From<BrokerError> for ApiError {
     fn from(error: BrokerError) -> Self {
         match error {
             BrokerError::Verify(verify) => verify.into(),
-            BrokerError::Replayed { .. } | BrokerError::JtiRequired { .. } => {
+            BrokerError::Replayed { .. } | BrokerError::JtiRequired { .. } | BrokerError::RunnerRefused(_) => {
                 Self::new(StatusCode::UNAUTHORIZED, "invalid_token", error.to_string())
             }
             BrokerError::StateUnavailable { .. } | BrokerError::RevocationsUnavailable { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", error.to_string())
             }
-            BrokerError::Revoked { .. } => Self::new(StatusCode::FORBIDDEN, "access_denied", error.to_string()),
+            BrokerError::Revoked { .. } | BrokerError::NotBound { .. } => {
+                Self::new(StatusCode::FORBIDDEN, "access_denied", error.to_string())
+            }
             BrokerError::UnknownRole(_)
             | BrokerError::IssuerNotTrustedByRole { .. }
             | BrokerError::AudienceNotAcceptedByRole(_)

@@ -1,5 +1,5 @@
 //! Front door 1: `POST /exchange` — JSON body (or `Authorization: Bearer` with `role` in body or query) in,
-//! a Tollgate token out.
+//! a Tollgate token out. The bearer may also be a runner credential (`tgr_…`) instead of a CI token.
 
 use std::sync::Arc;
 
@@ -13,7 +13,8 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::formats::{self, Format};
-use crate::broker::{ExchangeRequest, FrontDoor, RequestContext};
+use crate::broker::{ExchangeRequest, FrontDoor, Presented, RequestContext};
+use crate::operators::{Secret, SecretKind};
 use crate::text::shorten;
 use crate::verify::RawToken;
 
@@ -106,9 +107,8 @@ fn to_request(query: ExchangeQuery, headers: &HeaderMap, body: &[u8]) -> Result<
     if body.ttl_seconds == Some(0) {
         return Err(ApiError::invalid_request("\"ttl_seconds\" must be positive"));
     }
-    let token = RawToken::parse(&token).map_err(ApiError::from)?;
     Ok(ExchangeRequest {
-        token,
+        token: presented(&token)?,
         role,
         audience: body.audience,
         ttl_secs: body.ttl_seconds,
@@ -117,6 +117,16 @@ fn to_request(query: ExchangeQuery, headers: &HeaderMap, body: &[u8]) -> Result<
         front_door: FrontDoor::Exchange,
         context: RequestContext::default(),
     })
+}
+
+/// A CI token, or a runner credential (`tgr_…`, checked for its prefix and checksum here).
+fn presented(text: &str) -> Result<Presented, ApiError> {
+    if text.starts_with(SecretKind::Runner.prefix()) {
+        return Secret::parse(SecretKind::Runner, text)
+            .map(Presented::Runner)
+            .map_err(|e| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", e.to_string()));
+    }
+    Ok(RawToken::parse(text).map_err(ApiError::from)?.into())
 }
 
 fn bearer(headers: &HeaderMap) -> Result<Option<String>, ApiError> {

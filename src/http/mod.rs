@@ -4,7 +4,7 @@
 //! Handlers extract, convert to broker types, call the `Broker`, and convert back; `error.rs` is the one
 //! place errors become status codes. `router` builds the app without a socket, so tests drive it directly.
 
-mod context;
+pub mod context;
 mod dev;
 mod discovery;
 pub mod error;

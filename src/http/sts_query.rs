@@ -141,7 +141,7 @@ async fn assume(
     // An ARN (it holds ':') never equals a role name.
     let role = state.broker.role_for_arn(role_arn).map_or_else(|| shorten(role_arn), |(role, _)| role);
     let request = ExchangeRequest {
-        token,
+        token: token.into(),
         role,
         audience: None,
         ttl_secs: duration,
@@ -193,7 +193,7 @@ fn verify_fault(error: &VerifyError) -> StsFault {
 fn broker_fault(error: BrokerError) -> StsFault {
     match error {
         BrokerError::Verify(verify) => verify_fault(&verify),
-        BrokerError::Replayed { .. } | BrokerError::JtiRequired { .. } => {
+        BrokerError::Replayed { .. } | BrokerError::JtiRequired { .. } | BrokerError::RunnerRefused(_) => {
             StsFault::new(StatusCode::BAD_REQUEST, "InvalidIdentityToken", error.to_string())
         }
         BrokerError::StateUnavailable { .. } | BrokerError::RevocationsUnavailable { .. } => StsFault::new(
@@ -201,7 +201,7 @@ fn broker_fault(error: BrokerError) -> StsFault {
             "ServiceUnavailable",
             "the state store is unavailable; try again",
         ),
-        BrokerError::Revoked { .. } => StsFault::new(
+        BrokerError::Revoked { .. } | BrokerError::NotBound { .. } => StsFault::new(
             StatusCode::FORBIDDEN,
             "AccessDenied",
             "Not authorized to perform sts:AssumeRoleWithWebIdentity: the token's identity or credential was revoked",

@@ -117,7 +117,7 @@ pub async fn token(
     let TokenForm { subject_token, role, audience } = parse_form(&body)?;
     let token = RawToken::parse(&subject_token).map_err(|e| OAuthError::new("invalid_grant", e.to_string()))?;
     let request = ExchangeRequest {
-        token,
+        token: token.into(),
         role: role.clone(),
         audience,
         ttl_secs: None,
@@ -147,9 +147,10 @@ fn oauth_error(error: BrokerError) -> OAuthError {
             let status = StatusCode::SERVICE_UNAVAILABLE;
             OAuthError { status, code: "temporarily_unavailable", description: text, retry_after_secs: Some(5) }
         }
-        BrokerError::Verify(_) | BrokerError::Replayed { .. } | BrokerError::JtiRequired { .. } => {
-            OAuthError::new("invalid_grant", text)
-        }
+        BrokerError::Verify(_)
+        | BrokerError::Replayed { .. }
+        | BrokerError::JtiRequired { .. }
+        | BrokerError::RunnerRefused(_) => OAuthError::new("invalid_grant", text),
         BrokerError::StateUnavailable { .. } | BrokerError::RevocationsUnavailable { .. } => {
             let status = StatusCode::SERVICE_UNAVAILABLE;
             OAuthError { status, code: "temporarily_unavailable", description: text, retry_after_secs: Some(5) }
@@ -166,6 +167,7 @@ fn oauth_error(error: BrokerError) -> OAuthError {
             OAuthError::new("invalid_target", text)
         }
         BrokerError::Denied { .. }
+        | BrokerError::NotBound { .. }
         | BrokerError::AccessDenied { .. }
         | BrokerError::Render { .. }
         | BrokerError::Revoked { .. } => OAuthError::new("unauthorized_client", text),

@@ -73,6 +73,8 @@ pub enum KeyError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CacheStatus {
     pub keys: usize,
+    /// The `kid`s of the set in use.
+    pub kids: Vec<String>,
     pub last_success: Option<UnixTime>,
     /// Serving a set whose refresh is overdue because fetches failed.
     pub stale: bool,
@@ -189,6 +191,7 @@ impl KeyCache {
         let last_error = self.last_error.load_full().map(|e| e.as_ref().clone());
         CacheStatus {
             keys: current.as_ref().map_or(0, |c| c.keys.len()),
+            kids: current.as_ref().map(|c| c.keys.kids()).unwrap_or_default(),
             last_success: current.as_ref().map(|c| c.fetched_at),
             stale: current.as_ref().is_some_and(|c| now > c.refresh_at) && last_error.is_some(),
             unusable: current.as_ref().is_none_or(|c| self.too_old(c, now)),

@@ -77,27 +77,70 @@ impl Fetcher {
         Ok(FetchedKeys { keys, max_age_secs: cache_control.as_deref().and_then(max_age) })
     }
 
-    /// GET with the size cap; returns the body and the `Cache-Control` header.
-    async fn get(&self, url: &str, network: Network) -> Result<(Vec<u8>, Option<String>), FetchError> {
+    /// The discovery document of `issuer`, whole (the operator plane needs its endpoints), after checking that
+    /// it names the same issuer.
+    pub async fn discovery_document(&self, issuer: &str, network: Network) -> Result<Vec<u8>, FetchError> {
+        let url = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
+        let (body, _) = self.get(&url, network).await?;
+        parse_discovery(&body, issuer, &url)?;
+        Ok(body)
+    }
+
+    /// POSTs a form (an OAuth token request) under the same rules as every fetch; returns the status and the
+    /// body, whatever the status (OAuth errors come as 400 with a JSON body).
+    pub async fn post_form(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+        network: Network,
+    ) -> Result<(u16, Vec<u8>), FetchError> {
+        let parsed = self.checked(url, network)?;
+        let transport = |e: reqwest::Error| FetchError::Transport { url: url.to_owned(), reason: error_chain(&e) };
+        let mut request = self.client(network).post(parsed).form(form);
+        if let Some((user, password)) = basic {
+            request = request.basic_auth(user, Some(password));
+        }
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        Ok((status, self.read_capped(url, response).await?))
+    }
+
+    fn checked(&self, url: &str, network: Network) -> Result<Url, FetchError> {
         let parsed = parse_allowed(url)?;
         if !reaches_allowed_host(&parsed, network) {
             return Err(FetchError::PrivateAddress(url.to_owned()));
         }
-        let transport = |e: reqwest::Error| FetchError::Transport { url: url.to_owned(), reason: error_chain(&e) };
-        let client = match network {
+        Ok(parsed)
+    }
+
+    fn client(&self, network: Network) -> &reqwest::Client {
+        match network {
             Network::Public => &self.public,
             Network::Private => &self.private,
-        };
-        let mut response = client.get(parsed).send().await.map_err(transport)?;
+        }
+    }
+
+    /// GET with the size cap; returns the body and the `Cache-Control` header.
+    async fn get(&self, url: &str, network: Network) -> Result<(Vec<u8>, Option<String>), FetchError> {
+        let parsed = self.checked(url, network)?;
+        let transport = |e: reqwest::Error| FetchError::Transport { url: url.to_owned(), reason: error_chain(&e) };
+        let response = self.client(network).get(parsed).send().await.map_err(transport)?;
         if response.status() != StatusCode::OK {
             return Err(FetchError::Status { url: url.into(), status: response.status().as_u16() });
         }
+        let cache_control =
+            response.headers().get(reqwest::header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok((self.read_capped(url, response).await?, cache_control))
+    }
+
+    /// The body, at most `max_bytes` (checked on Content-Length and while streaming).
+    async fn read_capped(&self, url: &str, mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+        let transport = |e: reqwest::Error| FetchError::Transport { url: url.to_owned(), reason: error_chain(&e) };
         let too_large = || FetchError::TooLarge { url: url.into(), limit: self.max_bytes };
         if response.content_length().is_some_and(|len| len > self.max_bytes as u64) {
             return Err(too_large());
         }
-        let cache_control =
-            response.headers().get(reqwest::header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
             if body.len() + chunk.len() > self.max_bytes {
@@ -105,7 +148,7 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok((body, cache_control))
+        Ok(body)
     }
 }
 

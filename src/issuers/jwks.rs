@@ -140,6 +140,11 @@ impl KeySet {
         self.all.len()
     }
 
+    /// The `kid`s of the set, in publication order (keys without one are left out).
+    pub fn kids(&self) -> Vec<String> {
+        self.all.iter().filter_map(|key| key.kid.clone()).collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.all.is_empty()
     }

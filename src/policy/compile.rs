@@ -83,6 +83,7 @@ pub(super) fn compile(raw: RawPolicy, known: &[KnownIssuer]) -> Result<Compiled,
         grant: compile_grant(raw.grant)?,
         replay: replay::compile(raw.single_use, raw.on_store_error)
             .map_err(|(line, message)| CompileError::at(line, message))?,
+        source: Default::default(),
     };
     let mut findings = tenant::check(&policy, known, allow_unpinned)?;
     findings.extend(lint::lint(&policy));

@@ -20,6 +20,15 @@ pub struct Policy {
     pub(super) statements: Vec<Statement>,
     pub(super) grant: Grant,
     pub(super) replay: ReplayRule,
+    /// The file it came from and the SHA-256 (hex) of its text, for operators (set by the loader).
+    pub(super) source: PolicySource,
+}
+
+/// Where a compiled policy came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicySource {
+    pub path: String,
+    pub sha256: String,
 }
 
 /// How a policy checks the token's `aud`.
@@ -55,6 +64,11 @@ impl Policy {
     /// The role name, unique in a policy set.
     pub fn role(&self) -> &str {
         &self.role
+    }
+
+    /// The file and the hash of its text.
+    pub fn source(&self) -> &PolicySource {
+        &self.source
     }
 
     pub fn description(&self) -> Option<&str> {

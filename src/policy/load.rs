@@ -127,7 +127,10 @@ fn index_role_arns(policies: &HashMap<String, (Arc<Policy>, &str)>) -> (HashMap<
 /// Parses and compiles one policy file's text; `path` only names it in errors and lints.
 pub(super) fn parse_source(path: &str, text: &str, known: &[KnownIssuer]) -> Result<(Policy, Vec<Lint>), PolicyError> {
     let raw: RawPolicy = parse_yaml(path, text)?;
-    let compiled = compile(raw, known).map_err(|error| compile_error(path, error))?;
+    let mut compiled = compile(raw, known).map_err(|error| compile_error(path, error))?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    let sha256 = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    compiled.policy.source = super::eval::PolicySource { path: path.to_owned(), sha256 };
     let role = compiled.policy.role().to_owned();
     let lints = compiled
         .findings

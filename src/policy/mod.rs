@@ -57,7 +57,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 pub use aws_grant::{AwsGrant, AwsMode, SessionTags};
-pub use eval::{AudienceRule, Effect, Policy};
+pub use eval::{AudienceRule, Effect, Policy, PolicySource};
 pub use explain::{ConditionFailure, Decision, DenyReason, Explanation};
 pub use grant::{Grant, TokenGrant};
 pub use issuer::KnownIssuer;

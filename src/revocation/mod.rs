@@ -6,9 +6,11 @@
 //! [`RevocationView`] (`view.rs`), refreshed in the background, so deciding never waits on the database. This
 //! module is pure: no I/O, time as a parameter.
 
+mod expiry;
 mod identity;
 mod view;
 
+pub use expiry::{Lifetimes, MARGIN_SECS};
 pub use view::{InboundQuery, IssuedQuery, RevocationSet, RevocationView, Revoked};
 
 use serde::{Deserialize, Serialize};

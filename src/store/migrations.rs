@@ -1,6 +1,7 @@
 //! The schema, as numbered migrations applied in order and recorded in `schema_migrations`, one list per
 //! backend with the same numbers (the column types differ). A migration is never edited once released: a change
-//! is a new number. Record tables carry their key-namespace version in their name (`used_jti_v1`): a new way of
+//! is a new number. `record_v1` holds the operator plane's records (sessions, runner credentials): a kind, an id,
+//! the SHA-256 of the record's secret to look it up by, an opaque JSON body and an expiry. Record tables carry their key-namespace version in their name (`used_jti_v1`): a new way of
 //! forming keys gets a new table, never a reinterpretation.
 
 /// SQLite: `(version, SQL)`, in order.
@@ -28,6 +29,20 @@ pub(super) const SQLITE: &[(u32, &str)] = &[
         );
         CREATE INDEX revocation_v1_expires_at ON revocation_v1 (expires_at);",
     ),
+    (
+        3,
+        "CREATE TABLE record_v1 (
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            lookup TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            PRIMARY KEY (kind, id)
+        );
+        CREATE UNIQUE INDEX record_v1_lookup ON record_v1 (kind, lookup);
+        CREATE INDEX record_v1_expires_at ON record_v1 (expires_at);",
+    ),
 ];
 
 /// PostgreSQL: the same versions.
@@ -54,6 +69,20 @@ pub(super) const POSTGRES: &[(u32, &str)] = &[
             expires_at BIGINT NOT NULL
         );
         CREATE INDEX revocation_v1_expires_at ON revocation_v1 (expires_at);",
+    ),
+    (
+        3,
+        "CREATE TABLE record_v1 (
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            lookup TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL,
+            PRIMARY KEY (kind, id)
+        );
+        CREATE UNIQUE INDEX record_v1_lookup ON record_v1 (kind, lookup);
+        CREATE INDEX record_v1_expires_at ON record_v1 (expires_at);",
     ),
 ];
 
@@ -84,6 +113,6 @@ mod tests {
         let versions = |list: &[(u32, &str)]| list.iter().map(|(v, _)| *v).collect::<Vec<_>>();
         assert_eq!(versions(super::SQLITE), versions(super::POSTGRES));
         assert!(versions(super::SQLITE).windows(2).all(|pair| pair.first() < pair.get(1)));
-        assert_eq!(super::latest(), 2);
+        assert_eq!(super::latest(), 3);
     }
 }

@@ -11,11 +11,15 @@
 mod config;
 mod migrations;
 mod pg_claims;
+mod pg_records;
 mod postgres;
+mod records;
 mod sqlite;
+mod sqlite_records;
 mod writer;
 
 pub use config::{PostgresConfig, StateConfig};
+pub use records::{NEVER, Record, RecordKind};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,17 +89,20 @@ pub enum StoreOp {
     AddRevocation,
     DeleteRevocation,
     ListRevocations,
+    /// Operator sessions and runner credentials.
+    Records,
     Purge,
     Check,
 }
 
 impl StoreOp {
-    pub const ALL: [StoreOp; 7] = [
+    pub const ALL: [StoreOp; 8] = [
         StoreOp::ClaimJti,
         StoreOp::ReleaseJti,
         StoreOp::AddRevocation,
         StoreOp::DeleteRevocation,
         StoreOp::ListRevocations,
+        StoreOp::Records,
         StoreOp::Purge,
         StoreOp::Check,
     ];
@@ -107,6 +114,7 @@ impl StoreOp {
             StoreOp::AddRevocation => "add_revocation",
             StoreOp::DeleteRevocation => "delete_revocation",
             StoreOp::ListRevocations => "list_revocations",
+            StoreOp::Records => "records",
             StoreOp::Purge => "purge",
             StoreOp::Check => "check",
         }

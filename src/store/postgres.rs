@@ -194,7 +194,7 @@ impl PgStore {
 
     pub(super) async fn purge_expired(&self, now: UnixTime, batch: u32) -> Result<u64, StoreError> {
         let mut deleted = 0;
-        for table in ["used_jti_v1", "revocation_v1"] {
+        for table in ["used_jti_v1", "revocation_v1", "record_v1"] {
             let sql = format!(
                 "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE expires_at <= $1 LIMIT $2))"
             );
@@ -260,7 +260,20 @@ impl PgStore {
         Ok(())
     }
 
-    async fn execute(
+    pub(super) async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        self.bounded(async {
+            let client = self.pool.get().await.map_err(unavailable)?;
+            let statement = client.prepare_cached(sql).await.map_err(unavailable)?;
+            client.query(&statement, params).await.map_err(unavailable)
+        })
+        .await
+    }
+
+    pub(super) async fn execute(
         &self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],

@@ -105,7 +105,7 @@ impl SqliteStore {
     pub(super) async fn purge_expired(&self, now: UnixTime, batch: u32) -> Result<u64, StoreError> {
         self.call(move |connection| {
             let mut deleted = 0;
-            for table in ["used_jti_v1", "revocation_v1"] {
+            for table in ["used_jti_v1", "revocation_v1", "record_v1"] {
                 deleted += connection.execute(
                     &format!(
                         "DELETE FROM {table} WHERE rowid IN
@@ -127,7 +127,7 @@ impl SqliteStore {
     }
 
     /// Runs `work` on the connection's thread; any SQLite error means the store is unavailable.
-    async fn call<T: Send + 'static>(
+    pub(super) async fn call<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {

@@ -46,6 +46,31 @@ pub struct VerifiedToken {
 }
 
 impl VerifiedToken {
+    /// An identity Tollgate vouches for itself, with no token behind it: a runner credential the store knows
+    /// (`operators::runners`). Its claims are Tollgate's own, never a caller's.
+    pub fn vouched(
+        issuer_name: &str,
+        iss: String,
+        sub: String,
+        jti: String,
+        (iat, exp): (UnixTime, UnixTime),
+        claims: Map<String, Value>,
+    ) -> VerifiedToken {
+        VerifiedToken {
+            issuer_name: issuer_name.to_owned(),
+            iss,
+            sub,
+            audiences: Vec::new(),
+            exp,
+            iat,
+            jti: Some(jti),
+            kid: None,
+            tenancy: None,
+            template_value: None,
+            claims,
+        }
+    }
+
     /// The configured name of the trusted issuer that vouched for this token.
     pub fn issuer_name(&self) -> &str {
         &self.issuer_name

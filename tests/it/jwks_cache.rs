@@ -29,7 +29,7 @@ fn claims() -> serde_json::Value {
 
 fn request(token: String) -> ExchangeRequest {
     ExchangeRequest {
-        token: RawToken::parse(&token).unwrap(),
+        token: RawToken::parse(&token).unwrap().into(),
         role: "deploy".into(),
         audience: None,
         ttl_secs: None,

@@ -75,8 +75,8 @@ async fn contract(config: &StateConfig) {
     // Reopening migrates nothing twice and forgets nothing.
     drop(store);
     let reopened = Store::open(config).await.unwrap();
-    assert_eq!(reopened.check().await.unwrap(), 2);
-    assert_eq!(Store::inspect(config).await.unwrap(), (2, 2));
+    assert_eq!(reopened.check().await.unwrap(), 3);
+    assert_eq!(Store::inspect(config).await.unwrap(), (3, 3));
     assert_eq!(reopened.claim_jti(key("a", "role:x"), at(900), at(501)).await.unwrap(), Claim::AlreadyUsed);
     assert_eq!(reopened.list_revocations(at(102), 100).await.unwrap().len(), 1);
 }
@@ -133,7 +133,7 @@ async fn sqlite_keeps_the_contract_and_two_stores_on_one_file_get_one_first_use(
 async fn postgres_keeps_the_contract_and_racing_replicas_get_one_first_use() {
     let Some(cluster) = PgCluster::start() else { return };
     let config = postgres_config(&cluster);
-    assert_eq!(Store::inspect(&config).await.unwrap(), (0, 2), "an empty database is at version 0");
+    assert_eq!(Store::inspect(&config).await.unwrap(), (0, 3), "an empty database is at version 0");
     contract(&config).await;
     racing_claims(&config).await;
     racing_groups(&config).await;
@@ -153,7 +153,7 @@ async fn replicas_starting_at_once_migrate_once() {
     while let Some(opened) = opening.join_next().await {
         opened.unwrap().unwrap();
     }
-    assert_eq!(cluster.psql("SELECT count(*) FROM schema_migrations").trim(), "2");
+    assert_eq!(cluster.psql("SELECT count(*) FROM schema_migrations").trim(), "3");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -150,7 +150,8 @@ async fn start(setup: Setup, served: bool) -> TestApp {
         issuers.prefetch(clock.now()).await;
         let router = tollgate::http::router(Arc::clone(&state));
         tokio::spawn(tollgate::http::serve(listener, router, serve_options(), std::future::pending()));
-        let admin = tollgate::admin::router(Arc::clone(&app.exporter));
+        let (admin, _) = tollgate::admin::router(Arc::clone(&app.admin));
+        let admin = admin.into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move { axum::serve(admin_listener, admin).await.unwrap() });
     }
     let broker = Arc::clone(&state.broker);
