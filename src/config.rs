@@ -274,7 +274,11 @@ impl Config {
             let issuer = issuer_config(&entry.value, base, raw.default_leeway_seconds)
                 .map_err(|(key, reason)| at(line, &format!("trusted_issuers[{}].{key}", entry.value.name), reason))?;
             if issuer.name == crate::operators::RUNNERS_ISSUER {
-                return Err(at(line, "trusted_issuers", format!("the name {:?} is built in (runner credentials)", issuer.name)));
+                return Err(at(
+                    line,
+                    "trusted_issuers",
+                    format!("the name {:?} is built in (runner credentials)", issuer.name),
+                ));
             }
             if issuers.iter().any(|i| i.name == issuer.name) {
                 return Err(at(line, "trusted_issuers", format!("the name {:?} is used twice", issuer.name)));
@@ -386,8 +390,8 @@ mod state;
 
 use aws::{RawAws, sts_config};
 pub use issuers::profile_known_issuers;
-pub use operators::{ENV_BOOTSTRAP_SECRET, MetricsAccess};
 use issuers::{RawIssuer, RawJwks, issuer_config, jwks_settings, known_issuer, same_issuer};
+pub use operators::{ENV_BOOTSTRAP_SECRET, MetricsAccess};
 use server::{RawLimits, RawTls};
 pub use state::{ENV_STATE_URL, RevocationSettings};
 

@@ -96,7 +96,13 @@ impl Routes {
             }),
         );
         self.router = self.router.route(path, guarded);
-        let method = if method == Method::POST { "POST" } else if method == Method::DELETE { "DELETE" } else { "GET" };
+        let method = if method == Method::POST {
+            "POST"
+        } else if method == Method::DELETE {
+            "DELETE"
+        } else {
+            "GET"
+        };
         self.table.push(RouteSpec { method, path, action, permission });
         self
     }

@@ -27,7 +27,10 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .add(Method::GET, ("/admin/v1/runners", "runners.list", Permission::ViewRunners), runners)
 }
 
-async fn issuers(State(state): State<Arc<AdminState>>, Extension(ctx): Extension<Ctx>) -> Result<Json<Value>, AdminError> {
+async fn issuers(
+    State(state): State<Arc<AdminState>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Json<Value>, AdminError> {
     ctx.act(&state, "", async {
         let now = state.broker.clock().now();
         let issuers: Vec<Value> = state
@@ -56,7 +59,10 @@ async fn issuers(State(state): State<Arc<AdminState>>, Extension(ctx): Extension
     .await
 }
 
-async fn roles(State(state): State<Arc<AdminState>>, Extension(ctx): Extension<Ctx>) -> Result<Json<Value>, AdminError> {
+async fn roles(
+    State(state): State<Arc<AdminState>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Json<Value>, AdminError> {
     ctx.act(&state, "", async {
         let policies = state.broker.policies();
         let mut names: Vec<&str> = policies.roles().collect();
@@ -155,7 +161,10 @@ async fn revocations(
     .await
 }
 
-async fn runners(State(state): State<Arc<AdminState>>, Extension(ctx): Extension<Ctx>) -> Result<Json<Value>, AdminError> {
+async fn runners(
+    State(state): State<Arc<AdminState>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Json<Value>, AdminError> {
     ctx.act(&state, "", async {
         let runners: Vec<Value> = state.operators.list_runners().await?.iter().map(describe_runner).collect();
         Ok(Json(json!({ "runners": runners })))

@@ -18,9 +18,11 @@ use crate::operators::{OperatorError, Permission, Proof, SessionView, SignIn};
 use crate::verify::RawToken;
 
 pub(super) fn routes(routes: Routes) -> Routes {
-    routes
-        .add(Method::GET, ("/admin/v1/whoami", "session.whoami", Permission::SignedIn), whoami)
-        .add(Method::DELETE, ("/admin/v1/session", "session.delete", Permission::SignedIn), sign_out)
+    routes.add(Method::GET, ("/admin/v1/whoami", "session.whoami", Permission::SignedIn), whoami).add(
+        Method::DELETE,
+        ("/admin/v1/session", "session.delete", Permission::SignedIn),
+        sign_out,
+    )
 }
 
 #[derive(Deserialize)]
@@ -91,8 +93,9 @@ pub(super) async fn sign_in(
 }
 
 fn parse(body: &[u8]) -> Result<SignIn, AdminError> {
-    let body: SignInBody = serde_json::from_slice(body)
-        .map_err(|e| AdminError::BadRequest(format!("not a sign-in request: {}", crate::text::shorten(&e.to_string()))))?;
+    let body: SignInBody = serde_json::from_slice(body).map_err(|e| {
+        AdminError::BadRequest(format!("not a sign-in request: {}", crate::text::shorten(&e.to_string())))
+    })?;
     let admin_scope = match body.scope.as_deref().map(str::split_whitespace) {
         None => false,
         Some(mut scopes) => match (scopes.next(), scopes.next()) {
@@ -144,11 +147,17 @@ pub(super) fn describe(session: &SessionView) -> Value {
     })
 }
 
-async fn whoami(State(state): State<Arc<AdminState>>, Extension(ctx): Extension<Ctx>) -> Result<Json<Value>, AdminError> {
+async fn whoami(
+    State(state): State<Arc<AdminState>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Json<Value>, AdminError> {
     ctx.act(&state, &ctx.session.id, async { Ok(Json(describe(&ctx.session))) }).await
 }
 
-async fn sign_out(State(state): State<Arc<AdminState>>, Extension(ctx): Extension<Ctx>) -> Result<StatusCode, AdminError> {
+async fn sign_out(
+    State(state): State<Arc<AdminState>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<StatusCode, AdminError> {
     ctx.act(&state, &ctx.session.id, async {
         state.operators.end_session(&ctx.session).await?;
         Ok(StatusCode::NO_CONTENT)

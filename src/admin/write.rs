@@ -23,7 +23,11 @@ pub(super) fn routes(routes: Routes) -> Routes {
         .add(Method::POST, ("/admin/v1/revocations", "revocations.create", Permission::Administer), revoke)
         .add(Method::DELETE, ("/admin/v1/revocations/{id}", "revocations.delete", Permission::Administer), unrevoke)
         .add(Method::POST, ("/admin/v1/runners", "runners.create", Permission::ManageRunners), create_runner)
-        .add(Method::POST, ("/admin/v1/runners/{id}/rotate", "runners.rotate", Permission::ManageRunners), rotate_runner)
+        .add(
+            Method::POST,
+            ("/admin/v1/runners/{id}/rotate", "runners.rotate", Permission::ManageRunners),
+            rotate_runner,
+        )
         .add(Method::DELETE, ("/admin/v1/runners/{id}", "runners.delete", Permission::ManageRunners), delete_runner)
 }
 
@@ -35,7 +39,10 @@ fn instant(field: &str, text: &str) -> Result<UnixTime, AdminError> {
     UnixTime::parse_rfc3339(text).map_err(|_| AdminError::BadRequest(format!("{field}: not an RFC 3339 instant")))
 }
 
-async fn reload(State(state): State<Arc<AdminState>>, Extension(ctx): Extension<Ctx>) -> Result<Json<Value>, AdminError> {
+async fn reload(
+    State(state): State<Arc<AdminState>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Json<Value>, AdminError> {
     ctx.act(&state, "policies", async {
         let reloader = Arc::clone(&state.reloader);
         let reloaded = tokio::task::spawn_blocking(move || reloader.reload())

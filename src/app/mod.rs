@@ -23,8 +23,8 @@ use crate::http::{self, AppState};
 use crate::issuers::{FetchError, Issuers, TenancySetting};
 use crate::metrics::{Exporter, Metrics, MetricsError};
 use crate::operators::Operators;
-use crate::recent::RecentDecisions;
 use crate::policy::{PolicyError, PolicySet};
+use crate::recent::RecentDecisions;
 use crate::reload::{self, PolicyReloader};
 use crate::revocation::RevocationView;
 use crate::store::{Store, StoreError, StoreObserver};
@@ -142,7 +142,9 @@ impl App {
         tracing::info!(revocations = live, "Revocations loaded.");
         let operators = Arc::new(Operators::new(config.operators.clone(), store.clone(), Arc::clone(&clock))?);
         if config.operators.bootstrap_sha256.is_some() {
-            tracing::warn!("Break-glass sign-in is ON (operators.bootstrap): anyone with the secret gets an admin session. Remove it once providers and bindings are set up.");
+            tracing::warn!(
+                "Break-glass sign-in is ON (operators.bootstrap): anyone with the secret gets an admin session. Remove it once providers and bindings are set up."
+            );
         }
         let recent = Arc::new(RecentDecisions::default());
         let mut broker = Broker::new(verifier, policies, minter, clock)

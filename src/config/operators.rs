@@ -194,9 +194,9 @@ fn bootstrap(
             let secret = read_secret(&base.join(file)).map_err(|e| format!("operators.bootstrap.secret_file: {e}"))?;
             digest(&secret).map(Some)
         }
-        (Some(RawBootstrap { secret_file: None, secret_sha256: Some(hex) }), None) => hex32(hex)
-            .map(Some)
-            .ok_or_else(|| "operators.bootstrap.secret_sha256: must be 64 hex characters".into()),
+        (Some(RawBootstrap { secret_file: None, secret_sha256: Some(hex) }), None) => {
+            hex32(hex).map(Some).ok_or_else(|| "operators.bootstrap.secret_sha256: must be 64 hex characters".into())
+        }
         (Some(_), None) => Err("operators.bootstrap: give exactly one of secret_file, secret_sha256".into()),
     }
 }

@@ -65,7 +65,9 @@ impl Member {
             if value.is_empty() { Err(format!("{text:?} has an empty value")) } else { Ok(value.to_owned()) }
         };
         let pair = |value: &str| match value.split_once(':') {
-            Some((first, second)) if !first.is_empty() && !second.is_empty() => Ok((first.to_owned(), second.to_owned())),
+            Some((first, second)) if !first.is_empty() && !second.is_empty() => {
+                Ok((first.to_owned(), second.to_owned()))
+            }
             _ => Err(format!("{text:?} must be {kind}:NAME:VALUE")),
         };
         match kind {

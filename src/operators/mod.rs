@@ -83,7 +83,8 @@ impl Operators {
     pub fn new(config: OperatorsConfig, store: Store, clock: Arc<dyn Clock>) -> Result<Operators, FetchError> {
         let issuers = config.provider_issuers();
         let settings = crate::issuers::JwksSettings::default();
-        let fetcher = Fetcher::new(std::time::Duration::from_secs(settings.fetch_timeout_secs), settings.max_response_bytes)?;
+        let fetcher =
+            Fetcher::new(std::time::Duration::from_secs(settings.fetch_timeout_secs), settings.max_response_bytes)?;
         let verifier = if issuers.is_empty() {
             None
         } else {

@@ -130,7 +130,11 @@ impl Operators {
 
     /// Deletes a runner credential: refused at once on every replica.
     pub async fn delete_runner(&self, id: &str) -> Result<(), OperatorError> {
-        if self.store.delete_runner(id).await? { Ok(()) } else { Err(OperatorError::NotFound(format!("runner {id:?}"))) }
+        if self.store.delete_runner(id).await? {
+            Ok(())
+        } else {
+            Err(OperatorError::NotFound(format!("runner {id:?}")))
+        }
     }
 
     /// The identity a presented runner credential proves, if it is well formed, known and unexpired; `None`

@@ -179,8 +179,8 @@ impl Operators {
             .session_by_digest(&secret.digest(), now)
             .await?
             .ok_or(OperatorError::Unauthenticated("unknown or expired session"))?;
-        let body: SessionBody = serde_json::from_str(&record.body)
-            .map_err(|_| OperatorError::Unauthenticated("unreadable session"))?;
+        let body: SessionBody =
+            serde_json::from_str(&record.body).map_err(|_| OperatorError::Unauthenticated("unreadable session"))?;
         Ok(SessionView {
             id: record.id,
             roles: self.roles_of(&body.operator),

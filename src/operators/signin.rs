@@ -93,10 +93,12 @@ impl Operators {
     ) -> Result<Operator, OperatorError> {
         let verifier = self.verifier.as_ref().ok_or_else(|| OperatorError::UnknownProvider(provider.name.clone()))?;
         let now = self.clock.now();
-        let verified =
-            verifier.verify(token, now).await.map_err(|e| OperatorError::SignInRefused(e.to_string()))?;
+        let verified = verifier.verify(token, now).await.map_err(|e| OperatorError::SignInRefused(e.to_string()))?;
         if verified.issuer_name() != provider.name {
-            return Err(OperatorError::SignInRefused(format!("the token was not issued by provider {:?}", provider.name)));
+            return Err(OperatorError::SignInRefused(format!(
+                "the token was not issued by provider {:?}",
+                provider.name
+            )));
         }
         if let Some(expected) = nonce
             && verified.claims().get("nonce").and_then(Value::as_str) != Some(expected)
@@ -109,7 +111,12 @@ impl Operators {
     }
 
     /// An ID token opens one session: a stolen one cannot open another.
-    async fn claim_id_token(&self, verified: &VerifiedToken, token: &RawToken, now: UnixTime) -> Result<(), OperatorError> {
+    async fn claim_id_token(
+        &self,
+        verified: &VerifiedToken,
+        token: &RawToken,
+        now: UnixTime,
+    ) -> Result<(), OperatorError> {
         let digest;
         let jti = match verified.jti() {
             Some(jti) => jti,
@@ -183,10 +190,8 @@ fn identity(provider: &ProviderConfig, verified: &VerifiedToken) -> Result<Opera
         OperatorError::SignInRefused(format!("the ID token has no {claim:?} claim{hint}"))
     })?;
     let groups = provider.groups_claim.as_deref().map(|claim| strings(claims.get(claim))).unwrap_or_default();
-    let admin_claim = provider
-        .admin_role
-        .as_ref()
-        .is_some_and(|admin| strings(claims.get(&admin.claim)).contains(&admin.value));
+    let admin_claim =
+        provider.admin_role.as_ref().is_some_and(|admin| strings(claims.get(&admin.claim)).contains(&admin.value));
     Ok(Operator {
         provider: provider.name.clone(),
         subject: verified.sub().to_owned(),

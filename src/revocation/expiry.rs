@@ -35,7 +35,9 @@ impl Lifetimes {
         Ok(match target {
             Target::TollgateJti { .. } => now.plus_secs(ours),
             Target::Role { before, .. } => (*before).max(now).plus_secs(ours),
-            Target::InboundJti { issuer, .. } | Target::Identity { issuer, .. } => now.plus_secs(inbound(Some(issuer))?),
+            Target::InboundJti { issuer, .. } | Target::Identity { issuer, .. } => {
+                now.plus_secs(inbound(Some(issuer))?)
+            }
             Target::Kid { issuer: Some(issuer), .. } => now.plus_secs(inbound(Some(issuer))?),
             Target::Kid { issuer: None, .. } => now.plus_secs(ours.max(inbound(None)?)),
         })

@@ -3,9 +3,9 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use super::StoreError;
 use super::records::{Record, RecordKind};
 use super::sqlite::SqliteStore;
-use super::StoreError;
 use crate::clock::UnixTime;
 
 type Row = (String, String, String, i64, i64);

@@ -56,11 +56,12 @@ impl VerifiedToken {
         (iat, exp): (UnixTime, UnixTime),
         claims: Map<String, Value>,
     ) -> VerifiedToken {
+        let audiences = claims.get("aud").and_then(Value::as_str).map(str::to_owned).into_iter().collect();
         VerifiedToken {
             issuer_name: issuer_name.to_owned(),
             iss,
             sub,
-            audiences: Vec::new(),
+            audiences,
             exp,
             iat,
             jti: Some(jti),

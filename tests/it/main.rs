@@ -14,6 +14,8 @@ mod jwks_cache;
 mod limits;
 mod logs;
 mod metrics;
+mod operators;
+mod operators_runners;
 mod peers;
 mod policies;
 mod prometheus;

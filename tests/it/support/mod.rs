@@ -45,6 +45,10 @@ pub struct TestApp {
     pub issuers: Arc<Issuers>,
     pub reloader: Arc<PolicyReloader>,
     pub audit: Arc<tollgate::audit::Audit>,
+    /// The admin listener's state (its route table: `tollgate::admin::router`).
+    pub admin: Arc<tollgate::admin::AdminState>,
+    /// The config's folder (the audit log is `audit.jsonl` in it unless the setup names one).
+    pub dir_path: PathBuf,
     pub policies_dir: PathBuf,
     pub client: reqwest::Client,
     /// Keeps the config, key and policies alive for the app's lifetime.
@@ -142,6 +146,7 @@ async fn start(setup: Setup, served: bool) -> TestApp {
     let mut app = App::build(&config, Mode::Production, Arc::clone(&clock) as Arc<dyn Clock>).await.unwrap();
     let (state, issuers, reloader) = (Arc::clone(&app.state), Arc::clone(&app.issuers), Arc::clone(&app.reloader));
     let audit = Arc::clone(&app.audit);
+    let admin = Arc::clone(&app.admin);
     if served {
         app.refresh_tick = std::time::Duration::from_millis(50);
         app.admin_listener = Some(admin_listener);
@@ -163,6 +168,8 @@ async fn start(setup: Setup, served: bool) -> TestApp {
         issuers,
         reloader,
         audit,
+        admin,
+        dir_path: dir.path().to_path_buf(),
         policies_dir: policies,
         client: reqwest::Client::new(),
         _dir: dir,
