@@ -22,6 +22,7 @@ mod prometheus;
 mod rejections;
 mod replay;
 mod replicas;
+mod replicas_runners;
 mod revocation;
 mod rotation;
 mod shutdown;

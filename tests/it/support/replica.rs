@@ -15,6 +15,8 @@ const READY_LIMIT: Duration = Duration::from_secs(15);
 pub struct Replica {
     child: tokio::process::Child,
     pub url: String,
+    /// Its admin listener.
+    pub admin_url: String,
     pub port: u16,
     /// Its configuration file, for the CLI (`tollgate revoke … --config`).
     pub config: PathBuf,
@@ -42,10 +44,11 @@ impl Replica {
         );
         std::fs::write(&config, yaml).unwrap();
         let log = dir.join(format!("replica-{port}.log"));
+        let admin_port = free_port();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
             .args(["serve", "--config", config.to_str().unwrap()])
             // Its own admin port: the default (9090) would collide with the other replicas.
-            .env("TOLLGATE_ADMIN_LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("TOLLGATE_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
             // The state URL comes from the configuration file only, whatever the surrounding environment says.
             .env_remove("TOLLGATE_STATE_URL")
             .env("RUST_LOG", "info")
@@ -55,7 +58,8 @@ impl Replica {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        let mut replica = Replica { child, url: format!("http://127.0.0.1:{port}"), port, config, log };
+        let (url, admin_url) = (format!("http://127.0.0.1:{port}"), format!("http://127.0.0.1:{admin_port}"));
+        let mut replica = Replica { child, url, admin_url, port, config, log };
         replica.wait_until_ready().await;
         replica
     }
