@@ -83,6 +83,8 @@ pub struct SigningConfig {
     pub key_file: Option<PathBuf>,
     /// Keys that signed before the active one: (file, algorithm, retired at).
     pub previous_keys: Vec<(PathBuf, SigningAlg, UnixTime)>,
+    /// The key ring lives in the state store (`keyring`): shared by replicas, rotated through the admin API.
+    pub managed: bool,
 }
 
 #[derive(Deserialize)]
@@ -162,6 +164,8 @@ struct RawSigning {
     key_file: Option<String>,
     #[serde(default)]
     previous_keys: Vec<RawPreviousKey>,
+    #[serde(default)]
+    managed: bool,
 }
 
 #[derive(Deserialize)]
@@ -238,8 +242,14 @@ impl Config {
             })?,
         };
         let key_file = env(ENV_KEY_FILE).or(raw.signing.key_file.clone()).map(|p| base.join(p));
+        if raw.signing.managed && (key_file.is_some() || !raw.signing.previous_keys.is_empty()) {
+            return Err(ConfigError(format!(
+                "{file}: signing.managed: the ring lives in the state store; leave out key_file, previous_keys and {ENV_KEY_FILE}"
+            )));
+        }
         let signing = SigningConfig {
             alg,
+            managed: raw.signing.managed,
             key_file,
             previous_keys: raw
                 .signing

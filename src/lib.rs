@@ -22,6 +22,7 @@ pub mod credentials;
 pub mod dev;
 pub mod http;
 pub mod issuers;
+pub mod keyring;
 pub mod limits;
 pub mod metrics;
 pub mod operators;

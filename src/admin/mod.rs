@@ -55,6 +55,8 @@ pub struct AdminState {
     pub revocations_changed: Arc<tokio::sync::Notify>,
     pub recent: Arc<RecentDecisions>,
     pub lifetimes: Lifetimes,
+    /// The store-managed key ring (`signing.managed`); `None` when keys come from files.
+    pub keyring: Option<Arc<crate::keyring::ManagedKeys>>,
     pub metrics_access: MetricsAccess,
 }
 

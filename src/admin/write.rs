@@ -20,6 +20,7 @@ use crate::revocation::{Revocation, Target};
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
         .add(Method::POST, ("/admin/v1/policies/reload", "policies.reload", Permission::Administer), reload)
+        .add(Method::POST, ("/admin/v1/keys/rotate", "keys.rotate", Permission::Administer), rotate_key)
         .add(Method::POST, ("/admin/v1/revocations", "revocations.create", Permission::Administer), revoke)
         .add(Method::DELETE, ("/admin/v1/revocations/{id}", "revocations.delete", Permission::Administer), unrevoke)
         .add(Method::POST, ("/admin/v1/runners", "runners.create", Permission::ManageRunners), create_runner)
@@ -53,6 +54,26 @@ async fn reload(
             // The set in force stays; the error names the file and line.
             Err(error) => Err(AdminError::BadRequest(format!("the policies were not reloaded: {error}"))),
         }
+    })
+    .await
+}
+
+async fn rotate_key(
+    State(state): State<Arc<AdminState>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<(StatusCode, Json<Value>), AdminError> {
+    let Some(keys) = &state.keyring else {
+        return Err(AdminError::BadRequest(
+            "signing keys come from files (signing.key_file): rotate them with previous_keys (docs/operations.md), or set signing.managed".into(),
+        ));
+    };
+    ctx.act(&state, "signing key", async {
+        let rotated = keys.rotate(state.broker.clock().now()).await.map_err(|e| {
+            tracing::error!(error = %e, "Rotating the signing key failed.");
+            OperatorError::Unavailable(crate::store::StoreError::Unavailable(e.to_string()))
+        })?;
+        let body = json!({"kid": rotated.kid, "alg": rotated.alg, "activates_at": rotated.activates_at.to_rfc3339()});
+        Ok((StatusCode::CREATED, Json(body)))
     })
     .await
 }

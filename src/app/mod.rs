@@ -21,6 +21,7 @@ use crate::credentials::{KeyError, Minter, PreviousKey, SigningKey};
 use crate::dev::{DevError, DevIssuer};
 use crate::http::{self, AppState};
 use crate::issuers::{FetchError, Issuers, TenancySetting};
+use crate::keyring::{self, ManagedKeys};
 use crate::metrics::{Exporter, Metrics, MetricsError};
 use crate::operators::Operators;
 use crate::policy::{PolicyError, PolicySet};
@@ -34,6 +35,29 @@ use crate::verify::Verifier;
 
 /// How often the background task looks for due JWKS refreshes (each issuer keeps its own schedule).
 const REFRESH_TICK: Duration = Duration::from_secs(5);
+
+/// The minter with its key ring: from the state store (`signing.managed`), the key files, or (dev mode only) an
+/// ephemeral key.
+async fn minter(config: &Config, mode: Mode, store: &Store, now: crate::clock::UnixTime) -> Result<Minter, StartError> {
+    if config.signing.managed {
+        let ring = keyring::load_or_create(store, config.signing.alg, now).await?;
+        return Ok(Minter::with_next(config.minter.clone(), ring.active, ring.previous, ring.next));
+    }
+    let active = match (&config.signing.key_file, mode) {
+        (Some(path), _) => SigningKey::load_file(config.signing.alg, path)?,
+        (None, Mode::Dev) => SigningKey::generate(config.signing.alg)?,
+        (None, Mode::Production) => return Err(StartError::NoSigningKey),
+    };
+    let previous = config
+        .signing
+        .previous_keys
+        .iter()
+        .map(|(path, alg, retired_at)| {
+            Ok(PreviousKey { key: SigningKey::load_file(*alg, path)?, retired_at: *retired_at })
+        })
+        .collect::<Result<Vec<_>, KeyError>>()?;
+    Ok(Minter::new(config.minter.clone(), active, previous))
+}
 
 /// Whether the embedded dev issuer and ephemeral keys are allowed. Only the `--dev` flag sets `Dev`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +90,8 @@ pub enum StartError {
     Audit(std::io::Error),
     #[error("state store: {0}")]
     Store(#[from] StoreError),
+    #[error("signing keys in the state store: {0}")]
+    Keyring(#[from] keyring::KeyringError),
 }
 
 /// A built application: the router plus the pieces the process keeps running.
@@ -101,25 +127,11 @@ impl App {
     /// Builds everything that can fail before binding: keys, issuers (static key files), policies.
     pub async fn build(config: &Config, mode: Mode, clock: Arc<dyn Clock>) -> Result<App, StartError> {
         let now = clock.now();
-        let active = match (&config.signing.key_file, mode) {
-            (Some(path), _) => SigningKey::load_file(config.signing.alg, path)?,
-            (None, Mode::Dev) => SigningKey::generate(config.signing.alg)?,
-            (None, Mode::Production) => return Err(StartError::NoSigningKey),
-        };
-        let previous = config
-            .signing
-            .previous_keys
-            .iter()
-            .map(|(path, alg, retired_at)| {
-                Ok(PreviousKey { key: SigningKey::load_file(*alg, path)?, retired_at: *retired_at })
-            })
-            .collect::<Result<Vec<_>, KeyError>>()?;
         let issuers = Arc::new(Issuers::new(config.issuers.clone(), config.jwks.clone(), now)?);
         let policies = PolicySet::load_dir(&config.policies_dir, &config.known_issuers())?;
         for lint in policies.lints() {
             tracing::warn!(lint = %lint, "Policy lint.");
         }
-        let minter = Minter::new(config.minter.clone(), active, previous);
         let audit = Arc::new(Audit::open(&config.audit).map_err(StartError::Audit)?);
         let verifier = Verifier::new(Arc::clone(&issuers));
         let metrics = Arc::new(Metrics::new(config.issuer_names())?);
@@ -137,6 +149,7 @@ impl App {
         }
         let store = Store::open(&config.state).await?.with_observer(Arc::clone(&metrics) as Arc<dyn StoreObserver>);
         tracing::info!(store = %store.describe(), "State store opened.");
+        let minter = minter(config, mode, &store, now).await?;
         let revocations = Arc::new(RevocationView::new(config.revocations.max_staleness));
         let live = tasks::load_revocations(&store, &revocations, now).await?;
         tracing::info!(revocations = live, "Revocations loaded.");
@@ -188,6 +201,10 @@ impl App {
             store: store.clone(),
             revocations: Arc::clone(&revocations),
             revocations_changed: Arc::new(tokio::sync::Notify::new()),
+            keyring: config
+                .signing
+                .managed
+                .then(|| Arc::new(ManagedKeys::new(store.clone(), Arc::clone(&broker), config.signing.alg))),
             recent,
             lifetimes: config.lifetimes(),
             metrics_access: config.admin_metrics,
@@ -237,6 +254,10 @@ impl App {
         }
         if let Some(tls) = &self.admin_tls {
             background.push(tokio::spawn(Arc::clone(tls).watch()));
+        }
+        if let Some(keys) = &self.admin.keyring {
+            let clock = Arc::clone(self.state.broker.clock());
+            background.push(tokio::spawn(tasks::reload_keys_forever(Arc::clone(keys), clock)));
         }
         if self.watch_policies {
             background.push(tokio::spawn(reload::watch_files(Arc::clone(&self.reloader))));

@@ -61,6 +61,16 @@ pub(super) async fn keep_revocations_fresh(
     }
 }
 
+/// Reloads the store-managed key ring every `keyring::RELOAD_SECS` (rotations by any replica, activations).
+pub(super) async fn reload_keys_forever(keys: Arc<crate::keyring::ManagedKeys>, clock: Arc<dyn Clock>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(crate::keyring::RELOAD_SECS)).await;
+        if let Err(error) = keys.reload(clock.now()).await {
+            tracing::warn!(error = %error, "Reloading the signing key ring failed; the last ring keeps signing.");
+        }
+    }
+}
+
 /// Aborts the task when dropped (so the watcher stops with the task that spawned it).
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
 

@@ -69,6 +69,9 @@ pub struct KeyState {
 struct KeyRing {
     active: SigningKey,
     previous: Vec<PreviousKey>,
+    /// Published ahead of signing (a rotation in progress), so relying parties know a key before any token
+    /// carries it.
+    next: Vec<SigningKey>,
 }
 
 /// Signs Tollgate tokens with the active key; publishes active and previous keys.
@@ -79,7 +82,32 @@ pub struct Minter {
 
 impl Minter {
     pub fn new(config: MinterConfig, active: SigningKey, previous: Vec<PreviousKey>) -> Self {
-        Self { config, ring: ArcSwap::from_pointee(KeyRing { active, previous }) }
+        Self::with_next(config, active, previous, Vec::new())
+    }
+
+    /// A minter that also publishes `next` keys ahead of signing with them (a rotation in progress).
+    pub fn with_next(
+        config: MinterConfig,
+        active: SigningKey,
+        previous: Vec<PreviousKey>,
+        next: Vec<SigningKey>,
+    ) -> Self {
+        Self { config, ring: ArcSwap::from_pointee(KeyRing { active, previous, next }) }
+    }
+
+    /// Replaces the whole key ring at once (store-managed keys: `keyring`); tokens in flight keep theirs.
+    pub fn replace_ring(&self, active: SigningKey, previous: Vec<PreviousKey>, next: Vec<SigningKey>) {
+        self.ring.store(std::sync::Arc::new(KeyRing { active, previous, next }));
+    }
+
+    /// The `kid`s of the ring: active, then previous, then next (to tell whether a reload changed anything).
+    pub fn ring_kids(&self) -> Vec<String> {
+        let ring = self.ring.load();
+        std::iter::once(ring.active.kid())
+            .chain(ring.previous.iter().map(|p| p.key.kid()))
+            .chain(ring.next.iter().map(SigningKey::kid))
+            .map(str::to_owned)
+            .collect()
     }
 
     pub fn config(&self) -> &MinterConfig {
@@ -127,6 +155,7 @@ impl Minter {
         let window = i64::from(self.config.max_ttl_secs);
         std::iter::once((&ring.active, "active"))
             .chain(ring.previous.iter().filter(|p| now <= p.retired_at.plus_secs(window)).map(|p| (&p.key, "previous")))
+            .chain(ring.next.iter().map(|key| (key, "next")))
             .collect()
     }
 

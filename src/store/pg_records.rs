@@ -73,6 +73,16 @@ impl PgStore {
         Ok(self.execute(sql, &[&kind.as_str(), &id, &lookup, &body]).await? > 0)
     }
 
+    pub(super) async fn set_record_expiry(
+        &self,
+        kind: RecordKind,
+        id: &str,
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let sql = "UPDATE record_v1 SET expires_at = $3 WHERE kind = $1 AND id = $2";
+        Ok(self.execute(sql, &[&kind.as_str(), &id, &expires_at.as_secs()]).await? > 0)
+    }
+
     pub(super) async fn delete_record(&self, kind: RecordKind, id: &str) -> Result<bool, StoreError> {
         Ok(self.execute("DELETE FROM record_v1 WHERE kind = $1 AND id = $2", &[&kind.as_str(), &id]).await? > 0)
     }

@@ -1,4 +1,5 @@
-//! The operator plane's records, in the domain's words: operator sessions and runner credentials. Each is a
+//! The operator plane's records, in the domain's words: operator sessions, runner credentials and store-managed
+//! signing keys. Each is a
 //! `Record` of a kind: an id (shown to operators), the SHA-256 of its secret (the only way to look it up from a
 //! presented secret; the secret itself is never stored), an opaque JSON body the caller owns, and an expiry
 //! (`NEVER` for records that last until deleted). Lookups by secret ignore expired records; purge removes them.
@@ -14,6 +15,8 @@ pub const NEVER: UnixTime = UnixTime::from_secs(i64::MAX);
 pub enum RecordKind {
     Session,
     Runner,
+    /// A store-managed signing key (`signing.managed`).
+    SigningKey,
 }
 
 impl RecordKind {
@@ -21,6 +24,7 @@ impl RecordKind {
         match self {
             RecordKind::Session => "session",
             RecordKind::Runner => "runner",
+            RecordKind::SigningKey => "signing_key",
         }
     }
 }
@@ -90,5 +94,20 @@ impl Store {
     /// Deletes a runner credential at once; tells whether it existed.
     pub async fn delete_runner(&self, id: &str) -> Result<bool, StoreError> {
         observed!(self, StoreOp::Records, store => store.delete_record(RecordKind::Runner, id))
+    }
+
+    /// Stores a new managed signing key (the record's body holds its private key: guard the database).
+    pub async fn add_signing_key(&self, record: &Record) -> Result<(), StoreError> {
+        observed!(self, StoreOp::Records, store => store.add_record(RecordKind::SigningKey, record))
+    }
+
+    /// Every managed signing key not yet purged, oldest first.
+    pub async fn list_signing_keys(&self, now: UnixTime) -> Result<Vec<Record>, StoreError> {
+        observed!(self, StoreOp::Records, store => store.list_records(RecordKind::SigningKey, now, 1000))
+    }
+
+    /// Sets when a managed signing key is purged (once no token it signed can still be valid).
+    pub async fn expire_signing_key(&self, kid: &str, expires_at: UnixTime) -> Result<bool, StoreError> {
+        observed!(self, StoreOp::Records, store => store.set_record_expiry(RecordKind::SigningKey, kid, expires_at))
     }
 }

@@ -95,6 +95,22 @@ impl SqliteStore {
         .await
     }
 
+    pub(super) async fn set_record_expiry(
+        &self,
+        kind: RecordKind,
+        id: &str,
+        expires_at: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.call(move |connection| {
+            connection
+                .prepare_cached("UPDATE record_v1 SET expires_at = ?3 WHERE kind = ?1 AND id = ?2")?
+                .execute(params![kind.as_str(), id, expires_at.as_secs()])
+                .map(|changed| changed > 0)
+        })
+        .await
+    }
+
     pub(super) async fn delete_record(&self, kind: RecordKind, id: &str) -> Result<bool, StoreError> {
         let id = id.to_owned();
         self.call(move |connection| {

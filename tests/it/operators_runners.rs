@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::operators::plane;
 use crate::support::*;
+use tollgate::clock::Clock as _;
 
 async fn exchange_as_runner(app: &TestApp, credential: &str, role: &str) -> (u16, Value) {
     let url = format!("{}/exchange", app.url);
@@ -115,4 +116,51 @@ async fn a_revocation_made_through_the_api_is_enforced_and_lifted() {
     }
     assert!(lifted, "un-revoking lifts it within 1 s");
     assert_eq!(plane.call("DELETE", &format!("/admin/v1/revocations/{id}"), Some(&admin), None).await.0, 404);
+}
+
+fn kid_of(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let header: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+async fn published_kids(app: &TestApp) -> Vec<String> {
+    let (_, jwks) = app.get("/.well-known/jwks.json").await;
+    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_store_managed_signing_key_rotates_through_the_api_published_before_it_signs() {
+    let plane = plane("signing:\n  managed: true\n", false).await;
+    let admin = plane.session("alice@acme.com", &[], true).await;
+    let token = || plane.github.token(NOW, json!({"sub": "repo:acme/web:ref:refs/heads/main"}));
+    let first = published_kids(&plane.app).await;
+    assert_eq!(first.len(), 1, "a first key was created in the store");
+    let (_, body) = plane.app.exchange(&token(), "deploy").await;
+    assert_eq!(kid_of(body["access_token"].as_str().unwrap()), first[0]);
+
+    let (status, rotated) = plane.call("POST", "/admin/v1/keys/rotate", Some(&admin), None).await;
+    assert_eq!(status, 201, "{rotated}");
+    let next = rotated["kid"].as_str().unwrap().to_owned();
+    assert_eq!(rotated["activates_at"], "2026-01-01T00:00:15Z");
+    assert_eq!(published_kids(&plane.app).await, [first[0].clone(), next.clone()], "published before it signs");
+    let (_, keys) = plane.call("GET", "/admin/v1/keys", Some(&admin), None).await;
+    let states: Vec<&str> = keys["keys"].as_array().unwrap().iter().map(|k| k["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["active", "next"]);
+    let (_, body) = plane.app.exchange(&token(), "deploy").await;
+    assert_eq!(kid_of(body["access_token"].as_str().unwrap()), first[0], "the old key signs until activation");
+
+    plane.app.clock.advance(16);
+    plane.app.admin.keyring.as_ref().unwrap().reload(plane.app.clock.now()).await.unwrap();
+    let (_, body) = plane.app.exchange(&token(), "deploy").await;
+    assert_eq!(kid_of(body["access_token"].as_str().unwrap()), next, "the new key signs once activated");
+    assert_eq!(published_kids(&plane.app).await, [next.clone(), first[0].clone()], "the old key is still published");
+
+    // Without managed keys the API says how to rotate instead.
+    let files = crate::operators::plane("", false).await;
+    let admin = files.session("alice@acme.com", &[], true).await;
+    let (status, body) = files.call("POST", "/admin/v1/keys/rotate", Some(&admin), None).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
 }

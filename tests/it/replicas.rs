@@ -93,10 +93,7 @@ fn is_replay(answer: &Answer) -> bool {
 
 /// Runs a test body within `TEST_LIMIT`.
 async fn bounded(test: impl Future<Output = ()>) {
-    // One deployment at a time: each starts a cluster and two or three servers, and their timing bounds (a
-    // revocation within 1 s) measure Tollgate, not five deployments competing for two cores.
-    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    let _turn = ONE_AT_A_TIME.lock().await;
+    let _turn = crate::support::replica::ONE_DEPLOYMENT_AT_A_TIME.lock().await;
     tokio::time::timeout(TEST_LIMIT, test).await.expect("the test finishes within 30 s");
 }
 

@@ -132,9 +132,14 @@ async fn start(setup: Setup, served: bool) -> TestApp {
     } else {
         format!("audit:\n  path: {}\n", dir.path().join("audit.jsonl").display())
     };
+    // The setup may bring its own `signing:` block (e.g. store-managed keys).
+    let signing = if setup.extra.contains("signing:") {
+        String::new()
+    } else {
+        format!("signing:\n  key_file: {}\n", key_file.display())
+    };
     let yaml = format!(
-        "listen: 127.0.0.1:0\nissuer_url: {url}\nsigning:\n  key_file: {}\npolicies: {}\n{}{audit}\ntrusted_issuers:\n{}",
-        key_file.display(),
+        "listen: 127.0.0.1:0\nissuer_url: {url}\n{signing}policies: {}\n{}{audit}\ntrusted_issuers:\n{}",
         policies.display(),
         setup.extra,
         setup.issuers

@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use super::free_port;
 
+/// Deployments of replicas run one at a time: each starts a cluster and two or three servers, and their timing
+/// bounds (a revocation within 1 s) measure Tollgate, not several deployments competing for two cores.
+pub static ONE_DEPLOYMENT_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How long a replica may take to answer `/readyz` with 200.
 const READY_LIMIT: Duration = Duration::from_secs(15);
 
@@ -37,9 +41,14 @@ impl Replica {
     ) -> Replica {
         let port = free_port();
         let config = dir.join(format!("replica-{port}.yaml"));
+        // `extra` may bring its own `signing:` block (e.g. store-managed keys).
+        let signing = if extra.contains("signing:") {
+            String::new()
+        } else {
+            format!("signing:\n  key_file: {}\n", key_file.display())
+        };
         let yaml = format!(
-            "listen: 127.0.0.1:{port}\nissuer_url: {issuer_url}\nsigning:\n  key_file: {}\npolicies: {}\nwatch_policies: false\n{extra}trusted_issuers:\n{issuers_yaml}",
-            key_file.display(),
+            "listen: 127.0.0.1:{port}\nissuer_url: {issuer_url}\n{signing}policies: {}\nwatch_policies: false\n{extra}trusted_issuers:\n{issuers_yaml}",
             policies.display(),
         );
         std::fs::write(&config, yaml).unwrap();
