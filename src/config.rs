@@ -359,13 +359,21 @@ impl Config {
     pub fn lifetimes(&self) -> crate::revocation::Lifetimes {
         crate::revocation::Lifetimes {
             tollgate_secs: i64::from(self.minter.max_ttl_secs),
-            issuers: self.issuers.iter().map(|i| (i.name.clone(), i.max_lifetime_secs + i.leeway_secs)).collect(),
+            issuers: self
+                .issuers
+                .iter()
+                .map(|i| (i.name.clone(), i.max_lifetime_secs + i.leeway_secs))
+                .chain(std::iter::once((
+                    crate::operators::RUNNERS_ISSUER.to_owned(),
+                    crate::operators::RUNNER_IDENTITY_SECS,
+                )))
+                .collect(),
         }
     }
 
-    /// Names of the trusted issuers.
+    /// Names of the trusted issuers, and the built-in runners' issuer (metric labels).
     pub fn issuer_names(&self) -> Vec<&str> {
-        self.issuers.iter().map(|i| i.name.as_str()).collect()
+        self.issuers.iter().map(|i| i.name.as_str()).chain(std::iter::once(crate::operators::RUNNERS_ISSUER)).collect()
     }
 
     /// What policy loading needs to know of each trusted issuer: its name, its host[/path] (for AWS-style

@@ -158,7 +158,8 @@ async fn guard(
     let session = match session_of(&state, bearer(&request)).await {
         Ok(session) => session,
         Err(error) => {
-            let _ = state.audit.admin(&event(&context, None, action, "", "denied: unauthenticated", &state));
+            let result = format!("denied: {}", error.status_and_code().1);
+            let _ = state.audit.admin(&event(&context, None, action, "", &result, &state));
             return error.into_response();
         }
     };

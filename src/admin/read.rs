@@ -127,11 +127,11 @@ async fn decisions(
     Extension(ctx): Extension<Ctx>,
     query: Result<Query<DecisionQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, AdminError> {
-    let Query(query) = query.map_err(|e| AdminError::BadRequest(crate::text::shorten(&e.body_text())))?;
-    if query.outcome.as_deref().is_some_and(|o| !["allow", "deny", "error"].contains(&o)) {
-        return Err(AdminError::BadRequest("outcome: one of allow, deny, error".into()));
-    }
     ctx.act(&state, "", async {
+        let Query(query) = query.map_err(|e| AdminError::BadRequest(crate::text::shorten(&e.body_text())))?;
+        if query.outcome.as_deref().is_some_and(|o| !["allow", "deny", "error"].contains(&o)) {
+            return Err(AdminError::BadRequest("outcome: one of allow, deny, error".into()));
+        }
         let limit = query.limit.unwrap_or(100).min(crate::recent::CAPACITY);
         let found = state.recent.list(query.role.as_deref(), query.outcome.as_deref(), limit);
         let decisions: Vec<Value> = found

@@ -18,11 +18,11 @@ use crate::operators::{OperatorError, Permission, Proof, SessionView, SignIn};
 use crate::verify::RawToken;
 
 pub(super) fn routes(routes: Routes) -> Routes {
-    routes.add(Method::GET, ("/admin/v1/whoami", "session.whoami", Permission::SignedIn), whoami).add(
-        Method::DELETE,
-        ("/admin/v1/session", "session.delete", Permission::SignedIn),
-        sign_out,
-    )
+    routes
+        .add(Method::GET, ("/admin/v1/whoami", "session.whoami", Permission::SignedIn), whoami)
+        .add(Method::DELETE, ("/admin/v1/session", "session.delete", Permission::SignedIn), sign_out)
+        .add(Method::GET, ("/admin/v1/sessions", "sessions.list", Permission::Administer), list_sessions)
+        .add(Method::DELETE, ("/admin/v1/sessions/{id}", "sessions.delete", Permission::Administer), end_session)
 }
 
 #[derive(Deserialize)]
@@ -48,7 +48,7 @@ pub(super) async fn providers(State(state): State<Arc<AdminState>>) -> Json<Valu
         .iter()
         .map(|p| json!({"name": p.name, "issuer": p.issuer, "client_id": p.client_id, "scopes": p.scopes}))
         .collect();
-    Json(json!({ "providers": providers, "bootstrap": state.operators.config().bootstrap_sha256.is_some() }))
+    Json(json!({ "providers": providers }))
 }
 
 pub(super) async fn sign_in(
@@ -160,6 +160,29 @@ async fn sign_out(
 ) -> Result<StatusCode, AdminError> {
     ctx.act(&state, &ctx.session.id, async {
         state.operators.end_session(&ctx.session).await?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+async fn list_sessions(
+    State(state): State<Arc<AdminState>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Json<Value>, AdminError> {
+    ctx.act(&state, "", async {
+        let sessions: Vec<Value> = state.operators.list_sessions().await?.iter().map(describe).collect();
+        Ok(Json(json!({ "sessions": sessions })))
+    })
+    .await
+}
+
+async fn end_session(
+    State(state): State<Arc<AdminState>>,
+    Extension(ctx): Extension<Ctx>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<StatusCode, AdminError> {
+    ctx.act(&state, &id, async {
+        state.operators.end_session_by_id(&id).await?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await

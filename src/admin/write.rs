@@ -92,7 +92,21 @@ async fn revoke(
     Extension(ctx): Extension<Ctx>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), AdminError> {
-    let body: RevokeBody = json_body(&body)?;
+    // A request that does not parse is audited too (`failed: invalid_request`).
+    let revocation = revocation_of(&state, &ctx, &body);
+    let target =
+        revocation.as_ref().map_or_else(|_| "-".to_owned(), |r| format!("{} {}", r.target.kind(), r.target_json()));
+    ctx.act(&state, &target, async {
+        let revocation = revocation?;
+        state.store.add_revocation(&revocation).await.map_err(OperatorError::from)?;
+        state.revocations_changed.notify_one();
+        Ok((StatusCode::CREATED, Json(describe_revocation(&revocation))))
+    })
+    .await
+}
+
+fn revocation_of(state: &AdminState, ctx: &Ctx, body: &[u8]) -> Result<Revocation, AdminError> {
+    let body: RevokeBody = json_body(body)?;
     let now = state.broker.clock().now();
     let expires_at = match body.expires_at.as_deref() {
         Some(text) => instant("expires_at", text)?,
@@ -109,13 +123,7 @@ async fn revoke(
         expires_at,
     };
     revocation.validate(now).map_err(|e| AdminError::BadRequest(e.to_string()))?;
-    let target = format!("{} {}", revocation.target.kind(), revocation.target_json());
-    ctx.act(&state, &target, async {
-        state.store.add_revocation(&revocation).await.map_err(OperatorError::from)?;
-        state.revocations_changed.notify_one();
-        Ok((StatusCode::CREATED, Json(describe_revocation(&revocation))))
-    })
-    .await
+    Ok(revocation)
 }
 
 async fn unrevoke(
@@ -147,12 +155,14 @@ async fn create_runner(
     Extension(ctx): Extension<Ctx>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), AdminError> {
-    let body: RunnerBody = json_body(&body)?;
-    let expires_at = body.expires_at.as_deref().map(|text| instant("expires_at", text)).transpose()?;
-    let new = NewRunner { name: body.name, labels: body.labels, expires_at };
+    let new = json_body::<RunnerBody>(&body).and_then(|body| {
+        let expires_at = body.expires_at.as_deref().map(|text| instant("expires_at", text)).transpose()?;
+        Ok(NewRunner { name: body.name, labels: body.labels, expires_at })
+    });
+    let target = new.as_ref().map_or_else(|_| "-".to_owned(), |new| format!("name={}", new.name));
     let created_by = format!("{}:{}", ctx.session.operator.provider, ctx.session.operator.user);
-    ctx.act(&state, &format!("name={}", new.name), async {
-        let (runner, secret) = state.operators.create_runner(new, &created_by).await?;
+    ctx.act(&state, &target, async {
+        let (runner, secret) = state.operators.create_runner(new?, &created_by).await?;
         let body = super::with_field(describe_runner(&runner), "credential", json!(secret.expose()));
         Ok((StatusCode::CREATED, Json(body)))
     })

@@ -153,7 +153,8 @@ impl App {
         let revocations = Arc::new(RevocationView::new(config.revocations.max_staleness));
         let live = tasks::load_revocations(&store, &revocations, now).await?;
         tracing::info!(revocations = live, "Revocations loaded.");
-        let operators = Arc::new(Operators::new(config.operators.clone(), store.clone(), Arc::clone(&clock))?);
+        let operators =
+            Arc::new(Operators::new(config.operators.clone(), config.jwks.clone(), store.clone(), Arc::clone(&clock))?);
         if config.operators.bootstrap_sha256.is_some() {
             tracing::warn!(
                 "Break-glass sign-in is ON (operators.bootstrap): anyone with the secret gets an admin session. Remove it once providers and bindings are set up."

@@ -133,9 +133,10 @@ fn provider(raw: &RawProvider, base: &Path) -> Result<ProviderConfig, String> {
     if !label(&raw.name) || raw.name == "bootstrap" {
         return Err("name: a label of A-Z a-z 0-9 _ - (not \"bootstrap\")".into());
     }
-    let issuer = raw.issuer.trim_end_matches('/').to_owned();
+    // Exactly as the provider writes it (some end in `/`): `iss` and discovery are compared with it as is.
+    let issuer = raw.issuer.clone();
     parse_allowed(&issuer).map_err(|e| format!("issuer: {e}"))?;
-    let expected = format!("{issuer}/.well-known/openid-configuration");
+    let expected = format!("{}/.well-known/openid-configuration", issuer.trim_end_matches('/'));
     if raw.discovery_url.as_ref().is_some_and(|url| *url != expected) {
         return Err(format!("discovery_url: must be {expected:?} (discovery is read from the issuer)"));
     }
@@ -156,6 +157,10 @@ fn provider(raw: &RawProvider, base: &Path) -> Result<ProviderConfig, String> {
             })
             .collect::<Result<_, _>>()?,
     };
+    let leeway = raw.leeway_seconds.unwrap_or(60);
+    if leeway > 600 {
+        return Err("leeway_seconds: must be 0..600".into());
+    }
     let scopes = raw.scopes.clone().unwrap_or_else(|| vec!["openid".into(), "email".into()]);
     if !scopes.iter().any(|scope| scope == "openid") {
         return Err("scopes: must include openid".into());
@@ -171,7 +176,7 @@ fn provider(raw: &RawProvider, base: &Path) -> Result<ProviderConfig, String> {
         admin_role: raw.admin_role.as_ref().map(|a| AdminClaim { claim: a.claim.clone(), value: a.value.clone() }),
         allow_private_network: raw.allow_private_network,
         algorithms,
-        leeway_secs: i64::from(raw.leeway_seconds.unwrap_or(60).min(600)),
+        leeway_secs: i64::from(leeway),
     })
 }
 

@@ -22,7 +22,7 @@ mod signin;
 
 pub use bindings::{Binding, Bindings, IamRole, Member, Principal};
 pub use config::{AdminClaim, OperatorsConfig, ProviderConfig, RUNNERS_ISSUER, runners_known_issuer};
-pub use runners::{NewRunner, Runner, RunnerIdentity};
+pub use runners::{NewRunner, RUNNER_IDENTITY_SECS, Runner, RunnerIdentity};
 pub use secret::{Secret, SecretError, SecretKind, sha256_hex};
 pub use sessions::{Issued, Operator, Permission, SessionView};
 pub use signin::{Proof, SignIn};
@@ -57,10 +57,19 @@ pub enum OperatorError {
     NotFound(String),
     /// The state store could not answer.
     #[error("the state store is unavailable")]
-    Unavailable(#[from] StoreError),
+    Unavailable(StoreError),
     /// The provider's token endpoint failed.
     #[error("the identity provider failed: {0}")]
     Provider(String),
+}
+
+impl From<StoreError> for OperatorError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Duplicate(what) => OperatorError::BadRequest(format!("a record with this {what} exists")),
+            other => OperatorError::Unavailable(other),
+        }
+    }
 }
 
 impl From<FetchError> for OperatorError {
@@ -80,9 +89,15 @@ pub struct Operators {
 }
 
 impl Operators {
-    pub fn new(config: OperatorsConfig, store: Store, clock: Arc<dyn Clock>) -> Result<Operators, FetchError> {
+    /// The operator plane; providers' discovery and keys are fetched under the same `jwks:` settings as every
+    /// trusted issuer's.
+    pub fn new(
+        config: OperatorsConfig,
+        settings: crate::issuers::JwksSettings,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Operators, FetchError> {
         let issuers = config.provider_issuers();
-        let settings = crate::issuers::JwksSettings::default();
         let fetcher =
             Fetcher::new(std::time::Duration::from_secs(settings.fetch_timeout_secs), settings.max_response_bytes)?;
         let verifier = if issuers.is_empty() {

@@ -20,7 +20,7 @@ use crate::store::{NEVER, Record};
 const LIST_LIMIT: u32 = 10_000;
 
 /// How long a runner identity lasts within one exchange (it caps nothing but the issued token's `cap_at_inbound_exp`).
-const IDENTITY_SECS: i64 = 3600;
+pub const RUNNER_IDENTITY_SECS: i64 = 3600;
 
 /// What an admin asks for.
 #[derive(Clone, Debug)]
@@ -154,7 +154,9 @@ impl Operators {
             .ok_or(OperatorError::Unauthenticated("unknown, deleted, rotated or expired runner credential"))?;
         let runner = Runner::from_record(record)?;
         let jti = Secret::generate(SecretKind::Runner).map_err(|e| OperatorError::BadRequest(e.to_string()))?;
-        let exp = runner.expires_at.map_or(now.plus_secs(IDENTITY_SECS), |at| at.min(now.plus_secs(IDENTITY_SECS)));
+        let exp = runner
+            .expires_at
+            .map_or(now.plus_secs(RUNNER_IDENTITY_SECS), |at| at.min(now.plus_secs(RUNNER_IDENTITY_SECS)));
         let sub = format!("runner:{}", runner.name);
         let iss = format!("{issuer_url}/runners");
         let claims = json!({

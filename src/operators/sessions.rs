@@ -191,6 +191,33 @@ impl Operators {
         })
     }
 
+    /// Every session in force (for admins: who holds access right now).
+    pub async fn list_sessions(&self) -> Result<Vec<SessionView>, OperatorError> {
+        let records = self.store.list_sessions(self.clock.now(), 10_000).await?;
+        let mut sessions = Vec::with_capacity(records.len());
+        for record in records {
+            let Ok(body) = serde_json::from_str::<SessionBody>(&record.body) else { continue };
+            sessions.push(SessionView {
+                id: record.id,
+                roles: self.roles_of(&body.operator),
+                operator: body.operator,
+                admin_scope: body.admin_scope,
+                created_at: record.created_at,
+                expires_at: record.expires_at,
+            });
+        }
+        Ok(sessions)
+    }
+
+    /// Ends anyone's session by its id (an admin cutting access at once).
+    pub async fn end_session_by_id(&self, id: &str) -> Result<(), OperatorError> {
+        if self.store.delete_session(id).await? {
+            Ok(())
+        } else {
+            Err(OperatorError::NotFound(format!("session {id:?}")))
+        }
+    }
+
     /// Ends a session (sign-out).
     pub async fn end_session(&self, session: &SessionView) -> Result<(), OperatorError> {
         self.store.delete_session(&session.id).await?;

@@ -44,8 +44,18 @@ impl Operators {
             }
             Proof::Code { code, code_verifier, redirect_uri, nonce } => {
                 let provider = self.pick_provider(request.provider.as_deref())?;
+                // The CLI's loopback flow always sends both; anything else is not a flow we started.
+                let nonce = nonce.filter(|n| n.len() >= 16).ok_or_else(|| {
+                    OperatorError::BadRequest("nonce: a random value of at least 16 characters is required".into())
+                })?;
+                if !is_loopback_redirect(&redirect_uri) {
+                    return Err(OperatorError::BadRequest(
+                        "redirect_uri: must be http://127.0.0.1:PORT/… or http://[::1]:PORT/… (a loopback redirect)"
+                            .into(),
+                    ));
+                }
                 let token = self.redeem(provider, &code, &code_verifier, &redirect_uri).await?;
-                self.operator_from_id_token(provider, &token, nonce.as_deref()).await?
+                self.operator_from_id_token(provider, &token, Some(&nonce)).await?
             }
         };
         self.open_session(operator, request.admin_scope, request.ttl_seconds).await
@@ -169,6 +179,19 @@ impl Operators {
     }
 }
 
+/// A loopback redirect, as native apps use (RFC 8252 §7.3).
+fn is_loopback_redirect(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|url| {
+        let loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(name)) => name == "localhost",
+            None => false,
+        };
+        url.scheme() == "http" && loopback
+    })
+}
+
 /// The operator a verified ID token names.
 fn identity(provider: &ProviderConfig, verified: &VerifiedToken) -> Result<Operator, OperatorError> {
     let claims = verified.claims();
@@ -209,5 +232,18 @@ fn strings(value: Option<&Value>) -> Vec<String> {
         Some(Value::String(text)) => vec![text.clone()],
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_loopback_http_redirects_are_accepted() {
+        for ok in ["http://127.0.0.1:8765/callback", "http://[::1]:1/cb", "http://localhost:9/cb"] {
+            assert!(super::is_loopback_redirect(ok), "{ok}");
+        }
+        for bad in ["https://127.0.0.1/cb", "http://evil.example/cb", "http://10.0.0.1/cb", "not a url"] {
+            assert!(!super::is_loopback_redirect(bad), "{bad}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The schema, as numbered migrations applied in order and recorded in `schema_migrations`, one list per
 //! backend with the same numbers (the column types differ). A migration is never edited once released: a change
 //! is a new number. `record_v1` holds the operator plane's records (sessions, runner credentials): a kind, an id,
-//! the SHA-256 of the record's secret to look it up by, an opaque JSON body and an expiry. Record tables carry their key-namespace version in their name (`used_jti_v1`): a new way of
+//! the SHA-256 of the record's secret to look it up by, an opaque JSON body and an expiry; runner names are unique (4). Record tables carry their key-namespace version in their name (`used_jti_v1`): a new way of
 //! forming keys gets a new table, never a reinterpretation.
 
 /// SQLite: `(version, SQL)`, in order.
@@ -43,6 +43,7 @@ pub(super) const SQLITE: &[(u32, &str)] = &[
         CREATE UNIQUE INDEX record_v1_lookup ON record_v1 (kind, lookup);
         CREATE INDEX record_v1_expires_at ON record_v1 (expires_at);",
     ),
+    (4, "CREATE UNIQUE INDEX record_v1_runner_name ON record_v1 (json_extract(body, '$.name')) WHERE kind = 'runner';"),
 ];
 
 /// PostgreSQL: the same versions.
@@ -84,6 +85,7 @@ pub(super) const POSTGRES: &[(u32, &str)] = &[
         CREATE UNIQUE INDEX record_v1_lookup ON record_v1 (kind, lookup);
         CREATE INDEX record_v1_expires_at ON record_v1 (expires_at);",
     ),
+    (4, "CREATE UNIQUE INDEX record_v1_runner_name ON record_v1 (((body::jsonb) ->> 'name')) WHERE kind = 'runner';"),
 ];
 
 /// For a process that must not migrate (the operator CLI): the store must be exactly at this build's version.
@@ -113,6 +115,6 @@ mod tests {
         let versions = |list: &[(u32, &str)]| list.iter().map(|(v, _)| *v).collect::<Vec<_>>();
         assert_eq!(versions(super::SQLITE), versions(super::POSTGRES));
         assert!(versions(super::SQLITE).windows(2).all(|pair| pair.first() < pair.get(1)));
-        assert_eq!(super::latest(), 3);
+        assert_eq!(super::latest(), 4);
     }
 }

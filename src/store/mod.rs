@@ -40,6 +40,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("a stored record is unreadable: {0}")]
     Corrupt(String),
+    /// A record with the same unique key (a runner's name) exists.
+    #[error("a record with this {0} exists")]
+    Duplicate(&'static str),
 }
 
 /// Which use of a token a claim is for: `(issuer, jti, scope)`, where the scope names the role (`role:NAME`) or

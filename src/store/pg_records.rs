@@ -15,7 +15,7 @@ fn record(row: &tokio_postgres::Row) -> Result<Record, StoreError> {
 
 impl PgStore {
     pub(super) async fn add_record(&self, kind: RecordKind, record: &Record) -> Result<(), StoreError> {
-        self.execute(
+        self.execute_unique(
             "INSERT INTO record_v1 (kind, id, lookup, body, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
             &[
                 &kind.as_str(),

@@ -273,6 +273,26 @@ impl PgStore {
         .await
     }
 
+    /// `execute`, with a unique-key violation told apart (`StoreError::Duplicate`).
+    pub(super) async fn execute_unique(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        self.bounded(async {
+            let client = self.pool.get().await.map_err(unavailable)?;
+            let statement = client.prepare_cached(sql).await.map_err(unavailable)?;
+            client.execute(&statement, params).await.map_err(|error| {
+                if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+                    StoreError::Duplicate("name or id")
+                } else {
+                    unavailable(error)
+                }
+            })
+        })
+        .await
+    }
+
     pub(super) async fn execute(
         &self,
         sql: &str,

@@ -65,6 +65,11 @@ impl Store {
         observed!(self, StoreOp::Records, store => store.record_by_lookup(RecordKind::Session, digest, now))
     }
 
+    /// Every unexpired session, oldest first, at most `limit`.
+    pub async fn list_sessions(&self, now: UnixTime, limit: u32) -> Result<Vec<Record>, StoreError> {
+        observed!(self, StoreOp::Records, store => store.list_records(RecordKind::Session, now, limit))
+    }
+
     /// Ends a session (sign-out); tells whether it existed.
     pub async fn delete_session(&self, id: &str) -> Result<bool, StoreError> {
         observed!(self, StoreOp::Records, store => store.delete_record(RecordKind::Session, id))

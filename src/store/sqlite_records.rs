@@ -27,15 +27,24 @@ fn row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 impl SqliteStore {
     pub(super) async fn add_record(&self, kind: RecordKind, record: &Record) -> Result<(), StoreError> {
         let r = record.clone();
-        self.call(move |connection| {
-            connection
-                .prepare_cached(
-                    "INSERT INTO record_v1 (kind, id, lookup, body, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?
-                .execute(params![kind.as_str(), r.id, r.lookup, r.body, r.created_at.as_secs(), r.expires_at.as_secs()])
-                .map(drop)
-        })
-        .await
+        let inserted = self
+            .call(move |connection| {
+                let inserted = connection
+                    .prepare_cached(
+                        "INSERT INTO record_v1 (kind, id, lookup, body, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![kind.as_str(), r.id, r.lookup, r.body, r.created_at.as_secs(), r.expires_at.as_secs()]);
+                match inserted {
+                    Err(rusqlite::Error::SqliteFailure(error, _))
+                        if error.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        Ok(false)
+                    }
+                    other => other.map(|_| true),
+                }
+            })
+            .await?;
+        if inserted { Ok(()) } else { Err(StoreError::Duplicate("name or id")) }
     }
 
     pub(super) async fn record_by_lookup(

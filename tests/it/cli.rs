@@ -105,9 +105,9 @@ fn state_check_reports_the_schema_and_migrate_brings_it_up_to_date() {
     assert!(!dir.path().join("state.db").exists(), "check creates nothing");
     let (code, stdout, stderr) = tollgate(&["state", "migrate", "--config", config]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("schema version 3"), "{stdout}");
+    assert!(stdout.contains("schema version 4"), "{stdout}");
     let (code, stdout, _) = tollgate(&["state", "check", "--config", config]);
-    assert_eq!((code, stdout.contains("schema version 3")), (0, true), "{stdout}");
+    assert_eq!((code, stdout.contains("schema version 4")), (0, true), "{stdout}");
 }
 
 #[test]

@@ -110,7 +110,7 @@ impl Plane {
 async fn every_admin_route_needs_a_session_and_answers_unauthenticated_without_one() {
     let plane = plane("", false).await;
     let (_, table) = tollgate::admin::router(std::sync::Arc::clone(&plane.app.admin));
-    assert!(table.len() >= 15, "the route table lists the admin API: {table:?}");
+    assert!(table.len() >= 17, "the route table lists the admin API: {table:?}");
     let forged = Secret::generate(SecretKind::Session).unwrap();
     for route in &table {
         let path = route.path.replace("{id}", "x");
@@ -126,7 +126,7 @@ async fn every_admin_route_needs_a_session_and_answers_unauthenticated_without_o
     }
     let (_, providers) = plane.call("GET", "/admin/v1/providers", None, None).await;
     assert_eq!(providers["providers"][0]["client_id"], CLIENT_ID);
-    assert_eq!(providers["bootstrap"], false);
+    assert!(providers.get("bootstrap").is_none(), "whether break-glass is on is nobody's business");
 }
 
 #[tokio::test]
@@ -343,4 +343,47 @@ async fn metrics_need_a_viewer_session_when_configured_so() {
         plane.app.client.get(format!("{}/metrics", plane.app.admin_url)).bearer_auth(victor).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().contains("tollgate_policies_loaded"));
+}
+
+#[tokio::test]
+async fn an_admin_lists_sessions_and_ends_anyones_at_once() {
+    let plane = plane("", false).await;
+    let admin = plane.session("alice@acme.com", &[], true).await;
+    let victor = plane.session("victor@acme.com", &[], false).await;
+    assert_eq!(plane.call("GET", "/admin/v1/sessions", Some(&victor), None).await.0, 403, "admins only");
+    let (status, listed) = plane.call("GET", "/admin/v1/sessions", Some(&admin), None).await;
+    assert_eq!(status, 200);
+    assert!(!listed.to_string().contains("tgs_"), "never a session token");
+    let sessions = listed["sessions"].as_array().unwrap();
+    let of_victor = sessions.iter().find(|s| s["identity"]["user"] == "victor@acme.com").unwrap();
+    let id = of_victor["id"].as_str().unwrap();
+    assert_eq!(plane.call("DELETE", &format!("/admin/v1/sessions/{id}"), Some(&admin), None).await.0, 204);
+    assert_eq!(plane.call("GET", "/admin/v1/whoami", Some(&victor), None).await.0, 401, "ended at once");
+    assert_eq!(plane.call("DELETE", &format!("/admin/v1/sessions/{id}"), Some(&admin), None).await.0, 404);
+}
+
+#[tokio::test]
+async fn a_runner_name_is_unique_and_the_code_flow_needs_a_nonce_and_a_loopback_redirect() {
+    let plane = plane("", false).await;
+    let admin = plane.session("alice@acme.com", &[], true).await;
+    assert_eq!(plane.call("POST", "/admin/v1/runners", Some(&admin), Some(json!({"name": "twin"}))).await.0, 201);
+    let (status, body) = plane.call("POST", "/admin/v1/runners", Some(&admin), Some(json!({"name": "twin"}))).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")), "{body}");
+    let (status, body) = plane.call("POST", "/admin/v1/runners", Some(&admin), Some(json!({"nom": "x"}))).await;
+    assert_eq!(status, 400, "{body}");
+    let failed = plane.admin_lines().into_iter().filter(|l| l["action"] == "runners.create" && l["target"] == "-");
+    assert_eq!(
+        failed.map(|l| l["result"].clone()).collect::<Vec<_>>(),
+        [json!("allowed"), json!("failed: invalid_request")],
+        "a malformed request is audited"
+    );
+    let code = |nonce: Option<&str>, redirect: &str| json!({"provider": "corp", "code": "c", "code_verifier": "v".repeat(43), "redirect_uri": redirect, "nonce": nonce});
+    for (case, body) in [
+        ("no nonce", code(None, "http://127.0.0.1:8765/callback")),
+        ("short nonce", code(Some("n"), "http://127.0.0.1:8765/callback")),
+        ("remote redirect", code(Some("0123456789abcdef0123"), "https://evil.example/callback")),
+    ] {
+        let (status, answer) = plane.sign_in(body).await;
+        assert_eq!((status, answer["error"].as_str()), (400, Some("invalid_request")), "{case}: {answer}");
+    }
 }

@@ -72,11 +72,27 @@ async fn contract(config: &StateConfig) {
     assert_eq!(store.purge_expired(at(101), 10).await.unwrap(), 1, "the expired revocation");
     assert_eq!(store.purge_all_expired(at(11), 2).await.unwrap(), 0);
     assert_eq!(store.claim_jti(key("a", "role:x"), at(900), at(500)).await.unwrap(), Claim::AlreadyUsed);
+    // Operator records: looked up by digest until they expire; a runner's name is unique (the race guarantee).
+    let runner = |id: &str, lookup: &str, name: &str| tollgate::store::Record {
+        id: id.into(),
+        lookup: lookup.into(),
+        body: format!("{{\"name\":\"{name}\"}}"),
+        created_at: at(0),
+        expires_at: tollgate::store::NEVER,
+    };
+    store.add_runner(&runner("r-1", "d-1", "same")).await.unwrap();
+    let twin = store.add_runner(&runner("r-2", "d-2", "same")).await.unwrap_err();
+    assert!(matches!(twin, tollgate::store::StoreError::Duplicate(_)), "{twin}");
+    assert_eq!(store.runner_by_digest("d-1", at(1)).await.unwrap().unwrap().id, "r-1");
+    assert!(store.replace_runner("r-1", "d-1b", "{\"name\":\"same\"}").await.unwrap());
+    assert!(store.runner_by_digest("d-1", at(1)).await.unwrap().is_none(), "a rotated digest is gone");
+    assert!(store.delete_runner("r-1").await.unwrap());
+    assert!(store.runner_by_digest("d-1b", at(1)).await.unwrap().is_none());
     // Reopening migrates nothing twice and forgets nothing.
     drop(store);
     let reopened = Store::open(config).await.unwrap();
-    assert_eq!(reopened.check().await.unwrap(), 3);
-    assert_eq!(Store::inspect(config).await.unwrap(), (3, 3));
+    assert_eq!(reopened.check().await.unwrap(), 4);
+    assert_eq!(Store::inspect(config).await.unwrap(), (4, 4));
     assert_eq!(reopened.claim_jti(key("a", "role:x"), at(900), at(501)).await.unwrap(), Claim::AlreadyUsed);
     assert_eq!(reopened.list_revocations(at(102), 100).await.unwrap().len(), 1);
 }
@@ -133,7 +149,7 @@ async fn sqlite_keeps_the_contract_and_two_stores_on_one_file_get_one_first_use(
 async fn postgres_keeps_the_contract_and_racing_replicas_get_one_first_use() {
     let Some(cluster) = PgCluster::start() else { return };
     let config = postgres_config(&cluster);
-    assert_eq!(Store::inspect(&config).await.unwrap(), (0, 3), "an empty database is at version 0");
+    assert_eq!(Store::inspect(&config).await.unwrap(), (0, 4), "an empty database is at version 0");
     contract(&config).await;
     racing_claims(&config).await;
     racing_groups(&config).await;
@@ -153,7 +169,7 @@ async fn replicas_starting_at_once_migrate_once() {
     while let Some(opened) = opening.join_next().await {
         opened.unwrap().unwrap();
     }
-    assert_eq!(cluster.psql("SELECT count(*) FROM schema_migrations").trim(), "3");
+    assert_eq!(cluster.psql("SELECT count(*) FROM schema_migrations").trim(), "4");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
