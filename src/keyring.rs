@@ -4,8 +4,9 @@
 //! Each key has an activation time. At any instant the active key is the newest one already activated; older
 //! ones are *previous* (published until no token they signed can still be valid, then purged from the store);
 //! newer ones are *next*: published but not yet signing. A rotation adds a key that activates
-//! `ACTIVATION_DELAY_SECS` later, longer than replicas take to reload the ring (`RELOAD_SECS`), so every replica
-//! publishes a key before any replica signs with it. The first start with an empty store adds a key active at
+//! `ACTIVATION_DELAY_SECS` later: longer than replicas take to reload the ring (`RELOAD_SECS`) plus the time a
+//! relying party may cache the JWKS (`JWKS_MAX_AGE_SECS`), so every replica publishes a key, and every relying
+//! party that follows the cache headers has fetched it, before any token carries it. The first start with an empty store adds a key active at
 //! once. Replicas that start together at an empty store may each add one; they then agree (newest wins) at the
 //! next reload. The records hold private keys: the database must be guarded like the key files would be.
 
@@ -22,7 +23,7 @@ use crate::store::{NEVER, Record, Store, StoreError};
 pub const RELOAD_SECS: u64 = 5;
 
 /// How long after a rotation the new key starts signing.
-pub const ACTIVATION_DELAY_SECS: i64 = 3 * RELOAD_SECS as i64;
+pub const ACTIVATION_DELAY_SECS: i64 = crate::credentials::JWKS_MAX_AGE_SECS + 2 * RELOAD_SECS as i64;
 
 /// How long past the end of a previous key's last possible token its record is kept.
 const MARGIN_SECS: i64 = 660;

@@ -8,6 +8,9 @@ use serde_json::{Map, Value, json};
 use super::keys::{KeyError, SigningKey};
 use crate::clock::UnixTime;
 
+/// How long relying parties may cache Tollgate's JWKS (`Cache-Control: max-age` on `/.well-known/jwks.json`).
+pub const JWKS_MAX_AGE_SECS: i64 = 300;
+
 /// Limits on minted tokens (config `tokens:`).
 #[derive(Clone, Debug)]
 pub struct MinterConfig {

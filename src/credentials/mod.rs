@@ -8,4 +8,4 @@ pub mod keys;
 mod mint;
 
 pub use keys::{KeyError, SigningAlg, SigningKey};
-pub use mint::{KeyState, MintError, Minted, Minter, MinterConfig, PreviousKey, TokenRequest};
+pub use mint::{JWKS_MAX_AGE_SECS, KeyState, MintError, Minted, Minter, MinterConfig, PreviousKey, TokenRequest};

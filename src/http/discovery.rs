@@ -17,5 +17,6 @@ pub async fn openid_configuration(State(state): State<Arc<AppState>>) -> impl In
 }
 
 pub async fn jwks(State(state): State<Arc<AppState>>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.broker.minter().jwks(state.broker.clock().now())))
+    let cache_control = format!("public, max-age={}", crate::credentials::JWKS_MAX_AGE_SECS);
+    ([(header::CACHE_CONTROL, cache_control)], Json(state.broker.minter().jwks(state.broker.clock().now())))
 }

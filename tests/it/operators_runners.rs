@@ -144,7 +144,7 @@ async fn a_store_managed_signing_key_rotates_through_the_api_published_before_it
     let (status, rotated) = plane.call("POST", "/admin/v1/keys/rotate", Some(&admin), None).await;
     assert_eq!(status, 201, "{rotated}");
     let next = rotated["kid"].as_str().unwrap().to_owned();
-    assert_eq!(rotated["activates_at"], "2026-01-01T00:00:15Z");
+    assert_eq!(rotated["activates_at"], "2026-01-01T00:05:10Z", "after the JWKS's max-age and two reloads");
     assert_eq!(published_kids(&plane.app).await, [first[0].clone(), next.clone()], "published before it signs");
     let (_, keys) = plane.call("GET", "/admin/v1/keys", Some(&admin), None).await;
     let states: Vec<&str> = keys["keys"].as_array().unwrap().iter().map(|k| k["state"].as_str().unwrap()).collect();
@@ -152,7 +152,11 @@ async fn a_store_managed_signing_key_rotates_through_the_api_published_before_it
     let (_, body) = plane.app.exchange(&token(), "deploy").await;
     assert_eq!(kid_of(body["access_token"].as_str().unwrap()), first[0], "the old key signs until activation");
 
-    plane.app.clock.advance(16);
+    plane.app.clock.advance(309);
+    plane.app.admin.keyring.as_ref().unwrap().reload(plane.app.clock.now()).await.unwrap();
+    let (_, body) = plane.app.exchange(&token(), "deploy").await;
+    assert_eq!(kid_of(body["access_token"].as_str().unwrap()), first[0], "not a second early");
+    plane.app.clock.advance(1);
     plane.app.admin.keyring.as_ref().unwrap().reload(plane.app.clock.now()).await.unwrap();
     let (_, body) = plane.app.exchange(&token(), "deploy").await;
     assert_eq!(kid_of(body["access_token"].as_str().unwrap()), next, "the new key signs once activated");
