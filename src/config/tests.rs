@@ -50,7 +50,7 @@ fn a_good_config_is_validated_into_module_configs() {
     assert_eq!(config.minter.max_ttl_secs, 1800);
     assert_eq!(config.signing.key_file.as_deref(), Some(Path::new("/etc/tollgate/keys/signing.pem")));
     assert_eq!(config.policies_dir, Path::new("/etc/tollgate/policies"));
-    assert_eq!(config.issuer_names(), ["github", "semaphore", "circleci", "local"]);
+    assert_eq!(config.issuer_names(), ["github", "semaphore", "circleci", "local", "tollgate-runners"]);
     let github = &config.issuers[0];
     assert!(
         matches!(&github.matcher, IssuerMatcher::Exact(url) if url == "https://token.actions.githubusercontent.com")
