@@ -116,6 +116,23 @@ async fn a_revocation_made_through_the_api_is_enforced_and_lifted() {
     }
     assert!(lifted, "un-revoking lifts it within 1 s");
     assert_eq!(plane.call("DELETE", &format!("/admin/v1/revocations/{id}"), Some(&admin), None).await.0, 404);
+
+    // A runner is revoked like any identity, by its runner_id (default expiry: its identity's lifetime).
+    let (_, runner) = plane.call("POST", "/admin/v1/runners", Some(&admin), Some(json!({"name": "jenkins-1"}))).await;
+    let credential = runner["credential"].as_str().unwrap();
+    assert_eq!(exchange_as_runner(&plane.app, credential, "build").await.0, 200);
+    let revoke = json!({"target": {"kind": "identity", "issuer": "tollgate-runners", "claim": "runner_id", "matcher": {"equals": runner["id"]}}, "reason": "lost laptop"});
+    let (status, body) = plane.call("POST", "/admin/v1/revocations", Some(&admin), Some(revoke)).await;
+    assert_eq!(status, 201, "{body}");
+    let mut refused = false;
+    for _ in 0..100 {
+        if exchange_as_runner(&plane.app, credential, "build").await.0 == 403 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(refused, "the runner's revocation is enforced within 1 s");
 }
 
 fn kid_of(token: &str) -> String {

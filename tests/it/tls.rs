@@ -76,3 +76,34 @@ async fn https_serves_the_certificate_files_and_new_connections_get_a_replaced_c
     assert_eq!(healthz(&renewed, &url).await.unwrap().0, 200);
     assert!(healthz(&client_trusting(&first_pem), &url).await.is_err(), "the old certificate is no longer served");
 }
+
+#[tokio::test]
+async fn the_admin_listener_serves_https_with_its_own_certificate() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let Workdir { dir, policies, key_file: key } = workdir(&[policy("deploy", "github", "repo:acme/*")]);
+    let admin_dir = dir.path().join("admin");
+    std::fs::create_dir(&admin_dir).unwrap();
+    let (admin_pem, admin_der) = write_pair(&admin_dir);
+    let yaml = format!(
+        "listen: 127.0.0.1:0\nissuer_url: https://tollgate.test\nsigning:\n  key_file: {}\npolicies: {}\nadmin:\n  tls:\n    cert_file: admin/cert.pem\n    key_file: admin/key.pem\ntrusted_issuers:\n{}",
+        key.display(),
+        policies.display(),
+        issuer_entry("github", &github, "")
+    );
+    let config = Config::parse(&yaml, &dir.path().join("tollgate.yaml"), &|_| None).unwrap();
+    let mut app = App::build(&config, Mode::Production, Arc::new(SystemClock)).await.unwrap();
+    let admin_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let admin = admin_listener.local_addr().unwrap();
+    app.admin_listener = Some(admin_listener);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = listener.local_addr().unwrap();
+    tokio::spawn(app.serve(listener, std::future::pending()));
+
+    let (status, served) = healthz(&client_trusting(&admin_pem), &format!("https://{admin}")).await.unwrap();
+    assert_eq!((status, served == admin_der), (200, true));
+    let plain = reqwest::Client::new().get(format!("http://{admin}/healthz")).send().await;
+    assert!(plain.is_err(), "plain http gets no answer on the admin TLS listener");
+    let (status, body) =
+        read(reqwest::Client::new().get(format!("http://{public}/healthz")).send().await.unwrap()).await;
+    assert_eq!(status, 200, "the public listener keeps its own setting (plain here): {body}");
+}
