@@ -3,6 +3,7 @@
 
 pub mod haproxy;
 pub mod issuer;
+pub mod openbao;
 pub mod postgres;
 pub mod replica;
 pub mod sts_stub;
