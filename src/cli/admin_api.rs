@@ -106,13 +106,19 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
 
 /// Prints a refusal (code and description) to stderr with a hint where one helps; exit 1.
 pub fn report(base: &str, status: StatusCode, code: &str, description: &str) -> ExitCode {
-    let description = description.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>();
-    eprintln!("error: {code}: {description} (HTTP {})", status.as_u16());
+    report_refusal(status, code, description);
     if status == StatusCode::UNAUTHORIZED && code != "sign_in_refused" {
         eprintln!("hint: sign in again: tollgate admin login --url {base}");
     } else if status == StatusCode::FORBIDDEN && code == "forbidden" {
         eprintln!("hint: changes need a session with scope admin: tollgate admin login --url {base} --scope admin");
     }
+    ExitCode::FAILURE
+}
+
+/// Prints a refusal (code and description) to stderr, without hints (a failed sign-in); exit 1.
+pub fn report_refusal(status: StatusCode, code: &str, description: &str) -> ExitCode {
+    let description = description.chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>();
+    eprintln!("error: {code}: {description} (HTTP {})", status.as_u16());
     ExitCode::FAILURE
 }
 

@@ -19,7 +19,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
-use super::admin_api::{Answer, Api, report};
+use super::admin_api::{Answer, Api, report, report_refusal};
 use super::admin_callback::Callback;
 use super::admin_output::{self, Output};
 use super::admin_session::{self, CachedSession};
@@ -106,7 +106,7 @@ pub async fn login(url: Option<&str>, output: Output, args: LoginArgs) -> anyhow
     let answer = api.post("/admin/v1/session", &Value::Object(body)).await?;
     let session = match answer {
         Answer::Done(session) => session,
-        Answer::Refused { status, code, description } => return Ok(report(api.base(), status, &code, &description)),
+        Answer::Refused { status, code, description } => return Ok(report_refusal(status, &code, &description)),
     };
     let path = save(&dir, api.base(), &session)?;
     eprintln!("Session saved to {} (mode 0600).", path.display());

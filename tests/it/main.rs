@@ -14,6 +14,7 @@ mod jwks_cache;
 mod limits;
 mod logs;
 mod metrics;
+mod operators_cli;
 mod operators_openbao;
 mod peers;
 mod policies;

@@ -3,31 +3,17 @@
 //! running the authorization-code flow with PKCE on its loopback redirect while the test plays alice's browser.
 //! Then the cached session (mode 0600, never printed) drives `tollgate admin whoami` and admin actions.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
-use tollgate::credentials::SigningAlg;
 
 use crate::support::openbao::{ADMIN_GROUP, ALICE_PASSWORD, OpenBao};
-use crate::support::{FakeIssuer, free_port, issuer_entry, policy, workdir};
+use crate::support::operators::{AdminServer, Run, cached_session, cli, run, whoami};
 
 /// Every test here finishes within this, or fails.
 const TEST_LIMIT: Duration = Duration::from_secs(60);
-
-/// How long a Tollgate may take to answer `/readyz` and its admin `/healthz`.
-const READY_LIMIT: Duration = Duration::from_secs(20);
-
-/// `tollgate serve` with an operators block whose one provider is OpenBao, on free ports; killed when dropped.
-struct Tollgate {
-    child: tokio::process::Child,
-    admin_url: String,
-    log: PathBuf,
-    _ci: FakeIssuer,
-    _work: crate::support::Workdir,
-}
 
 /// Which OpenBao client Tollgate's provider entry names.
 #[derive(Clone, Copy)]
@@ -38,119 +24,25 @@ enum Client {
     Confidential,
 }
 
-impl Tollgate {
-    async fn start(bao: &OpenBao, client: Client) -> Tollgate {
-        let ci = FakeIssuer::start(SigningAlg::Es256).await;
-        let work = workdir(&[policy("deploy", "ci", "repo:acme/*")]);
-        let dir = work.dir.path();
-        let client_id = match client {
-            Client::Public => bao.public_client_id.clone(),
-            Client::Confidential => bao.confidential_client_id.clone(),
-        };
-        let secret = match client {
-            Client::Public => String::new(),
-            Client::Confidential => {
-                std::fs::write(dir.join("bao-client-secret"), &bao.confidential_client_secret).unwrap();
-                "      client_secret_file: bao-client-secret\n".to_owned()
-            }
-        };
-        let (port, admin_port) = (free_port(), free_port());
-        let yaml = format!(
-            "listen: 127.0.0.1:{port}\nissuer_url: http://127.0.0.1:{port}\nsigning:\n  key_file: {key}\npolicies: {policies}\n\
-             watch_policies: false\naudit:\n  path: {audit}\nadmin:\n  listen: 127.0.0.1:{admin_port}\n\
-             operators:\n  providers:\n    - name: bao\n      issuer: {issuer}\n      client_id: {client_id}\n{secret}\
-             \x20     scopes: [openid, email, groups]\n      groups_claim: groups\n\
-             \x20     admin_role: {{claim: groups, value: {ADMIN_GROUP}}}\n\
-             \x20 iam_policy:\n    bindings:\n      - role: role/viewer\n        members: [\"group:{ADMIN_GROUP}\"]\n\
-             trusted_issuers:\n{ci_entry}",
-            key = work.key_file.display(),
-            policies = work.policies.display(),
-            audit = dir.join("audit.jsonl").display(),
-            issuer = bao.issuer,
-            ci_entry = issuer_entry("ci", &ci, ""),
-        );
-        let config = dir.join("tollgate.yaml");
-        std::fs::write(&config, &yaml).unwrap();
-        let log = dir.join("tollgate.log");
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .env_remove("TOLLGATE_ADMIN_LISTEN")
-            .env_remove("TOLLGATE_STATE_URL")
-            .env_remove("TOLLGATE_BOOTSTRAP_SECRET")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut tollgate =
-            Tollgate { child, admin_url: format!("http://127.0.0.1:{admin_port}"), log, _ci: ci, _work: work };
-        tollgate.wait_until_ready(&format!("http://127.0.0.1:{port}/readyz")).await;
-        tollgate
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn wait_until_ready(&mut self, readyz: &str) {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
-        let healthz = format!("{}/healthz", self.admin_url);
-        let ready = async {
-            loop {
-                let public = client.get(readyz).send().await.is_ok_and(|r| r.status() == 200);
-                if public && client.get(&healthz).send().await.is_ok_and(|r| r.status() == 200) {
-                    return;
-                }
-                if let Some(status) = self.child.try_wait().unwrap() {
-                    panic!("tollgate exited ({status}) before it was ready:\n{}", self.log());
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        };
-        if tokio::time::timeout(READY_LIMIT, ready).await.is_err() {
-            panic!("tollgate was not ready within {READY_LIMIT:?}:\n{}", self.log());
-        }
-    }
-}
-
-/// What one CLI run printed.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// The CLI with its session cache in `config_dir`.
-fn cli(config_dir: &Path, args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"));
-    command
-        .args(args)
-        .env("TOLLGATE_CONFIG_DIR", config_dir)
-        .env_remove("XDG_CONFIG_HOME")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
-/// Runs a CLI command to its end (bounded).
-async fn run(config_dir: &Path, args: &[&str]) -> Run {
-    let output = tokio::time::timeout(Duration::from_secs(30), cli(config_dir, args).output())
-        .await
-        .unwrap_or_else(|_| panic!("tollgate {args:?} did not finish within 30 s"))
-        .unwrap();
-    Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+/// Tollgate with OpenBao as its one provider (`bao`): `groups` carries the groups, `tollgate-admins` makes an
+/// identity admin-eligible, and a binding lets that group view.
+async fn tollgate(bao: &OpenBao, client: Client) -> AdminServer {
+    let (client_id, secret_line) = match client {
+        Client::Public => (bao.public_client_id.as_str(), ""),
+        Client::Confidential => (bao.confidential_client_id.as_str(), "      client_secret_file: bao-client-secret\n"),
+    };
+    let operators = format!(
+        "operators:\n  providers:\n    - name: bao\n      issuer: {issuer}\n      client_id: {client_id}\n{secret_line}\
+         \x20     scopes: [openid, email, groups]\n      groups_claim: groups\n\
+         \x20     admin_role: {{claim: groups, value: {ADMIN_GROUP}}}\n\
+         \x20 iam_policy:\n    bindings:\n      - role: role/viewer\n        members: [\"group:{ADMIN_GROUP}\"]\n",
+        issuer = bao.issuer,
+    );
+    AdminServer::start(&operators, &[("bao-client-secret", &bao.confidential_client_secret)]).await
 }
 
 /// `tollgate admin login …` as a child; plays alice's browser on the URL it prints; its output once it exited.
-async fn login(bao: &OpenBao, tollgate: &Tollgate, config_dir: &Path, extra: &[&str]) -> Run {
+async fn login(bao: &OpenBao, tollgate: &AdminServer, config_dir: &Path, extra: &[&str]) -> Run {
     let mut args = vec!["admin", "login", "--url", &tollgate.admin_url, "--provider", "bao", "--no-browser"];
     args.extend_from_slice(extra);
     let mut child = cli(config_dir, &args).spawn().unwrap();
@@ -187,24 +79,8 @@ async fn login(bao: &OpenBao, tollgate: &Tollgate, config_dir: &Path, extra: &[&
     Run { code: status.code().unwrap_or(-1), stdout: out, stderr: before + &rest }
 }
 
-/// The cached session file: its mode and token.
-fn cached_session(config_dir: &Path) -> (u32, String) {
-    use std::os::unix::fs::PermissionsExt as _;
-    let path = config_dir.join("session.json");
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-    let session: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    (mode, session["session_token"].as_str().unwrap().to_owned())
-}
-
-/// `whoami --output json`, as JSON.
-async fn whoami(config_dir: &Path) -> Value {
-    let run = run(config_dir, &["admin", "whoami", "--output", "json"]).await;
-    assert_eq!(run.code, 0, "whoami: {}", run.stderr);
-    serde_json::from_str(&run.stdout).unwrap()
-}
-
 /// Signs in with `--scope admin` and checks the session: private file, token never printed, alice's identity.
-async fn admin_sign_in(bao: &OpenBao, tollgate: &Tollgate, config_dir: &Path) {
+async fn admin_sign_in(bao: &OpenBao, tollgate: &AdminServer, config_dir: &Path) {
     let run = login(bao, tollgate, config_dir, &["--scope", "admin"]).await;
     assert_eq!(
         run.code,
@@ -230,7 +106,7 @@ async fn admin_sign_in(bao: &OpenBao, tollgate: &Tollgate, config_dir: &Path) {
 async fn admin_login_through_openbao_with_pkce_opens_an_admin_session() {
     let Some(bao) = OpenBao::start().await else { return };
     tokio::time::timeout(TEST_LIMIT, async {
-        let tollgate = Tollgate::start(&bao, Client::Public).await;
+        let tollgate = tollgate(&bao, Client::Public).await;
         let config = tempfile::tempdir().unwrap();
         admin_sign_in(&bao, &tollgate, config.path()).await;
         let (_, token) = cached_session(config.path());
@@ -270,7 +146,7 @@ async fn admin_login_through_openbao_with_pkce_opens_an_admin_session() {
 async fn admin_login_with_a_confidential_client_is_redeemed_with_its_secret() {
     let Some(bao) = OpenBao::start().await else { return };
     tokio::time::timeout(TEST_LIMIT, async {
-        let tollgate = Tollgate::start(&bao, Client::Confidential).await;
+        let tollgate = tollgate(&bao, Client::Confidential).await;
         let config = tempfile::tempdir().unwrap();
         admin_sign_in(&bao, &tollgate, config.path()).await;
         let reload = run(config.path(), &["admin", "reload"]).await;
@@ -287,7 +163,7 @@ async fn admin_login_with_a_confidential_client_is_redeemed_with_its_secret() {
 async fn admin_login_without_scope_admin_only_reads() {
     let Some(bao) = OpenBao::start().await else { return };
     tokio::time::timeout(TEST_LIMIT, async {
-        let tollgate = Tollgate::start(&bao, Client::Public).await;
+        let tollgate = tollgate(&bao, Client::Public).await;
         let config = tempfile::tempdir().unwrap();
         let run_login = login(&bao, &tollgate, config.path(), &[]).await;
         assert_eq!(run_login.code, 0, "login: {}\n{}", run_login.stderr, tollgate.log());

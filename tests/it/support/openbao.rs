@@ -42,10 +42,11 @@ pub struct OpenBao {
     _dir: tempfile::TempDir,
 }
 
-/// The `bao` binary: `TOLLGATE_TEST_BAO`, else the one beside `TOLLGATE_TEST_PYTHON`'s venv, else `.venv`'s.
+/// The `bao` binary: `TOLLGATE_TEST_BAO` (when set, the only place looked at), else the one in
+/// `TOLLGATE_TEST_PYTHON`'s venv, else in the project's `.venv`.
 pub fn bao_binary() -> Option<PathBuf> {
     if let Some(bao) = std::env::var_os("TOLLGATE_TEST_BAO").filter(|v| !v.is_empty()) {
-        return Some(PathBuf::from(bao));
+        return Some(PathBuf::from(bao)).filter(|bao| bao.is_file());
     }
     let python_venv = std::env::var_os("TOLLGATE_TEST_PYTHON")
         .map(PathBuf::from)
