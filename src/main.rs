@@ -115,6 +115,8 @@ enum Command {
         #[command(subcommand)]
         command: StateCommand,
     },
+    /// The operator plane: sign in to a Tollgate admin API (`login`) and read or act on it.
+    Admin(cli::admin::AdminArgs),
 }
 
 #[derive(Subcommand)]
@@ -225,5 +227,6 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Introspection { command: IntrospectionCommand::NewClient { name } } => {
             cli::revoke::new_introspection_client(&name)
         }
+        Command::Admin(args) => cli::admin::run(args).await,
     }
 }

@@ -1,5 +1,13 @@
 //! The `tollgate` command's subcommands (binary only): each parses its inputs, calls the library and prints.
 
+pub mod admin;
+pub mod admin_api;
+pub mod admin_callback;
+pub mod admin_device;
+pub mod admin_login;
+pub mod admin_output;
+pub mod admin_session;
+pub mod admin_write;
 pub mod exchange;
 pub mod keys;
 pub mod policy;

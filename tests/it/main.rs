@@ -15,6 +15,8 @@ mod limits;
 mod logs;
 mod metrics;
 mod operators;
+mod operators_cli;
+mod operators_openbao;
 mod operators_runners;
 mod peers;
 mod policies;

@@ -3,6 +3,8 @@
 
 pub mod haproxy;
 pub mod issuer;
+pub mod openbao;
+pub mod operators;
 pub mod postgres;
 pub mod replica;
 pub mod sts_stub;

@@ -1,0 +1,260 @@
+//! The changes `tollgate admin` makes through the admin API, each needing a session with scope admin
+//! (`role/runner.admin` suffices for runners): revoke and un-revoke (the same targets as `tollgate revoke`, sent
+//! as the library's `revocation::Target`), runner credentials (create, rotate, delete; a new credential is
+//! printed once, to stdout, with a warning on stderr), and a policy reload.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use tollgate::clock::{Clock, SystemClock, UnixTime};
+use tollgate::revocation::{Matcher, Target};
+
+use super::admin::{REVOCATION_COLUMNS, RUNNER_COLUMNS};
+use super::admin_api::{Api, on_success};
+use super::admin_output::{self, Output};
+
+#[derive(clap::Subcommand)]
+pub enum RevocationsCommand {
+    /// The revocations in force.
+    List,
+}
+
+/// `--reason` and `--until`, common to every revocation.
+#[derive(clap::Args)]
+pub struct RevokeCommon {
+    /// Why (kept with the revocation and shown by `revocations list`).
+    #[arg(long)]
+    reason: String,
+    /// Applies until this RFC 3339 instant (default: until every credential it can hit has expired).
+    #[arg(long)]
+    until: Option<String>,
+}
+
+#[derive(clap::Subcommand)]
+pub enum RevokeCommand {
+    /// One Tollgate-issued token, by its `jti`.
+    Jti {
+        jti: String,
+        #[command(flatten)]
+        common: RevokeCommon,
+    },
+    /// One inbound CI token, by its issuer (configured name) and `jti`.
+    InboundJti {
+        #[arg(long)]
+        issuer: String,
+        jti: String,
+        #[command(flatten)]
+        common: RevokeCommon,
+    },
+    /// Every token of a CI identity: a claim that equals a value or matches a glob (`*`, `?`).
+    Identity {
+        #[arg(long)]
+        issuer: String,
+        #[arg(long)]
+        claim: String,
+        #[arg(long, conflicts_with = "glob", required_unless_present = "glob")]
+        equals: Option<String>,
+        #[arg(long)]
+        glob: Option<String>,
+        #[command(flatten)]
+        common: RevokeCommon,
+    },
+    /// Every Tollgate token minted for a role before a time (RFC 3339, default now).
+    Role {
+        role: String,
+        #[arg(long)]
+        before: Option<String>,
+        #[command(flatten)]
+        common: RevokeCommon,
+    },
+    /// A signing key: Tollgate tokens it signed, and inbound tokens signed with it (of --issuer, or of any).
+    Kid {
+        kid: String,
+        #[arg(long)]
+        issuer: Option<String>,
+        #[command(flatten)]
+        common: RevokeCommon,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum RunnersCommand {
+    /// The runners (never their credentials).
+    List,
+    /// Create a runner; its credential is printed once.
+    Create {
+        name: String,
+        /// A label (repeat for more).
+        #[arg(long = "label")]
+        labels: Vec<String>,
+        /// The credential stops working at this RFC 3339 instant.
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// Replace a runner's credential; the new one is printed once and the old one stops working.
+    Rotate { id: String },
+    /// Delete a runner: its credential stops working.
+    Delete { id: String },
+}
+
+pub async fn revoke(api: &Api, output: Output, command: RevokeCommand) -> anyhow::Result<ExitCode> {
+    let (target, common) = target(command)?;
+    let mut body = serde_json::Map::new();
+    body.insert("target".into(), serde_json::to_value(&target).context("encoding the target")?);
+    body.insert("reason".into(), json!(common.reason));
+    if let Some(until) = common.until {
+        instant("--until", &until)?;
+        body.insert("expires_at".into(), json!(until));
+    }
+    let answer = api.post("/admin/v1/revocations", &Value::Object(body)).await?;
+    Ok(on_success(api, answer, |created| match output {
+        Output::Json => admin_output::json(&created),
+        Output::Table => print!("{}", admin_output::table(std::slice::from_ref(&created), REVOCATION_COLUMNS)),
+    }))
+}
+
+pub async fn unrevoke(api: &Api, output: Output, id: &str) -> anyhow::Result<ExitCode> {
+    let answer = api.delete(&format!("/admin/v1/revocations/{}", segment(id)?)).await?;
+    Ok(on_success(api, answer, |_| deleted(output, "revocation", id)))
+}
+
+pub async fn runners(api: &Api, output: Output, command: RunnersCommand) -> anyhow::Result<ExitCode> {
+    let answer = match &command {
+        RunnersCommand::List => bail!("`runners list` is a read"),
+        RunnersCommand::Create { name, labels, expires_at } => {
+            let mut body = serde_json::Map::new();
+            body.insert("name".into(), json!(name));
+            body.insert("labels".into(), json!(labels));
+            if let Some(expires_at) = expires_at {
+                instant("--expires-at", expires_at)?;
+                body.insert("expires_at".into(), json!(expires_at));
+            }
+            api.post("/admin/v1/runners", &Value::Object(body)).await?
+        }
+        RunnersCommand::Rotate { id } => {
+            api.post(&format!("/admin/v1/runners/{}/rotate", segment(id)?), &json!({})).await?
+        }
+        RunnersCommand::Delete { id } => api.delete(&format!("/admin/v1/runners/{}", segment(id)?)).await?,
+    };
+    Ok(on_success(api, answer, |body| match command {
+        RunnersCommand::Delete { id } => deleted(output, "runner", &id),
+        _ => print_credential(&body, output),
+    }))
+}
+
+pub async fn reload(api: &Api, output: Output) -> anyhow::Result<ExitCode> {
+    let answer = api.post("/admin/v1/policies/reload", &json!({})).await?;
+    Ok(on_success(api, answer, |body| match output {
+        Output::Json => admin_output::json(&body),
+        Output::Table => match body.get("roles") {
+            Some(Value::Array(roles)) => {
+                println!("Policies reloaded: {} roles ({}).", roles.len(), admin_output::cell(body.get("roles")))
+            }
+            roles => println!("Policies reloaded: {} roles.", admin_output::cell(roles)),
+        },
+    }))
+}
+
+/// The revocation target a command names, and its common options.
+fn target(command: RevokeCommand) -> anyhow::Result<(Target, RevokeCommon)> {
+    Ok(match command {
+        RevokeCommand::Jti { jti, common } => (Target::TollgateJti { jti }, common),
+        RevokeCommand::InboundJti { issuer, jti, common } => (Target::InboundJti { issuer, jti }, common),
+        RevokeCommand::Identity { issuer, claim, equals, glob, common } => {
+            let matcher = match (equals, glob) {
+                (Some(value), _) => Matcher::Equals(value),
+                (None, Some(pattern)) => Matcher::Glob(pattern),
+                (None, None) => bail!("give --equals VALUE or --glob PATTERN"),
+            };
+            (Target::Identity { issuer, claim, matcher }, common)
+        }
+        RevokeCommand::Role { role, before, common } => {
+            let before = match before {
+                Some(text) => instant("--before", &text)?,
+                None => SystemClock.now(),
+            };
+            (Target::Role { role, before }, common)
+        }
+        RevokeCommand::Kid { kid, issuer, common } => (Target::Kid { kid, issuer }, common),
+    })
+}
+
+/// A new or rotated runner: the credential alone on stdout (table) or in the API's JSON, and a warning on stderr.
+fn print_credential(body: &Value, output: Output) {
+    let name = admin_output::cell(body.get("name"));
+    let id = admin_output::cell(body.get("id"));
+    eprintln!(
+        "warning: the credential of runner {name} (id {id}) is shown once, now: store it in the runner's secret store. \
+         Tollgate keeps only its hash."
+    );
+    match output {
+        Output::Json => admin_output::json(body),
+        Output::Table => {
+            let mut shown = body.clone();
+            if let Some(object) = shown.as_object_mut() {
+                object.remove("credential");
+            }
+            eprint!("{}", admin_output::table(std::slice::from_ref(&shown), RUNNER_COLUMNS));
+            println!("{}", body.get("credential").and_then(Value::as_str).unwrap_or_default());
+        }
+    }
+}
+
+fn deleted(output: Output, what: &str, id: &str) {
+    match output {
+        Output::Json => admin_output::json(&json!({ "deleted": id })),
+        Output::Table => println!("Deleted {what} {id}."),
+    }
+}
+
+fn instant(flag: &str, text: &str) -> anyhow::Result<UnixTime> {
+    UnixTime::parse_rfc3339(text).with_context(|| format!("{flag} {text:?} is not an RFC 3339 instant"))
+}
+
+/// An id as one URL path segment (percent-encoded, so it cannot reach another route).
+fn segment(id: &str) -> anyhow::Result<String> {
+    if id.is_empty() || id.bytes().all(|b| b == b'.') {
+        bail!("{id:?} is not an id");
+    }
+    Ok(url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>().replace('+', "%20"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_stay_one_path_segment() {
+        assert_eq!(segment("abc123").unwrap(), "abc123");
+        assert_eq!(segment("../runners/x y+").unwrap(), "..%2Frunners%2Fx%20y%2B");
+        assert!(segment("..").is_err() && segment("").is_err());
+    }
+
+    #[test]
+    fn targets_are_the_api_s_wire_shape() {
+        let common = || RevokeCommon { reason: "r".into(), until: None };
+        let (identity, _) = target(RevokeCommand::Identity {
+            issuer: "github".into(),
+            claim: "repository".into(),
+            equals: None,
+            glob: Some("acme/*".into()),
+            common: common(),
+        })
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(identity).unwrap(),
+            json!({"kind": "identity", "issuer": "github", "claim": "repository", "matcher": {"glob": "acme/*"}})
+        );
+        let (role, _) = target(RevokeCommand::Role {
+            role: "deploy".into(),
+            before: Some("2026-01-01T00:00:00Z".into()),
+            common: common(),
+        })
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(role).unwrap(),
+            json!({"kind": "role", "role": "deploy", "before": 1_767_225_600})
+        );
+    }
+}
