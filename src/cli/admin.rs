@@ -40,8 +40,16 @@ pub enum AdminCommand {
     Issuers,
     /// Roles: their policies' files, hashes, lints and trusted issuers.
     Roles,
-    /// Tollgate's signing keys and their states.
-    Keys,
+    /// Tollgate's signing keys and their states; `keys rotate` rotates a store-managed ring (needs scope admin).
+    Keys {
+        #[command(subcommand)]
+        command: Option<KeysCommand>,
+    },
+    /// Sessions in force, and ending anyone's (needs scope admin).
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
     /// Recent exchange decisions of the replica answering.
     Decisions {
         #[arg(long)]
@@ -73,6 +81,21 @@ pub enum AdminCommand {
     Reload,
 }
 
+#[derive(clap::Subcommand)]
+pub enum KeysCommand {
+    /// Add a new store-managed key: published at once, signing once relying parties can have fetched it.
+    Rotate,
+}
+
+#[derive(clap::Subcommand)]
+pub enum SessionsCommand {
+    List,
+    /// End a session at once, by its id (from `sessions list` or `whoami`).
+    End {
+        id: String,
+    },
+}
+
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
     let AdminArgs { url, output, command } = args;
     let url = url.as_deref();
@@ -89,7 +112,16 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
         }
         AdminCommand::Issuers => list(url, output, "/admin/v1/issuers", &[], "issuers", ISSUER_COLUMNS).await,
         AdminCommand::Roles => list(url, output, "/admin/v1/roles", &[], "roles", ROLE_COLUMNS).await,
-        AdminCommand::Keys => list(url, output, "/admin/v1/keys", &[], "keys", KEY_COLUMNS).await,
+        AdminCommand::Keys { command: None } => list(url, output, "/admin/v1/keys", &[], "keys", KEY_COLUMNS).await,
+        AdminCommand::Keys { command: Some(KeysCommand::Rotate) } => {
+            super::admin_write::rotate_key(&signed_in(url)?, output).await
+        }
+        AdminCommand::Sessions { command: SessionsCommand::List } => {
+            list(url, output, "/admin/v1/sessions", &[], "sessions", SESSION_COLUMNS).await
+        }
+        AdminCommand::Sessions { command: SessionsCommand::End { id } } => {
+            super::admin_write::end_session(&signed_in(url)?, output, &id).await
+        }
         AdminCommand::Decisions { role, outcome, limit } => {
             let mut query = Vec::new();
             query.extend(role.map(|role| ("role", role)));
@@ -135,6 +167,14 @@ const ROLE_COLUMNS: &[Column] = &[
     ("SHA256", "/sha256"),
 ];
 const KEY_COLUMNS: &[Column] = &[("KID", "/kid"), ("ALG", "/alg"), ("STATE", "/state")];
+const SESSION_COLUMNS: &[Column] = &[
+    ("ID", "/id"),
+    ("USER", "/identity/user"),
+    ("PROVIDER", "/identity/provider"),
+    ("SCOPE", "/scope"),
+    ("ROLES", "/roles"),
+    ("EXPIRES AT", "/expires_at"),
+];
 const DECISION_COLUMNS: &[Column] = &[
     ("TIME", "/time"),
     ("ROLE", "/role"),

@@ -119,6 +119,24 @@ pub async fn unrevoke(api: &Api, output: Output, id: &str) -> anyhow::Result<Exi
     Ok(on_success(api, answer, |_| deleted(output, "revocation", id)))
 }
 
+pub async fn end_session(api: &Api, output: Output, id: &str) -> anyhow::Result<ExitCode> {
+    let answer = api.delete(&format!("/admin/v1/sessions/{}", segment(id)?)).await?;
+    Ok(on_success(api, answer, |_| deleted(output, "session", id)))
+}
+
+pub async fn rotate_key(api: &Api, output: Output) -> anyhow::Result<ExitCode> {
+    let answer = api.post("/admin/v1/keys/rotate", &json!({})).await?;
+    Ok(on_success(api, answer, |body| match output {
+        Output::Json => admin_output::json(&body),
+        Output::Table => println!(
+            "New signing key {} ({}): published now, signing from {}.",
+            admin_output::cell(body.get("kid")),
+            admin_output::cell(body.get("alg")),
+            admin_output::cell(body.get("activates_at"))
+        ),
+    }))
+}
+
 pub async fn runners(api: &Api, output: Output, command: RunnersCommand) -> anyhow::Result<ExitCode> {
     let answer = match &command {
         RunnersCommand::List => bail!("`runners list` is a read"),

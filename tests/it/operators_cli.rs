@@ -167,10 +167,29 @@ async fn break_glass_login_opens_an_admin_session_and_a_wrong_secret_is_refused(
         let again = run(config.path(), &["admin", "unrevoke", id]).await;
         assert_eq!(again.code, 1);
         assert!(again.stderr.contains("error: not_found:"), "{}", again.stderr);
+        // Keys from files are not rotated through the API: the CLI says why.
+        let rotate = run(config.path(), &["admin", "keys", "rotate"]).await;
+        assert_eq!(rotate.code, 1);
+        assert!(
+            rotate.stderr.contains("error: invalid_request:") && rotate.stderr.contains("signing.managed"),
+            "{}",
+            rotate.stderr
+        );
+        // Sessions in force, and ending one (here: this very session).
+        let sessions = run(config.path(), &["admin", "sessions", "list", "--output", "json"]).await;
+        assert_eq!(sessions.code, 0, "{}", sessions.stderr);
+        let sessions: Value = serde_json::from_str(&sessions.stdout).unwrap();
+        assert_eq!(sessions["sessions"][0]["id"], me["id"], "{sessions}");
+        let id = me["id"].as_str().unwrap();
         // The session is only ever sent to the admin URL it came from.
         let elsewhere = run(config.path(), &["admin", "whoami", "--url", "http://127.0.0.1:1"]).await;
         assert_eq!(elsewhere.code, 1);
         assert!(elsewhere.stderr.contains("the cached session is for"), "{}", elsewhere.stderr);
+        let ended = run(config.path(), &["admin", "sessions", "end", id]).await;
+        assert_eq!(ended.code, 0, "{}", ended.stderr);
+        let after = run(config.path(), &["admin", "whoami"]).await;
+        assert_eq!(after.code, 1, "the ended session is refused");
+        assert!(after.stderr.contains("tollgate admin login"), "{}", after.stderr);
     })
     .await
     .expect("the test took longer than its limit");
