@@ -62,12 +62,12 @@ async fn rotate_key(
     State(state): State<Arc<AdminState>>,
     Extension(ctx): Extension<Ctx>,
 ) -> Result<(StatusCode, Json<Value>), AdminError> {
-    let Some(keys) = &state.keyring else {
-        return Err(AdminError::BadRequest(
-            "signing keys come from files (signing.key_file): rotate them with previous_keys (docs/operations.md), or set signing.managed".into(),
-        ));
-    };
     ctx.act(&state, "signing key", async {
+        let Some(keys) = &state.keyring else {
+            return Err(AdminError::BadRequest(
+                "signing keys come from files (signing.key_file): rotate them with previous_keys (docs/operations.md), or set signing.managed".into(),
+            ));
+        };
         let rotated = keys.rotate(state.broker.clock().now()).await.map_err(|e| {
             tracing::error!(error = %e, "Rotating the signing key failed.");
             OperatorError::Unavailable(crate::store::StoreError::Unavailable(e.to_string()))

@@ -188,7 +188,8 @@ pub async fn discovery(issuer: &str) -> anyhow::Result<Map<String, Value>> {
     let document: Map<String, Value> =
         serde_json::from_slice(&bytes).with_context(|| format!("{url} is not a JSON object"))?;
     let named = document.get("issuer").and_then(Value::as_str).unwrap_or_default();
-    if named.trim_end_matches('/') != issuer.trim_end_matches('/') {
+    // Exactly, as the server compares it (a provider whose issuer ends in `/` says so in both places).
+    if named != issuer {
         bail!("the discovery document at {url} names the issuer {named:?}, not {issuer:?}");
     }
     Ok(document)

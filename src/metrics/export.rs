@@ -99,9 +99,9 @@ impl Exporter {
     fn refresh_signing_keys(&self) {
         let info = &self.metrics.signing_key_info;
         info.reset();
-        let [active, previous] = KEY_STATES;
         for key in self.broker.minter().key_states(self.broker.clock().now()) {
-            let state = if key.state == "active" { active } else { previous };
+            // Always one of the closed set, whatever the minter names.
+            let state = KEY_STATES.into_iter().find(|state| *state == key.state).unwrap_or("previous");
             if let Ok(gauge) = info.get_metric_with_label_values(&[key.kid.as_str(), key.alg, state]) {
                 gauge.set(1);
             }

@@ -72,7 +72,7 @@ pub const STS_RESULTS: [&str; 10] = [
 /// `method` values; anything else is `other`.
 pub const HTTP_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"];
 /// `state` of a signing key.
-pub const KEY_STATES: [&str; 2] = ["active", "previous"];
+pub const KEY_STATES: [&str; 3] = ["active", "previous", "next"];
 /// `tollgate_store_pool_connections{state}`: the pool's bound, its open connections, those in use.
 pub const POOL_STATES: [&str; 3] = ["max", "open", "in_use"];
 /// `tollgate_introspections_total{result}`.

@@ -101,8 +101,12 @@ impl Operators {
         let body = serde_json::to_string(&runner).map_err(|e| OperatorError::BadRequest(e.to_string()))?;
         let expires_at = runner.expires_at.unwrap_or(NEVER);
         let record = Record { id: runner.id.clone(), lookup: secret.digest(), body, created_at: now, expires_at };
-        self.store.add_runner(&record).await?;
-        Ok((runner, secret))
+        match self.store.add_runner(&record).await {
+            Err(crate::store::StoreError::Duplicate(_)) => {
+                Err(OperatorError::BadRequest(format!("a runner named {:?} exists", runner.name)))
+            }
+            added => added.map(|()| (runner, secret)).map_err(OperatorError::from),
+        }
     }
 
     /// Every runner in force.

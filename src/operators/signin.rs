@@ -45,13 +45,12 @@ impl Operators {
             Proof::Code { code, code_verifier, redirect_uri, nonce } => {
                 let provider = self.pick_provider(request.provider.as_deref())?;
                 // The CLI's loopback flow always sends both; anything else is not a flow we started.
-                let nonce = nonce.filter(|n| n.len() >= 16).ok_or_else(|| {
+                let nonce = nonce.filter(|n| n.chars().count() >= 16).ok_or_else(|| {
                     OperatorError::BadRequest("nonce: a random value of at least 16 characters is required".into())
                 })?;
                 if !is_loopback_redirect(&redirect_uri) {
                     return Err(OperatorError::BadRequest(
-                        "redirect_uri: must be http://127.0.0.1:PORT/… or http://[::1]:PORT/… (a loopback redirect)"
-                            .into(),
+                        "redirect_uri: must be a loopback http redirect (127.0.0.0/8, [::1] or localhost)".into(),
                     ));
                 }
                 let token = self.redeem(provider, &code, &code_verifier, &redirect_uri).await?;
