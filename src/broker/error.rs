@@ -36,8 +36,8 @@ pub enum BrokerError {
     /// A single-use role saw this token before.
     #[error("token already used (role {role:?} accepts each token once)")]
     Replayed { role: String },
-    /// A single-use role needs the token's `jti`.
-    #[error("the token has no jti, and role {role:?} accepts each token once")]
+    /// A single-use role needs the token's `jti` (1 to 256 bytes, no NUL).
+    #[error("the token has no usable jti (1 to 256 bytes), and role {role:?} accepts each token once")]
     JtiRequired { role: String },
     /// A revocation hits the token (its jti, identity, signing key or role).
     #[error("role {role:?} denied: the token's identity or credential was revoked")]

@@ -21,6 +21,9 @@ const KEEP_PAST_EXP_SECS: i64 = 660;
 /// the process die before promoting or releasing it: longer than any STS call's deadline.
 const PENDING_SECS: i64 = 180;
 
+/// The longest `jti` a single-use role records (real issuers send UUIDs or shorter).
+const MAX_JTI_BYTES: usize = 256;
+
 /// How long a readiness probe waits for the store.
 const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -58,7 +61,8 @@ impl Broker {
         let Some(scope) = policy.replay().scope(&request.role, request.front_door == FrontDoor::Sts) else {
             return Ok(None);
         };
-        if verified.jti().is_none() {
+        // A jti the store could not hold (or that could fail a claim group) is refused like a missing one.
+        if verified.jti().is_none_or(|jti| jti.is_empty() || jti.len() > MAX_JTI_BYTES || jti.contains('\0')) {
             return Err(BrokerError::JtiRequired { role: request.role.clone() });
         }
         Ok(Some(scope))

@@ -7,7 +7,8 @@
 //! Exactly-once holds as for single statements: PostgreSQL's unique index decides between replicas, and the
 //! rows a statement inserted or took over (an expired record) are exactly those it returns. Within a group a
 //! key is sent once (a repeat is the same token twice: it can only be `AlreadyUsed`), and keys go in sorted
-//! order, so two replicas' groups lock shared keys in the same order and cannot deadlock.
+//! order, so two replicas' groups lock shared keys in the same order (the purge skips locked rows). Should a
+//! group's statement fail anyway (one unacceptable row, a deadlock victim), its claims are retried one by one.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -82,14 +83,19 @@ async fn run(mut queue: mpsc::Receiver<(ClaimJob, Reply)>, pool: Pool, deadline:
         let pool = pool.clone();
         tokio::spawn(async move {
             let (jobs, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
+            let late = || StoreError::Unavailable(format!("no answer within {} ms", deadline.as_millis()));
             let answers: Vec<Result<Claim, StoreError>> =
                 match tokio::time::timeout(deadline, claim_group(&pool, &jobs)).await {
                     Ok(Ok(claims)) => claims.into_iter().map(Ok).collect(),
-                    Ok(Err(error)) => vec![Err(error); jobs.len()],
-                    Err(_) => {
-                        let late = StoreError::Unavailable(format!("no answer within {} ms", deadline.as_millis()));
-                        vec![Err(late); jobs.len()]
+                    // One bad row (or a deadlock victim) must not fail its neighbours: each alone, once more.
+                    Ok(Err(_)) if jobs.len() > 1 => {
+                        match tokio::time::timeout(deadline, one_by_one(&pool, &jobs)).await {
+                            Ok(answers) => answers,
+                            Err(_) => (0..jobs.len()).map(|_| Err(late())).collect(),
+                        }
                     }
+                    Ok(Err(error)) => vec![Err(error); jobs.len()],
+                    Err(_) => vec![Err(late()); jobs.len()],
                 };
             for (reply, answer) in replies.into_iter().zip(answers) {
                 let _ = reply.send(answer);
@@ -99,12 +105,36 @@ async fn run(mut queue: mpsc::Receiver<(ClaimJob, Reply)>, pool: Pool, deadline:
     }
 }
 
+/// Each job in a group of its own (after the group's statement failed).
+async fn one_by_one(pool: &Pool, jobs: &[ClaimJob]) -> Vec<Result<Claim, StoreError>> {
+    let mut answers = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let answer = claim_group(pool, std::slice::from_ref(job)).await;
+        answers.push(
+            answer.and_then(|claims| claims.into_iter().next().ok_or_else(|| StoreError::Corrupt("no answer".into()))),
+        );
+    }
+    answers
+}
+
+type Key<'a> = (&'a str, &'a str, &'a str, i64);
+
+/// Each key once, as its first job in arrival order asked it (its `until` is the one stored, as a second claim of
+/// a key in SQLite's group changes nothing), then sorted for the lock order.
+fn unique_keys(jobs: &[ClaimJob]) -> Vec<Key<'_>> {
+    let mut seen = HashSet::with_capacity(jobs.len());
+    let mut keys: Vec<Key<'_>> = jobs
+        .iter()
+        .filter(|j| seen.insert((&*j.issuer, &*j.jti, &*j.scope)))
+        .map(|j| (&*j.issuer, &*j.jti, &*j.scope, j.until))
+        .collect();
+    keys.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    keys
+}
+
 /// Claims every job of a group in one statement; the answers in the jobs' order.
 async fn claim_group(pool: &Pool, jobs: &[ClaimJob]) -> Result<Vec<Claim>, StoreError> {
-    let mut keys: Vec<(&str, &str, &str, i64)> =
-        jobs.iter().map(|j| (&*j.issuer, &*j.jti, &*j.scope, j.until)).collect();
-    keys.sort_unstable();
-    keys.dedup_by(|later, earlier| (later.0, later.1, later.2) == (earlier.0, earlier.1, earlier.2));
+    let keys = unique_keys(jobs);
     let now = jobs.iter().map(|job| job.now).min().unwrap_or_default();
     let issuers: Vec<&str> = keys.iter().map(|key| key.0).collect();
     let jtis: Vec<&str> = keys.iter().map(|key| key.1).collect();
@@ -129,4 +159,23 @@ async fn claim_group(pool: &Pool, jobs: &[ClaimJob]) -> Result<Vec<Claim>, Store
             if first.remove(&key) { Claim::First } else { Claim::AlreadyUsed }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(jti: &str, scope: &str, until: i64) -> ClaimJob {
+        ClaimJob { issuer: "https://ci".into(), jti: jti.into(), scope: scope.into(), until, now: 0 }
+    }
+
+    #[test]
+    fn a_key_twice_in_a_group_keeps_its_first_arrivals_term_and_keys_are_sorted() {
+        // A full-term use first, then a pending (short) claim of the same key: the full term must be stored,
+        // else the record would lapse early and the token could be exchanged again.
+        let jobs = [job("b", "any", 960), job("a", "any", 500), job("b", "any", 180)];
+        assert_eq!(unique_keys(&jobs), [("https://ci", "a", "any", 500), ("https://ci", "b", "any", 960)]);
+        let jobs = [job("b", "any", 180), job("b", "any", 960)];
+        assert_eq!(unique_keys(&jobs), [("https://ci", "b", "any", 180)], "the first arrival decides, as in SQLite");
+    }
 }

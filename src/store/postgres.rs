@@ -195,8 +195,9 @@ impl PgStore {
     pub(super) async fn purge_expired(&self, now: UnixTime, batch: u32) -> Result<u64, StoreError> {
         let mut deleted = 0;
         for table in ["used_jti_v1", "revocation_v1", "record_v1"] {
+            // Rows a claim holds are skipped (never waited for): the purge cannot deadlock with a claim group.
             let sql = format!(
-                "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE expires_at <= $1 LIMIT $2))"
+                "DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table} WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))"
             );
             deleted += self.execute(&sql, &[&now.as_secs(), &i64::from(batch)]).await?;
         }

@@ -45,7 +45,11 @@ async fn a_token_serves_each_role_once_by_default_and_one_role_when_strict() {
     let anonymous = github.token(NOW, json!({"sub": "repo:acme/web:ref:refs/heads/main", "jti": null}));
     let (status, body) = app.exchange(&anonymous, "a").await;
     assert_eq!(status, 401, "{body}");
-    assert!(body["error_description"].as_str().unwrap().contains("has no jti"), "{body}");
+    assert!(body["error_description"].as_str().unwrap().contains("has no usable jti"), "{body}");
+    for unusable in ["x".repeat(257), "nul\u{0}jti".to_owned(), String::new()] {
+        let odd = github.token(NOW, json!({"sub": "repo:acme/web:ref:refs/heads/main", "jti": unusable}));
+        assert_eq!(app.exchange(&odd, "a").await.0, 401, "a jti the store could not hold: {unusable:?}");
+    }
     // The RFC 8693 door records uses too.
     let form = |subject: &str| {
         [
