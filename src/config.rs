@@ -409,7 +409,7 @@ mod state;
 use aws::{RawAws, sts_config};
 pub use issuers::profile_known_issuers;
 use issuers::{RawIssuer, RawJwks, issuer_config, jwks_settings, known_issuer, same_issuer};
-pub use operators::{ENV_BOOTSTRAP_SECRET, MetricsAccess};
+pub use operators::MetricsAccess;
 use server::{RawLimits, RawTls};
 pub use state::{ENV_STATE_URL, RevocationSettings};
 

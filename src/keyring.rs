@@ -25,6 +25,9 @@ pub const RELOAD_SECS: u64 = 5;
 /// How long after a rotation the new key starts signing.
 pub const ACTIVATION_DELAY_SECS: i64 = crate::credentials::JWKS_MAX_AGE_SECS + 2 * RELOAD_SECS as i64;
 
+/// The most keys the store may hold (each rotation's superseded key is kept until its tokens expired).
+const MAX_KEYS: usize = 20;
+
 /// How long past the end of a previous key's last possible token its record is kept.
 const MARGIN_SECS: i64 = 660;
 
@@ -147,17 +150,30 @@ impl ManagedKeys {
     }
 
     /// Adds a new key that starts signing `ACTIVATION_DELAY_SECS` from now; the keys it supersedes are purged
-    /// from the store once no token they signed can still be valid.
-    pub async fn rotate(&self, now: UnixTime) -> Result<Rotated, KeyringError> {
+    /// from the store once no token they signed can still be valid. The new key is stored first, and the work
+    /// runs in its own task, so a dropped request cannot leave the store without a current key.
+    pub async fn rotate(self: &Arc<Self>, now: UnixTime) -> Result<Rotated, KeyringError> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move { this.rotate_now(now).await })
+            .await
+            .map_err(|e| KeyringError::Record(format!("the rotation task failed: {e}")))?
+    }
+
+    async fn rotate_now(&self, now: UnixTime) -> Result<Rotated, KeyringError> {
+        let existing = self.store.list_signing_keys(now).await?;
+        if existing.len() >= MAX_KEYS {
+            return Err(KeyringError::Record(format!(
+                "{} keys are stored (the last rotations' keys are kept until their tokens expired): rotate later",
+                existing.len()
+            )));
+        }
         let key = SigningKey::generate(self.alg)?;
         let activates_at = now.plus_secs(ACTIVATION_DELAY_SECS);
-        let window = i64::from(self.broker.minter().config().max_ttl_secs) + MARGIN_SECS;
-        for existing in self.store.list_signing_keys(now).await? {
-            if existing.expires_at == NEVER {
-                self.store.expire_signing_key(&existing.id, activates_at.plus_secs(window)).await?;
-            }
-        }
         self.store.add_signing_key(&record(&key, activates_at, now)?).await?;
+        let window = i64::from(self.broker.minter().config().max_ttl_secs) + MARGIN_SECS;
+        for superseded in existing.iter().filter(|record| record.expires_at == NEVER) {
+            self.store.expire_signing_key(&superseded.id, activates_at.plus_secs(window)).await?;
+        }
         let rotated = Rotated { kid: key.kid().to_owned(), alg: key.alg().as_str(), activates_at };
         self.reload(now).await?;
         Ok(rotated)

@@ -16,6 +16,10 @@ pub enum AdminError {
     AuditUnavailable,
     /// The request could not be read.
     BadRequest(String),
+    /// Too many sign-ins from this client address.
+    RateLimited {
+        retry_after_secs: u64,
+    },
 }
 
 impl From<OperatorError> for AdminError {
@@ -30,6 +34,7 @@ impl AdminError {
         match self {
             AdminError::AuditUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable"),
             AdminError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            AdminError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AdminError::Operator(error) => match error {
                 OperatorError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
                 OperatorError::SignInRefused(_) => (StatusCode::UNAUTHORIZED, "sign_in_refused"),
@@ -48,6 +53,9 @@ impl AdminError {
         match self {
             AdminError::AuditUnavailable => "the audit log cannot be written; the action was refused".into(),
             AdminError::BadRequest(text) => text.clone(),
+            AdminError::RateLimited { retry_after_secs } => {
+                format!("too many sign-ins from this address; retry after {retry_after_secs} s")
+            }
             // Detail of store and provider failures goes to the log, not to the caller.
             AdminError::Operator(OperatorError::Unavailable(_)) => "the state store is unavailable; try again".into(),
             AdminError::Operator(error) => error.to_string(),
@@ -71,6 +79,11 @@ impl IntoResponse for AdminError {
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        }
+        if let AdminError::RateLimited { retry_after_secs } = self
+            && let Ok(value) = header::HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response
     }

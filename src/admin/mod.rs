@@ -55,6 +55,8 @@ pub struct AdminState {
     pub revocations_changed: Arc<tokio::sync::Notify>,
     pub recent: Arc<RecentDecisions>,
     pub lifetimes: Lifetimes,
+    /// Sign-ins per client address (`POST /admin/v1/session` needs no session, so it is limited here).
+    pub sign_ins: crate::limits::RateLimiter<String>,
     /// The store-managed key ring (`signing.managed`); `None` when keys come from files.
     pub keyring: Option<Arc<crate::keyring::ManagedKeys>>,
     pub metrics_access: MetricsAccess,
@@ -211,6 +213,14 @@ impl Ctx {
         }
         result
     }
+}
+
+/// A JSON answer that carries a secret: never cached anywhere.
+fn secret_answer(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::PRAGMA, header::HeaderValue::from_static("no-cache"));
+    response
 }
 
 /// `value` (a JSON object) with one more field.

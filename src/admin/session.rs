@@ -57,6 +57,10 @@ pub(super) async fn sign_in(
     body: Bytes,
 ) -> Response {
     let context = context.map(|Extension(c)| c).unwrap_or_default();
+    let client = context.client_addr.clone().unwrap_or_default();
+    if let Err(limited) = state.sign_ins.check(client).await {
+        return AdminError::RateLimited { retry_after_secs: limited.retry_after_secs }.into_response();
+    }
     let request = match parse(&body) {
         Ok(request) => request,
         Err(error) => return error.into_response(),
@@ -67,6 +71,10 @@ pub(super) async fn sign_in(
         request.provider.clone().unwrap_or_default()
     };
     let target = format!("provider={provider} scope={}", if request.admin_scope { "admin" } else { "" });
+    // Written before anything is verified or stored: a sign-in the audit cannot record does not happen.
+    if state.audit.admin(&event(&context, None, "session.create", &target, "attempt", &state)).is_err() {
+        return AdminError::AuditUnavailable.into_response();
+    }
     match state.operators.sign_in(request).await {
         Ok(issued) => {
             let line = event(&context, Some(&issued.session), "session.create", &target, "allowed", &state);
@@ -75,7 +83,7 @@ pub(super) async fn sign_in(
                 return AdminError::AuditUnavailable.into_response();
             }
             let body = super::with_field(describe(&issued.session), "session_token", json!(issued.secret.expose()));
-            (StatusCode::CREATED, Json(body)).into_response()
+            super::secret_answer(StatusCode::CREATED, body)
         }
         Err(error) => {
             let error = AdminError::from(error);

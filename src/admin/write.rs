@@ -154,7 +154,7 @@ async fn create_runner(
     State(state): State<Arc<AdminState>>,
     Extension(ctx): Extension<Ctx>,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), AdminError> {
+) -> Result<axum::response::Response, AdminError> {
     let new = json_body::<RunnerBody>(&body).and_then(|body| {
         let expires_at = body.expires_at.as_deref().map(|text| instant("expires_at", text)).transpose()?;
         Ok(NewRunner { name: body.name, labels: body.labels, expires_at })
@@ -164,7 +164,7 @@ async fn create_runner(
     ctx.act(&state, &target, async {
         let (runner, secret) = state.operators.create_runner(new?, &created_by).await?;
         let body = super::with_field(describe_runner(&runner), "credential", json!(secret.expose()));
-        Ok((StatusCode::CREATED, Json(body)))
+        Ok(super::secret_answer(StatusCode::CREATED, body))
     })
     .await
 }
@@ -173,11 +173,11 @@ async fn rotate_runner(
     State(state): State<Arc<AdminState>>,
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, AdminError> {
+) -> Result<axum::response::Response, AdminError> {
     ctx.act(&state, &id, async {
         let (runner, secret) = state.operators.rotate_runner(&id).await?;
         let body = super::with_field(describe_runner(&runner), "credential", json!(secret.expose()));
-        Ok(Json(body))
+        Ok(super::secret_answer(StatusCode::OK, body))
     })
     .await
 }

@@ -40,6 +40,11 @@ const REFRESH_TICK: Duration = Duration::from_secs(5);
 /// ephemeral key.
 async fn minter(config: &Config, mode: Mode, store: &Store, now: crate::clock::UnixTime) -> Result<Minter, StartError> {
     if config.signing.managed {
+        if !Store::is_private(&config.state) {
+            return Err(StartError::Keyring(keyring::KeyringError::Record(
+                "signing.managed keeps private keys in the SQLite file, which other local users can read: chmod 600 it (and its -wal, -shm files)".into(),
+            )));
+        }
         let ring = keyring::load_or_create(store, config.signing.alg, now).await?;
         return Ok(Minter::with_next(config.minter.clone(), ring.active, ring.previous, ring.next));
     }
@@ -209,6 +214,8 @@ impl App {
             recent,
             lifetimes: config.lifetimes(),
             metrics_access: config.admin_metrics,
+            // Thirty at once, then one a second, per client address.
+            sign_ins: crate::limits::RateLimiter::new(crate::limits::RateLimit { requests_per_second: 1, burst: 30 }),
         });
         Ok(App {
             admin,

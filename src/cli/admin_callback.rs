@@ -100,7 +100,11 @@ fn answer<B>(request: &Request<B>, expected_state: &str) -> (Response<String>, O
     if request.uri().path() != CALLBACK_PATH {
         return (page(StatusCode::NOT_FOUND, "not found\n", "text/plain; charset=utf-8"), None);
     }
-    let outcome = outcome(request.uri().query().unwrap_or_default(), expected_state);
+    // A redirect with another `state` is not this login's (a stale tab, a page probing local ports): it is
+    // answered and ignored, and the login keeps waiting for its own.
+    let Some(outcome) = outcome(request.uri().query().unwrap_or_default(), expected_state) else {
+        return (page(StatusCode::BAD_REQUEST, FAILED_PAGE, "text/html; charset=utf-8"), None);
+    };
     let response = match &outcome {
         Ok(_) => page(StatusCode::OK, SIGNED_IN_PAGE, "text/html; charset=utf-8"),
         Err(_) => page(StatusCode::BAD_REQUEST, FAILED_PAGE, "text/html; charset=utf-8"),
@@ -108,8 +112,8 @@ fn answer<B>(request: &Request<B>, expected_state: &str) -> (Response<String>, O
     (response, Some(outcome))
 }
 
-/// The code a callback's query carries, after checking its `state`.
-fn outcome(query: &str, expected_state: &str) -> Outcome {
+/// The code a callback's query carries, after checking its `state`; `None` when the state is not this login's.
+fn outcome(query: &str, expected_state: &str) -> Option<Outcome> {
     let mut code = None;
     let mut state = None;
     let mut error = None;
@@ -122,18 +126,17 @@ fn outcome(query: &str, expected_state: &str) -> Outcome {
             "error_description" => &mut description,
             _ => continue,
         };
-        *slot = Some(shorten(&value));
+        // Code and state whole (some providers' codes are long); only text for the terminal is cut.
+        *slot = Some(value.into_owned());
     }
     if state.as_deref() != Some(expected_state) {
-        return Err("the sign-in redirect's state does not match this login (a stale or forged redirect); \
-                    run `tollgate admin login` again"
-            .to_owned());
+        return None;
     }
     if let Some(error) = error {
-        let description = description.map(|d| format!(": {d}")).unwrap_or_default();
-        return Err(format!("the identity provider refused the sign-in: {error}{description}"));
+        let description = description.map(|d| format!(": {}", shorten(&d))).unwrap_or_default();
+        return Some(Err(format!("the identity provider refused the sign-in: {}{description}", shorten(&error))));
     }
-    code.filter(|code| !code.is_empty()).ok_or_else(|| "the sign-in redirect carries no code".to_owned())
+    Some(code.filter(|code| !code.is_empty()).ok_or_else(|| "the sign-in redirect carries no code".to_owned()))
 }
 
 fn page(status: StatusCode, body: &str, content_type: &'static str) -> Response<String> {
@@ -155,13 +158,16 @@ mod tests {
 
     #[test]
     fn the_state_must_match_before_anything_else_counts() {
-        assert_eq!(outcome("code=abc&state=s1", "s1"), Ok("abc".to_owned()));
-        assert!(outcome("code=abc&state=s2", "s1").unwrap_err().contains("state does not match"));
-        assert!(outcome("code=abc", "s1").unwrap_err().contains("state does not match"));
-        assert!(outcome("error=access_denied&state=s2", "s1").unwrap_err().contains("state does not match"));
-        let refused = outcome("error=access_denied&error_description=no%0Away&state=s1", "s1").unwrap_err();
+        assert_eq!(outcome("code=abc&state=s1", "s1"), Some(Ok("abc".to_owned())));
+        let long = "c".repeat(2000);
+        assert_eq!(outcome(&format!("code={long}&state=s1"), "s1"), Some(Ok(long)), "a long code is kept whole");
+        // Not this login's: ignored, whatever it says.
+        assert_eq!(outcome("code=abc&state=s2", "s1"), None);
+        assert_eq!(outcome("code=abc", "s1"), None);
+        assert_eq!(outcome("error=access_denied&state=s2", "s1"), None);
+        let refused = outcome("error=access_denied&error_description=no%0Away&state=s1", "s1").unwrap().unwrap_err();
         assert_eq!(refused, "the identity provider refused the sign-in: access_denied: noway");
-        assert!(outcome("state=s1", "s1").unwrap_err().contains("no code"));
+        assert!(outcome("state=s1", "s1").unwrap().unwrap_err().contains("no code"));
     }
 
     #[tokio::test]
@@ -172,6 +178,8 @@ mod tests {
         let client = reqwest::Client::new();
         let other = client.get(base.replace("/callback", "/favicon.ico")).send().await.unwrap();
         assert_eq!(other.status(), 404);
+        let forged = client.get(format!("{base}?code=evil&state=other")).send().await.unwrap();
+        assert_eq!(forged.status(), 400, "another state is answered, and ignored");
         let page = client.get(format!("{base}?code=c0de&state=st")).send().await.unwrap();
         assert_eq!(page.status(), 200);
         assert!(page.text().await.unwrap().contains("received your sign-in"));

@@ -66,12 +66,10 @@ pub struct Provider {
 
 pub async fn login(url: Option<&str>, output: Output, args: LoginArgs) -> anyhow::Result<ExitCode> {
     let dir = admin_session::config_dir()?;
-    let base = match url {
-        Some(url) => url.to_owned(),
-        None => match admin_session::load(&dir)? {
-            Some(cached) => cached.url,
-            None => bail!("give --url ADMIN_URL (the Tollgate admin listener, e.g. http://127.0.0.1:9090)"),
-        },
+    // Always named: credentials (a code and its verifier, a break-glass secret) never go to a URL read from a
+    // file someone else could have written.
+    let Some(base) = url.map(str::to_owned) else {
+        bail!("give --url ADMIN_URL (the Tollgate admin listener, e.g. http://127.0.0.1:9090)");
     };
     let api = Api::new(&base, None)?;
     let mut body = Map::new();

@@ -1,7 +1,7 @@
 //! The `operators:` block (who may sign in to the admin API, and what they may do there) and the admin listener's
 //! `admin:` keys beyond `listen` (`tls`, `metrics`). Secrets are read here once: a provider's `client_secret_file`,
-//! and the break-glass secret (`bootstrap.secret_file`, or env `TOLLGATE_BOOTSTRAP_SECRET`), which is hashed at
-//! once and never kept.
+//! and the break-glass secret (`bootstrap.secret_file`, or the variable `bootstrap.secret_env` names), which is
+//! hashed at once and never kept.
 
 use std::path::Path;
 
@@ -11,13 +11,11 @@ use super::introspection::hex32;
 use crate::issuers::parse_allowed;
 use crate::operators::{AdminClaim, Binding, Bindings, IamRole, Member, OperatorsConfig, ProviderConfig};
 
-/// The break-glass secret may come from this variable instead of a file.
-pub const ENV_BOOTSTRAP_SECRET: &str = "TOLLGATE_BOOTSTRAP_SECRET";
-
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawOperators {
     session_ttl_seconds: Option<u32>,
+    max_session_ttl_seconds: Option<u32>,
     #[serde(default)]
     providers: Vec<RawProvider>,
     #[serde(default)]
@@ -41,6 +39,8 @@ struct RawProvider {
     allow_private_network: bool,
     algorithms: Option<Vec<String>>,
     leeway_seconds: Option<u32>,
+    #[serde(default)]
+    id_token_sign_in: bool,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +69,8 @@ struct RawBinding {
 struct RawBootstrap {
     /// A file holding the secret (first line).
     secret_file: Option<String>,
+    /// Or the environment variable holding it (read at start only, and only because the config names it).
+    secret_env: Option<String>,
     /// Or its SHA-256, hex.
     secret_sha256: Option<String>,
 }
@@ -96,9 +98,13 @@ pub(super) fn operators(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<OperatorsConfig, String> {
     let defaults = OperatorsConfig::default();
-    let session_secs = raw.session_ttl_seconds.map_or(defaults.session_secs, i64::from);
-    if !(60..=8 * 3600).contains(&session_secs) {
-        return Err("operators.session_ttl_seconds: must be 60..28800".into());
+    let max_session_secs = raw.max_session_ttl_seconds.map_or(defaults.max_session_secs, i64::from);
+    if !(60..=8 * 3600).contains(&max_session_secs) {
+        return Err("operators.max_session_ttl_seconds: must be 60..28800".into());
+    }
+    let session_secs = raw.session_ttl_seconds.map_or(defaults.session_secs.min(max_session_secs), i64::from);
+    if !(60..=max_session_secs).contains(&session_secs) {
+        return Err("operators.session_ttl_seconds: must be 60..max_session_ttl_seconds".into());
     }
     let mut providers: Vec<ProviderConfig> = Vec::new();
     for (index, raw) in raw.providers.iter().enumerate() {
@@ -122,10 +128,23 @@ pub(super) fn operators(
         if members.is_empty() {
             return Err(format!("{key}.members: name at least one member"));
         }
+        for qualifier in members.iter().filter_map(Member::provider_qualifier) {
+            match qualifier {
+                None if providers.len() > 1 => {
+                    return Err(format!(
+                        "{key}.members: with several providers, user: and group: members name theirs (user:PROVIDER:EMAIL, group:PROVIDER:NAME)"
+                    ));
+                }
+                Some(name) if !providers.iter().any(|p| p.name == name) => {
+                    return Err(format!("{key}.members: no provider is named {name:?}"));
+                }
+                _ => {}
+            }
+        }
         bindings.push(Binding { role, members });
     }
     let bootstrap_sha256 = bootstrap(raw.bootstrap.as_ref(), base, env)?;
-    Ok(OperatorsConfig { providers, bindings: Bindings(bindings), session_secs, bootstrap_sha256 })
+    Ok(OperatorsConfig { providers, bindings: Bindings(bindings), session_secs, max_session_secs, bootstrap_sha256 })
 }
 
 fn provider(raw: &RawProvider, base: &Path) -> Result<ProviderConfig, String> {
@@ -177,6 +196,7 @@ fn provider(raw: &RawProvider, base: &Path) -> Result<ProviderConfig, String> {
         allow_private_network: raw.allow_private_network,
         algorithms,
         leeway_secs: i64::from(leeway),
+        id_token_sign_in: raw.id_token_sign_in,
     })
 }
 
@@ -192,17 +212,20 @@ fn bootstrap(
         let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
         hash.as_ref().try_into().map_err(|_| "operators.bootstrap: hashing failed".to_owned())
     };
-    match (raw, env(ENV_BOOTSTRAP_SECRET)) {
-        (None, None) => Ok(None),
-        (_, Some(secret)) => digest(&secret).map(Some),
-        (Some(RawBootstrap { secret_file: Some(file), secret_sha256: None }), None) => {
+    let Some(raw) = raw else { return Ok(None) };
+    match (&raw.secret_file, &raw.secret_env, &raw.secret_sha256) {
+        (Some(file), None, None) => {
             let secret = read_secret(&base.join(file)).map_err(|e| format!("operators.bootstrap.secret_file: {e}"))?;
             digest(&secret).map(Some)
         }
-        (Some(RawBootstrap { secret_file: None, secret_sha256: Some(hex) }), None) => {
+        (None, Some(name), None) => {
+            let secret = env(name).ok_or_else(|| format!("operators.bootstrap.secret_env: {name} is not set"))?;
+            digest(&secret).map(Some)
+        }
+        (None, None, Some(hex)) => {
             hex32(hex).map(Some).ok_or_else(|| "operators.bootstrap.secret_sha256: must be 64 hex characters".into())
         }
-        (Some(_), None) => Err("operators.bootstrap: give exactly one of secret_file, secret_sha256".into()),
+        _ => Err("operators.bootstrap: give exactly one of secret_file, secret_env, secret_sha256".into()),
     }
 }
 

@@ -233,3 +233,42 @@ fn the_example_config_parses_with_each_state_backend() {
     let mixed = text.replace("  backend: sqlite\n", "  backend: sqlite\n  pool_size: 4\n");
     assert!(Config::parse(&mixed, &path, &|_| None).unwrap_err().to_string().contains("for backend: postgres"));
 }
+
+#[test]
+fn operators_are_validated_members_name_their_provider_when_several_and_break_glass_is_explicit() {
+    let with = |operators: &str| format!("{GOOD}operators:\n{operators}");
+    let two = "  providers:\n    - {name: a, issuer: \"https://a.example\", client_id: x}\n    - {name: b, issuer: \"https://b.example/\", client_id: y}\n";
+    let unqualified = with(&format!(
+        "{two}  iam_policy:\n    bindings:\n      - {{role: role/admin, members: [\"group:admins\"]}}\n"
+    ));
+    assert!(
+        parse(&unqualified).unwrap_err().to_string().contains("name theirs"),
+        "a group means nothing across providers"
+    );
+    let unknown = with(&format!(
+        "{two}  iam_policy:\n    bindings:\n      - {{role: role/admin, members: [\"group:c:admins\"]}}\n"
+    ));
+    assert!(parse(&unknown).unwrap_err().to_string().contains("no provider is named \"c\""));
+    let qualified = with(&format!(
+        "{two}  iam_policy:\n    bindings:\n      - {{role: role/admin, members: [\"group:a:admins\", \"user:b:bob@acme.com\"]}}\n"
+    ));
+    let config = parse(&qualified).unwrap();
+    assert_eq!(config.operators.providers[1].issuer, "https://b.example/", "kept exactly, trailing / too");
+    assert!(!config.operators.providers[0].id_token_sign_in, "raw ID tokens are off by default");
+    assert!(format!("{:?}", config.operators.providers[0]).contains("client_secret: None"));
+    let long_session = with("  max_session_ttl_seconds: 900\n  session_ttl_seconds: 3600\n");
+    assert!(parse(&long_session).unwrap_err().to_string().contains("session_ttl_seconds"));
+    let capped = parse(&with("  max_session_ttl_seconds: 900\n")).unwrap();
+    assert_eq!((capped.operators.session_secs, capped.operators.max_session_secs), (900, 900));
+    let leeway =
+        with("  providers:\n    - {name: a, issuer: \"https://a.example\", client_id: x, leeway_seconds: 601}\n");
+    assert!(parse(&leeway).unwrap_err().to_string().contains("leeway_seconds"));
+    // Break-glass from the environment only when the config names the variable.
+    let env = |name: &str| (name == "BREAK_GLASS").then(|| "a-long-enough-break-glass-secret".to_owned());
+    let named = with("  bootstrap:\n    secret_env: BREAK_GLASS\n");
+    let config = Config::parse(&named, Path::new("/etc/tollgate/tollgate.yaml"), &env).unwrap();
+    assert!(config.operators.bootstrap_sha256.is_some());
+    let config = Config::parse(&with("  providers: []\n"), Path::new("/etc/tollgate/tollgate.yaml"), &env).unwrap();
+    assert!(config.operators.bootstrap_sha256.is_none(), "off unless configured, whatever the environment holds");
+    assert!(parse(&named).unwrap_err().to_string().contains("BREAK_GLASS is not set"));
+}

@@ -54,12 +54,21 @@ pub struct FetchedKeys {
 pub struct Fetcher {
     public: reqwest::Client,
     private: reqwest::Client,
+    /// For form POSTs (token requests): redirects never followed, so a code and verifier go to one URL only.
+    post_public: reqwest::Client,
+    post_private: reqwest::Client,
     max_bytes: usize,
 }
 
 impl Fetcher {
     pub fn new(timeout: Duration, max_bytes: usize) -> Result<Self, FetchError> {
-        Ok(Self { public: client(timeout, Network::Public)?, private: client(timeout, Network::Private)?, max_bytes })
+        Ok(Self {
+            public: client(timeout, Network::Public, true)?,
+            private: client(timeout, Network::Private, true)?,
+            post_public: client(timeout, Network::Public, false)?,
+            post_private: client(timeout, Network::Private, false)?,
+            max_bytes,
+        })
     }
 
     /// Reads `{issuer}/.well-known/openid-configuration` and returns its `jwks_uri`, after checking that the
@@ -97,7 +106,11 @@ impl Fetcher {
     ) -> Result<(u16, Vec<u8>), FetchError> {
         let parsed = self.checked(url, network)?;
         let transport = |e: reqwest::Error| FetchError::Transport { url: url.to_owned(), reason: error_chain(&e) };
-        let mut request = self.client(network).post(parsed).form(form);
+        let client = match network {
+            Network::Public => &self.post_public,
+            Network::Private => &self.post_private,
+        };
+        let mut request = client.post(parsed).form(form);
         if let Some((user, password)) = basic {
             request = request.basic_auth(user, Some(password));
         }
@@ -152,13 +165,16 @@ impl Fetcher {
     }
 }
 
-fn client(timeout: Duration, network: Network) -> Result<reqwest::Client, FetchError> {
-    let mut builder = reqwest::Client::builder()
+fn client(timeout: Duration, network: Network, follow_redirects: bool) -> Result<reqwest::Client, FetchError> {
+    let builder = reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
         .no_proxy()
-        .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")))
-        .redirect(redirect::Policy::custom(move |attempt| {
+        .user_agent(concat!("tollgate/", env!("CARGO_PKG_VERSION")));
+    let mut builder = if !follow_redirects {
+        builder.redirect(redirect::Policy::none())
+    } else {
+        builder.redirect(redirect::Policy::custom(move |attempt| {
             let downgrade =
                 attempt.previous().iter().any(|u| u.scheme() == "https") && attempt.url().scheme() != "https";
             if attempt.previous().len() >= 5 {
@@ -172,7 +188,8 @@ fn client(timeout: Duration, network: Network) -> Result<reqwest::Client, FetchE
             } else {
                 attempt.follow()
             }
-        }));
+        }))
+    };
     if network == Network::Public {
         builder = builder.dns_resolver(Arc::new(PublicResolver));
     }

@@ -6,7 +6,9 @@
 //! its trust policy and the binding must allow).
 //!
 //! Members: `user:EMAIL` (an operator whose ID token says `email_verified: true`), `group:NAME` (in the provider's
-//! groups claim), `subject:PROVIDER:SUB` (an operator's exact `sub` at one provider), `runner:NAME` (a runner
+//! groups claim) — each may name its provider, `user:PROVIDER:EMAIL`, `group:PROVIDER:NAME`, and must when several
+//! providers are configured (a group name means nothing across providers) —, `subject:PROVIDER:SUB` (an operator's
+//! exact `sub` at one provider), `runner:NAME` (a runner
 //! credential), and `ci:ISSUER:SUB` (a CI token of a trusted issuer, `sub` matched as an AWS `StringLike`
 //! pattern). Pure data; nothing here reads a token.
 
@@ -51,8 +53,8 @@ impl IamRole {
 /// Who a binding names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Member {
-    User(String),
-    Group(String),
+    User { provider: Option<String>, email: String },
+    Group { provider: Option<String>, name: String },
     Subject { provider: String, sub: String },
     Runner(String),
     Ci { issuer: String, sub_pattern: String },
@@ -70,9 +72,15 @@ impl Member {
             }
             _ => Err(format!("{text:?} must be {kind}:NAME:VALUE")),
         };
+        // `PROVIDER:VALUE` or `VALUE` (split at the first `:`).
+        let maybe_qualified = |value: &str| match value.split_once(':') {
+            Some((provider, rest)) if !provider.is_empty() => Ok((Some(provider.to_owned()), nonempty(rest)?)),
+            _ => Ok((None, nonempty(value)?)),
+        };
         match kind {
-            "user" => Ok(Member::User(nonempty(rest)?.to_lowercase())),
-            "group" => Ok(Member::Group(nonempty(rest)?)),
+            "user" => maybe_qualified(rest)
+                .map(|(provider, email)| Member::User { provider, email: email.to_ascii_lowercase() }),
+            "group" => maybe_qualified(rest).map(|(provider, name)| Member::Group { provider, name }),
             "runner" => Ok(Member::Runner(nonempty(rest)?)),
             "subject" => pair(rest).map(|(provider, sub)| Member::Subject { provider, sub }),
             "ci" => pair(rest).map(|(issuer, sub_pattern)| Member::Ci { issuer, sub_pattern }),
@@ -90,12 +98,23 @@ pub enum Principal<'a> {
 }
 
 impl Member {
+    /// The provider a `user:` or `group:` member names, and whether it names one at all (`None`: not such a member).
+    pub fn provider_qualifier(&self) -> Option<Option<&str>> {
+        match self {
+            Member::User { provider, .. } | Member::Group { provider, .. } => Some(provider.as_deref()),
+            _ => None,
+        }
+    }
+
     fn matches(&self, principal: &Principal<'_>) -> bool {
         match (self, principal) {
-            (Member::User(email), Principal::Operator { verified_email: Some(verified), .. }) => {
-                email.eq_ignore_ascii_case(verified)
+            (
+                Member::User { provider, email },
+                Principal::Operator { provider: p, verified_email: Some(verified), .. },
+            ) => provider.as_deref().is_none_or(|provider| provider == *p) && email.eq_ignore_ascii_case(verified),
+            (Member::Group { provider, name }, Principal::Operator { provider: p, groups, .. }) => {
+                provider.as_deref().is_none_or(|provider| provider == *p) && groups.iter().any(|g| g == name)
             }
-            (Member::Group(group), Principal::Operator { groups, .. }) => groups.iter().any(|g| g == group),
             (Member::Subject { provider, sub }, Principal::Operator { provider: p, sub: s, .. }) => {
                 provider == p && sub == s
             }
@@ -168,12 +187,19 @@ mod tests {
         for bad in ["admin", "role/", "role/.user", "role/owner"] {
             assert!(IamRole::parse(bad).is_err(), "{bad}");
         }
-        assert_eq!(Member::parse("user:Alice@Acme.com").unwrap(), Member::User("alice@acme.com".into()));
+        assert_eq!(
+            Member::parse("user:Alice@Acme.com").unwrap(),
+            Member::User { provider: None, email: "alice@acme.com".into() }
+        );
+        assert_eq!(
+            Member::parse("group:okta:platform:admins").unwrap(),
+            Member::Group { provider: Some("okta".into()), name: "platform:admins".into() }
+        );
         assert_eq!(
             Member::parse("ci:github:repo:acme/*").unwrap(),
             Member::Ci { issuer: "github".into(), sub_pattern: "repo:acme/*".into() }
         );
-        for bad in ["alice@acme.com", "user:", "subject:corp", "ci::x", "robot:r2"] {
+        for bad in ["alice@acme.com", "user:", "user:corp:", "subject:corp", "ci::x", "robot:r2"] {
             assert!(Member::parse(bad).is_err(), "{bad}");
         }
     }
@@ -191,6 +217,15 @@ mod tests {
         assert_eq!(b.roles_of(&operator(None, &platform)), vec![IamRole::Viewer]);
         let other = Principal::Operator { provider: "other", sub: "u-1", verified_email: None, groups: &none };
         assert!(b.roles_of(&other).is_empty(), "a subject is per provider");
+        let scoped = bindings(&[("role/admin", &["group:corp:platform", "user:corp:bob@acme.com"])]);
+        assert_eq!(scoped.roles_of(&operator(None, &platform)), vec![IamRole::Admin]);
+        let elsewhere = Principal::Operator {
+            provider: "other",
+            sub: "x",
+            verified_email: Some("bob@acme.com"),
+            groups: &platform,
+        };
+        assert!(scoped.roles_of(&elsewhere).is_empty(), "a qualified member matches its provider only");
     }
 
     #[test]

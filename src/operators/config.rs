@@ -17,8 +17,8 @@ pub fn runners_known_issuer() -> crate::policy::KnownIssuer {
 /// The longest session anyone may ask for.
 pub const MAX_SESSION_SECS: i64 = 8 * 3600;
 
-/// One OpenID provider.
-#[derive(Clone, Debug)]
+/// One OpenID provider. `Debug` never shows the client secret.
+#[derive(Clone)]
 pub struct ProviderConfig {
     pub name: String,
     /// The provider's issuer, exactly as its ID tokens and discovery document say it.
@@ -37,6 +37,22 @@ pub struct ProviderConfig {
     pub algorithms: Vec<Algorithm>,
     /// Clock skew allowed on the provider's ID tokens.
     pub leeway_secs: i64,
+    /// Accept an ID token sent as is (`id_token`), e.g. from the CLI's device flow. Off by default: an ID token
+    /// for this client id seen anywhere else (another app sharing the client id, a log) would open a session;
+    /// the code flow (redeemed here, with PKCE) cannot be replayed so.
+    pub id_token_sign_in: bool,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("name", &self.name)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "<redacted>"))
+            .field("id_token_sign_in", &self.id_token_sign_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `admin_role: {claim, value}`.
@@ -51,15 +67,23 @@ pub struct AdminClaim {
 pub struct OperatorsConfig {
     pub providers: Vec<ProviderConfig>,
     pub bindings: Bindings,
-    /// Default session lifetime (≤ `MAX_SESSION_SECS`).
+    /// Default session lifetime.
     pub session_secs: i64,
+    /// The longest session anyone may ask for (≤ `MAX_SESSION_SECS`).
+    pub max_session_secs: i64,
     /// SHA-256 of the break-glass secret; `None` (the default) turns break-glass off.
     pub bootstrap_sha256: Option<[u8; 32]>,
 }
 
 impl Default for OperatorsConfig {
     fn default() -> Self {
-        Self { providers: Vec::new(), bindings: Bindings::default(), session_secs: 3600, bootstrap_sha256: None }
+        Self {
+            providers: Vec::new(),
+            bindings: Bindings::default(),
+            session_secs: 3600,
+            max_session_secs: MAX_SESSION_SECS,
+            bootstrap_sha256: None,
+        }
     }
 }
 

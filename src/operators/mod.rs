@@ -86,7 +86,16 @@ pub struct Operators {
     fetcher: Fetcher,
     store: Store,
     clock: Arc<dyn Clock>,
+    /// Each provider's token endpoint and when it was read (`signin::token_endpoint`).
+    token_endpoints: std::sync::Mutex<std::collections::HashMap<String, (String, crate::clock::UnixTime)>>,
+    /// When the last wrong break-glass secrets came (at most `BOOTSTRAP_FAILURES` kept).
+    bootstrap_failures: std::sync::Mutex<std::collections::VecDeque<crate::clock::UnixTime>>,
 }
+
+/// After this many wrong break-glass secrets within `BOOTSTRAP_WINDOW_SECS`, break-glass refuses every attempt
+/// until the window has passed (guessing is slow, and loud).
+const BOOTSTRAP_FAILURES: usize = 5;
+const BOOTSTRAP_WINDOW_SECS: i64 = 60;
 
 impl Operators {
     /// The operator plane; providers' discovery and keys are fetched under the same `jwks:` settings as every
@@ -105,7 +114,15 @@ impl Operators {
         } else {
             Some(Verifier::new(Arc::new(Issuers::new(issuers, settings, clock.now())?)))
         };
-        Ok(Operators { config, verifier, fetcher, store, clock })
+        Ok(Operators {
+            config,
+            verifier,
+            fetcher,
+            store,
+            clock,
+            token_endpoints: Default::default(),
+            bootstrap_failures: Default::default(),
+        })
     }
 
     pub fn config(&self) -> &OperatorsConfig {

@@ -136,11 +136,8 @@ impl Operators {
     ) -> Result<Issued, OperatorError> {
         let now = self.clock.now();
         let ttl = ttl_secs.map_or(self.config.session_secs, i64::from);
-        if !(60..=super::config::MAX_SESSION_SECS).contains(&ttl) {
-            return Err(OperatorError::BadRequest(format!(
-                "ttl_seconds must be 60..{}",
-                super::config::MAX_SESSION_SECS
-            )));
+        if !(60..=self.config.max_session_secs).contains(&ttl) {
+            return Err(OperatorError::BadRequest(format!("ttl_seconds must be 60..{}", self.config.max_session_secs)));
         }
         let secret = Secret::generate(SecretKind::Session).map_err(|e| OperatorError::BadRequest(e.to_string()))?;
         let id = sha256_hex(secret.digest().as_bytes()).chars().take(16).collect::<String>();
@@ -154,6 +151,10 @@ impl Operators {
         };
         if admin_scope && !session.may_request_admin() {
             return Err(OperatorError::NotEligible(session.operator.user.clone()));
+        }
+        // An identity nothing is granted to gets no session: it could do nothing with it but fill the store.
+        if session.roles.is_empty() && !session.is_admin_eligible() {
+            return Err(OperatorError::Forbidden("sign in: no role binding names this identity"));
         }
         let body = SessionBody { operator: session.operator.clone(), admin_scope };
         let body = serde_json::to_string(&body).map_err(|e| OperatorError::BadRequest(e.to_string()))?;

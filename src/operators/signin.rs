@@ -16,6 +16,9 @@ use crate::verify::{RawToken, VerifiedToken};
 /// How long past its `exp` an ID token's use is remembered (longer than any provider leeway allowed).
 const KEEP_PAST_EXP_SECS: i64 = 660;
 
+/// The oldest ID token (by `iat`) that may open a session: a sign-in uses a token just issued.
+const MAX_ID_TOKEN_AGE_SECS: i64 = 600;
+
 /// What the operator presents.
 pub enum Proof {
     IdToken { token: RawToken, nonce: Option<String> },
@@ -40,6 +43,12 @@ impl Operators {
             Proof::Bootstrap(secret) => self.bootstrap(&secret)?,
             Proof::IdToken { token, nonce } => {
                 let provider = self.pick_provider(request.provider.as_deref())?;
+                if !provider.id_token_sign_in {
+                    return Err(OperatorError::BadRequest(format!(
+                        "provider {:?} does not take ID tokens sent as is (id_token_sign_in: false): sign in with `tollgate admin login`",
+                        provider.name
+                    )));
+                }
                 self.operator_from_id_token(provider, &token, nonce.as_deref()).await?
             }
             Proof::Code { code, code_verifier, redirect_uri, nonce } => {
@@ -75,11 +84,21 @@ impl Operators {
             tracing::warn!("A break-glass sign-in was tried, but break-glass is off.");
             return Err(OperatorError::Unauthenticated("break-glass sign-in is off"));
         };
+        let now = self.clock.now();
+        let mut failures =
+            self.bootstrap_failures.lock().map_err(|_| OperatorError::Unauthenticated("break-glass is unavailable"))?;
+        failures.retain(|at| now.secs_since(*at) < super::BOOTSTRAP_WINDOW_SECS);
+        if failures.len() >= super::BOOTSTRAP_FAILURES {
+            tracing::warn!("A break-glass sign-in was refused: too many wrong secrets in the last minute.");
+            return Err(OperatorError::Unauthenticated("too many wrong break-glass secrets; wait a minute"));
+        }
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, presented.as_bytes());
         if aws_lc_rs::constant_time::verify_slices_are_equal(digest.as_ref(), expected).is_err() {
+            failures.push_back(now);
             tracing::warn!("A break-glass sign-in with a wrong secret was refused.");
             return Err(OperatorError::Unauthenticated("wrong break-glass secret"));
         }
+        drop(failures);
         tracing::warn!(
             "BREAK-GLASS sign-in: an admin session was opened with the bootstrap secret. Configure a provider and bindings, then remove operators.bootstrap."
         );
@@ -113,6 +132,19 @@ impl Operators {
             && verified.claims().get("nonce").and_then(Value::as_str) != Some(expected)
         {
             return Err(OperatorError::SignInRefused("the ID token's nonce does not match".into()));
+        }
+        // OIDC Core 3.1.3.7: with several audiences, `azp` must name this client.
+        if verified.audiences().len() > 1
+            && verified.claims().get("azp").and_then(Value::as_str) != Some(provider.client_id.as_str())
+        {
+            return Err(OperatorError::SignInRefused(
+                "the ID token has several audiences and no azp for this client".into(),
+            ));
+        }
+        if now.secs_since(verified.iat()) > MAX_ID_TOKEN_AGE_SECS {
+            return Err(OperatorError::SignInRefused(format!(
+                "the ID token was issued more than {MAX_ID_TOKEN_AGE_SECS} s ago; sign in again"
+            )));
         }
         let operator = identity(provider, &verified)?;
         self.claim_id_token(&verified, token, now).await?;
@@ -150,11 +182,7 @@ impl Operators {
         redirect_uri: &str,
     ) -> Result<RawToken, OperatorError> {
         let network = if provider.allow_private_network { Network::Private } else { Network::Public };
-        let discovery = self.fetcher.discovery_document(&provider.issuer, network).await?;
-        let endpoint = serde_json::from_slice::<Map<String, Value>>(&discovery)
-            .ok()
-            .and_then(|doc| doc.get("token_endpoint").and_then(Value::as_str).map(str::to_owned))
-            .ok_or_else(|| OperatorError::Provider("the discovery document names no token_endpoint".into()))?;
+        let endpoint = self.token_endpoint(provider, network).await?;
         let form = [
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -191,16 +219,47 @@ fn is_loopback_redirect(text: &str) -> bool {
     })
 }
 
+/// How long a provider's token endpoint (from its discovery document) is reused before discovery is read again.
+const DISCOVERY_TTL_SECS: i64 = 3600;
+
+impl Operators {
+    /// The provider's token endpoint, from its discovery document (cached for `DISCOVERY_TTL_SECS`): an https
+    /// issuer's must be https, so a code and its verifier never travel in the clear.
+    async fn token_endpoint(&self, provider: &ProviderConfig, network: Network) -> Result<String, OperatorError> {
+        let now = self.clock.now();
+        if let Ok(cached) = self.token_endpoints.lock()
+            && let Some((endpoint, at)) = cached.get(&provider.name)
+            && now.secs_since(*at) < DISCOVERY_TTL_SECS
+        {
+            return Ok(endpoint.clone());
+        }
+        let discovery = self.fetcher.discovery_document(&provider.issuer, network).await?;
+        let endpoint = serde_json::from_slice::<Map<String, Value>>(&discovery)
+            .ok()
+            .and_then(|doc| doc.get("token_endpoint").and_then(Value::as_str).map(str::to_owned))
+            .ok_or_else(|| OperatorError::Provider("the discovery document names no token_endpoint".into()))?;
+        let parsed = crate::issuers::parse_allowed(&endpoint)?;
+        if provider.issuer.starts_with("https:") && parsed.scheme() != "https" {
+            return Err(OperatorError::Provider(format!("token_endpoint {endpoint:?} is not https")));
+        }
+        if let Ok(mut cached) = self.token_endpoints.lock() {
+            cached.insert(provider.name.clone(), (endpoint.clone(), now));
+        }
+        Ok(endpoint)
+    }
+}
+
 /// The operator a verified ID token names.
 fn identity(provider: &ProviderConfig, verified: &VerifiedToken) -> Result<Operator, OperatorError> {
     let claims = verified.claims();
     let verified_email = matches!(claims.get("email_verified"), Some(Value::Bool(true)))
         || matches!(claims.get("email_verified"), Some(Value::String(s)) if s == "true");
+    // ASCII only, folded as ASCII: Unicode case folding would let a look-alike (the Kelvin sign for k) match.
     let email = claims
         .get("email")
         .and_then(Value::as_str)
-        .filter(|email| verified_email && !email.is_empty())
-        .map(str::to_lowercase);
+        .filter(|email| verified_email && !email.is_empty() && email.is_ascii())
+        .map(str::to_ascii_lowercase);
     let user = match provider.user_claim.as_str() {
         "email" => email.clone(),
         "sub" => Some(verified.sub().to_owned()),

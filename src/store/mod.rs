@@ -209,6 +209,15 @@ impl Store {
         Ok((current, migrations::latest()))
     }
 
+    /// Whether the store's data is kept from other local users: the SQLite file must be 0600 (or stricter);
+    /// PostgreSQL is guarded by its own roles (`true`).
+    pub fn is_private(config: &StateConfig) -> bool {
+        match config {
+            StateConfig::Sqlite { path } => sqlite::is_private(path),
+            StateConfig::Postgres(_) => true,
+        }
+    }
+
     /// What the store is, for the start-up log line (no secret in it).
     pub fn describe(&self) -> &str {
         &self.describe

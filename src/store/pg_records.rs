@@ -55,7 +55,7 @@ impl PgStore {
         let rows = self
             .query(
                 "SELECT id, lookup, body, created_at, expires_at FROM record_v1
-                 WHERE kind = $1 AND expires_at > $2 ORDER BY created_at, id LIMIT $3",
+                 WHERE kind = $1 AND expires_at > $2 ORDER BY created_at DESC, id LIMIT $3",
                 &[&kind.as_str(), &now.as_secs(), &i64::from(limit)],
             )
             .await?;

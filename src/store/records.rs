@@ -29,8 +29,8 @@ impl RecordKind {
     }
 }
 
-/// One stored record.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One stored record. `Debug` never shows the body (a managed key's body holds its private key).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Record {
     pub id: String,
     /// SHA-256 (hex) of the record's secret.
@@ -39,6 +39,17 @@ pub struct Record {
     pub body: String,
     pub created_at: UnixTime,
     pub expires_at: UnixTime,
+}
+
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id)
+            .field("body_bytes", &self.body.len())
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Calls the same method on whichever backend is configured, observed as `op`.
@@ -65,7 +76,7 @@ impl Store {
         observed!(self, StoreOp::Records, store => store.record_by_lookup(RecordKind::Session, digest, now))
     }
 
-    /// Every unexpired session, oldest first, at most `limit`.
+    /// Every unexpired session, newest first, at most `limit`.
     pub async fn list_sessions(&self, now: UnixTime, limit: u32) -> Result<Vec<Record>, StoreError> {
         observed!(self, StoreOp::Records, store => store.list_records(RecordKind::Session, now, limit))
     }
@@ -86,7 +97,7 @@ impl Store {
         observed!(self, StoreOp::Records, store => store.record_by_lookup(RecordKind::Runner, digest, now))
     }
 
-    /// Every unexpired runner, oldest first, at most `limit`.
+    /// Every unexpired runner, newest first, at most `limit`.
     pub async fn list_runners(&self, now: UnixTime, limit: u32) -> Result<Vec<Record>, StoreError> {
         observed!(self, StoreOp::Records, store => store.list_records(RecordKind::Runner, now, limit))
     }
@@ -106,7 +117,7 @@ impl Store {
         observed!(self, StoreOp::Records, store => store.add_record(RecordKind::SigningKey, record))
     }
 
-    /// Every managed signing key not yet purged, oldest first.
+    /// Every managed signing key not yet purged, newest first.
     pub async fn list_signing_keys(&self, now: UnixTime) -> Result<Vec<Record>, StoreError> {
         observed!(self, StoreOp::Records, store => store.list_records(RecordKind::SigningKey, now, 1000))
     }

@@ -140,6 +140,7 @@ fn open_and_migrate(path: &Path, migrations: Migrations) -> Result<Connection, S
         // Checked read-only first, so a store that does not exist is not created empty.
         require_current(schema_version(path)?)?;
     }
+    create_private(path)?;
     let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut connection = Connection::open_with_flags(path, flags).map_err(unavailable)?;
@@ -153,6 +154,24 @@ fn open_and_migrate(path: &Path, migrations: Migrations) -> Result<Connection, S
         migrate(&mut connection)?;
     }
     Ok(connection)
+}
+
+/// Creates the database file readable by its owner only (0600), when it does not exist yet: it holds session and
+/// credential digests, and with `signing.managed` the signing keys. SQLite gives its `-wal` and `-shm` files the
+/// database file's permissions.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(StoreError::Unavailable(error.to_string())),
+    }
+}
+
+/// Whether the database file at `path` is readable by its owner only.
+pub(super) fn is_private(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o077 == 0)
 }
 
 /// The recorded schema version of the file at `path` (0 when it has no schema yet), opened read-only.

@@ -78,7 +78,7 @@ impl SqliteStore {
             .call(move |connection| {
                 let mut statement = connection.prepare_cached(
                     "SELECT id, lookup, body, created_at, expires_at FROM record_v1
-                     WHERE kind = ?1 AND expires_at > ?2 ORDER BY created_at, id LIMIT ?3",
+                     WHERE kind = ?1 AND expires_at > ?2 ORDER BY created_at DESC, id LIMIT ?3",
                 )?;
                 let rows = statement.query_map(params![kind.as_str(), now.as_secs(), limit], row)?;
                 rows.collect()

@@ -68,3 +68,16 @@ async fn grouped_claims_keep_first_use_per_key_and_are_durable_once_answered() {
         assert_eq!(reopened.claim_jti(key(&jti, "any"), at(300), at(1)).await.unwrap(), Claim::AlreadyUsed);
     }
 }
+
+#[tokio::test]
+async fn a_new_database_file_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite(&dir).await;
+    store.check().await.unwrap();
+    let mode = std::fs::metadata(dir.path().join("state.db")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(Store::is_private(&StateConfig::Sqlite { path: dir.path().join("state.db") }));
+    std::fs::set_permissions(dir.path().join("state.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(!Store::is_private(&StateConfig::Sqlite { path: dir.path().join("state.db") }));
+}

@@ -24,6 +24,7 @@ pub fn operators_yaml(corp: &FakeIssuer, more: &str) -> String {
       client_id: {CLIENT_ID}
       groups_claim: groups
       admin_role: {{claim: groups, value: tollgate-admins}}
+      id_token_sign_in: true
   iam_policy:
     bindings:
       - role: role/admin
@@ -53,12 +54,22 @@ pub struct Plane {
     pub github: FakeIssuer,
 }
 
+/// The plane the tests use: its provider takes raw ID tokens (`id_token_sign_in: true`), which drive sign-in.
 pub async fn plane(more: &str, served: bool) -> Plane {
+    start_plane(more, true, served).await
+}
+
+/// The same with the provider's default: no raw ID tokens.
+async fn plane_with(more: &str, id_tokens: bool) -> Plane {
+    start_plane(more, id_tokens, false).await
+}
+
+async fn start_plane(more: &str, id_tokens: bool, served: bool) -> Plane {
     let (corp, github) = (FakeIssuer::start(SigningAlg::Rs256).await, FakeIssuer::start(SigningAlg::Rs256).await);
     let setup = Setup {
         issuers: issuer_entry("github", &github, ""),
         policies: plane_policies(),
-        extra: operators_yaml(&corp, more),
+        extra: operators_yaml(&corp, more).replace("id_token_sign_in: true", &format!("id_token_sign_in: {id_tokens}")),
     };
     let app = if served { spawn_served_app(setup).await } else { spawn_app(setup).await };
     Plane { app, corp, github }
@@ -173,9 +184,10 @@ async fn admin_rights_need_scope_admin_and_eligibility_by_binding_or_by_claim() 
     assert_eq!(plane.call("POST", "/admin/v1/policies/reload", Some(&rita), None).await.0, 403);
     let rita_reader = plane.session("rita@acme.com", &["ci-team"], false).await;
     assert_eq!(plane.call("POST", "/admin/v1/runners", Some(&rita_reader), runner()).await.0, 403);
-    // Nobody else: no roles, nothing to read.
-    let mallory = plane.session("mallory@acme.com", &[], false).await;
-    assert_eq!(plane.call("GET", "/admin/v1/runners", Some(&mallory), None).await.0, 403);
+    // Nobody else: no role, no session (it could do nothing with one).
+    let nobody = json!({"provider": "corp", "id_token": plane.id_token("u-m", "mallory@acme.com", &[])});
+    let (status, body) = plane.sign_in(nobody).await;
+    assert_eq!((status, body["error"].as_str()), (403, Some("forbidden")), "{body}");
 }
 
 fn rand_suffix() -> String {
@@ -336,8 +348,8 @@ async fn an_action_whose_audit_line_cannot_be_written_is_refused() {
 async fn metrics_need_a_viewer_session_when_configured_so() {
     let plane = plane("admin:\n  metrics: viewer\n", false).await;
     assert_eq!(plane.call("GET", "/metrics", None, None).await.0, 401);
-    let mallory = plane.session("mallory@acme.com", &[], false).await;
-    assert_eq!(plane.call("GET", "/metrics", Some(&mallory), None).await.0, 403);
+    let rita = plane.session("rita@acme.com", &["ci-team"], false).await;
+    assert_eq!(plane.call("GET", "/metrics", Some(&rita), None).await.0, 403, "runner admins are no viewers");
     let victor = plane.session("victor@acme.com", &[], false).await;
     let response =
         plane.app.client.get(format!("{}/metrics", plane.app.admin_url)).bearer_auth(victor).send().await.unwrap();
@@ -386,4 +398,63 @@ async fn a_runner_name_is_unique_and_the_code_flow_needs_a_nonce_and_a_loopback_
         let (status, answer) = plane.sign_in(body).await;
         assert_eq!((status, answer["error"].as_str()), (400, Some("invalid_request")), "{case}: {answer}");
     }
+}
+
+#[tokio::test]
+async fn raw_id_tokens_are_refused_unless_the_provider_allows_them_and_must_be_fresh_and_for_this_client() {
+    let off = plane_with("", false).await;
+    let body = json!({"provider": "corp", "id_token": off.id_token("u-a", "alice@acme.com", &[])});
+    let (status, answer) = off.sign_in(body).await;
+    assert_eq!((status, answer["error"].as_str()), (400, Some("invalid_request")), "{answer}");
+    assert!(answer["error_description"].as_str().unwrap().contains("id_token_sign_in"), "{answer}");
+    let plane = plane("", false).await;
+    let claims = |extra: Value| {
+        let mut claims = json!({"aud": CLIENT_ID, "sub": "u-alice", "email": "alice@acme.com", "email_verified": true});
+        claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        claims
+    };
+    let old = plane.corp.token(NOW - 601, claims(json!({"exp": NOW + 3000})));
+    let (status, answer) = plane.sign_in(json!({"provider": "corp", "id_token": old})).await;
+    assert_eq!(status, 401, "issued over 10 minutes ago: {answer}");
+    let shared = plane.corp.token(NOW, claims(json!({"aud": [CLIENT_ID, "kubernetes"]})));
+    assert_eq!(
+        plane.sign_in(json!({"provider": "corp", "id_token": shared})).await.0,
+        401,
+        "several audiences, no azp"
+    );
+    let shared = plane.corp.token(NOW, claims(json!({"aud": [CLIENT_ID, "kubernetes"], "azp": "kubernetes"})));
+    assert_eq!(plane.sign_in(json!({"provider": "corp", "id_token": shared})).await.0, 401, "azp names another client");
+    let ours = plane.corp.token(NOW, claims(json!({"aud": [CLIENT_ID, "kubernetes"], "azp": CLIENT_ID})));
+    assert_eq!(plane.sign_in(json!({"provider": "corp", "id_token": ours})).await.0, 201);
+    let kelvin = plane.corp.token(NOW, claims(json!({"email": "\u{212A}ate@acme.com", "sub": "u-k"})));
+    assert_eq!(
+        plane.sign_in(json!({"provider": "corp", "id_token": kelvin})).await.0,
+        401,
+        "a non-ASCII email is no email"
+    );
+}
+
+#[tokio::test]
+async fn sign_ins_are_rate_limited_per_address_and_break_glass_locks_after_five_wrong_secrets() {
+    let secret = "correct-horse-battery-staple-42";
+    let digest = tollgate::operators::sha256_hex(secret.as_bytes());
+    let plane = plane(&format!("  bootstrap:\n    secret_sha256: {digest}\n"), false).await;
+    for attempt in 0..5 {
+        let (status, _) =
+            plane.sign_in(json!({"bootstrap_secret": format!("wrong-secret-number-{attempt:04}-xx")})).await;
+        assert_eq!(status, 401);
+    }
+    let (status, body) = plane.sign_in(json!({"bootstrap_secret": secret, "scope": "admin"})).await;
+    assert_eq!(status, 401, "locked for a minute even with the right secret: {body}");
+    assert!(body["error_description"].as_str().unwrap().contains("too many"), "{body}");
+    plane.app.clock.advance(61);
+    assert_eq!(plane.sign_in(json!({"bootstrap_secret": secret, "scope": "admin"})).await.0, 201);
+    // Thirty sign-ins at once from one address, then one a second.
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(plane.sign_in(json!({"provider": "corp"})).await.0);
+    }
+    assert!(statuses.contains(&429), "the 31st sign-in within a second is throttled: {statuses:?}");
+    let attempts = plane.admin_lines().into_iter().filter(|l| l["result"] == "attempt").count();
+    assert!(attempts >= 7, "every sign-in is audited before it is tried: {attempts}");
 }

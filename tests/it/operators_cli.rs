@@ -104,7 +104,7 @@ async fn admin_login_with_the_device_flow_sends_the_id_token() {
         let provider = DeviceProvider::start().await;
         let operators = format!(
             "operators:\n  providers:\n    - name: dev\n      issuer: {}\n      client_id: {CLIENT_ID}\n      \
-             groups_claim: groups\n      admin_role: {{claim: groups, value: ops}}\n",
+             groups_claim: groups\n      admin_role: {{claim: groups, value: ops}}\n      id_token_sign_in: true\n",
             provider.url
         );
         let server = AdminServer::start(&operators, &[]).await;
