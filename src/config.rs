@@ -15,7 +15,7 @@ use crate::broker::ExplainConfig;
 use crate::clock::UnixTime;
 use crate::credentials::{MinterConfig, SigningAlg};
 use crate::issuers::{IssuerConfig, JwksSettings, parse_allowed};
-use crate::policy::{ClaimDisplay, KnownIssuer};
+use crate::policy::ClaimDisplay;
 use crate::sts::StsConfig;
 
 /// Environment variables that override the file.
@@ -355,33 +355,9 @@ impl Config {
         })
     }
 
-    /// The longest lives of what revocations hit (for their default expiry).
-    pub fn lifetimes(&self) -> crate::revocation::Lifetimes {
-        crate::revocation::Lifetimes {
-            tollgate_secs: i64::from(self.minter.max_ttl_secs),
-            issuers: self
-                .issuers
-                .iter()
-                .map(|i| (i.name.clone(), i.max_lifetime_secs + i.leeway_secs))
-                .chain(std::iter::once((
-                    crate::operators::RUNNERS_ISSUER.to_owned(),
-                    crate::operators::RUNNER_IDENTITY_SECS,
-                )))
-                .collect(),
-        }
-    }
-
     /// Names of the trusted issuers, and the built-in runners' issuer (metric labels).
     pub fn issuer_names(&self) -> Vec<&str> {
         self.issuers.iter().map(|i| i.name.as_str()).chain(std::iter::once(crate::operators::RUNNERS_ISSUER)).collect()
-    }
-
-    /// What policy loading needs to know of each trusted issuer: its name, its host[/path] (for AWS-style
-    /// condition keys) and, for shared issuers (GitHub and Buildkite profiles, gitlab.com), the tenant claims.
-    pub fn known_issuers(&self) -> Vec<KnownIssuer> {
-        let mut known: Vec<KnownIssuer> = self.issuers.iter().map(known_issuer).collect();
-        known.push(crate::operators::runners_known_issuer());
-        known
     }
 }
 
@@ -408,7 +384,7 @@ mod state;
 
 use aws::{RawAws, sts_config};
 pub use issuers::profile_known_issuers;
-use issuers::{RawIssuer, RawJwks, issuer_config, jwks_settings, known_issuer, same_issuer};
+use issuers::{RawIssuer, RawJwks, issuer_config, jwks_settings, same_issuer};
 pub use operators::MetricsAccess;
 use server::{RawLimits, RawTls};
 pub use state::{ENV_STATE_URL, RevocationSettings};

@@ -248,3 +248,29 @@ pub(super) fn jwks_settings(raw: &RawJwks) -> Result<JwksSettings, String> {
     }
     Ok(settings)
 }
+
+impl super::Config {
+    /// The longest lives of what revocations hit (for their default expiry).
+    pub fn lifetimes(&self) -> crate::revocation::Lifetimes {
+        crate::revocation::Lifetimes {
+            tollgate_secs: i64::from(self.minter.max_ttl_secs),
+            issuers: self
+                .issuers
+                .iter()
+                .map(|i| (i.name.clone(), i.max_lifetime_secs + i.leeway_secs))
+                .chain(std::iter::once((
+                    crate::operators::RUNNERS_ISSUER.to_owned(),
+                    crate::operators::RUNNER_IDENTITY_SECS,
+                )))
+                .collect(),
+        }
+    }
+
+    /// What policy loading needs to know of each trusted issuer: its name, its host[/path] (for AWS-style
+    /// condition keys) and, for shared issuers (GitHub and Buildkite profiles, gitlab.com), the tenant claims.
+    pub fn known_issuers(&self) -> Vec<KnownIssuer> {
+        let mut known: Vec<KnownIssuer> = self.issuers.iter().map(known_issuer).collect();
+        known.push(crate::operators::runners_known_issuer());
+        known
+    }
+}

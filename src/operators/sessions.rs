@@ -180,9 +180,13 @@ impl Operators {
             .session_by_digest(&secret.digest(), now)
             .await?
             .ok_or(OperatorError::Unauthenticated("unknown or expired session"))?;
-        let body: SessionBody =
-            serde_json::from_str(&record.body).map_err(|_| OperatorError::Unauthenticated("unreadable session"))?;
-        Ok(SessionView {
+        self.view_of(record).ok_or(OperatorError::Unauthenticated("unreadable session"))
+    }
+
+    /// A stored session as requests see it, its roles from the bindings in force; `None` when unreadable.
+    fn view_of(&self, record: Record) -> Option<SessionView> {
+        let body: SessionBody = serde_json::from_str(&record.body).ok()?;
+        Some(SessionView {
             id: record.id,
             roles: self.roles_of(&body.operator),
             operator: body.operator,
@@ -195,19 +199,7 @@ impl Operators {
     /// Every session in force (for admins: who holds access right now).
     pub async fn list_sessions(&self) -> Result<Vec<SessionView>, OperatorError> {
         let records = self.store.list_sessions(self.clock.now(), 10_000).await?;
-        let mut sessions = Vec::with_capacity(records.len());
-        for record in records {
-            let Ok(body) = serde_json::from_str::<SessionBody>(&record.body) else { continue };
-            sessions.push(SessionView {
-                id: record.id,
-                roles: self.roles_of(&body.operator),
-                operator: body.operator,
-                admin_scope: body.admin_scope,
-                created_at: record.created_at,
-                expires_at: record.expires_at,
-            });
-        }
-        Ok(sessions)
+        Ok(records.into_iter().filter_map(|record| self.view_of(record)).collect())
     }
 
     /// Ends anyone's session by its id (an admin cutting access at once).

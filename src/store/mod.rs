@@ -11,6 +11,7 @@
 mod config;
 mod migrations;
 mod pg_claims;
+mod pg_connect;
 mod pg_records;
 mod postgres;
 mod records;

@@ -16,13 +16,11 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 use tokio_postgres::AsyncMessage;
 use tokio_postgres_rustls::MakeRustlsConnect;
-use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::CertificateDer;
-use tokio_rustls::rustls::pki_types::pem::PemObject as _;
 
 use super::migrations::require_current;
 use super::migrations::{POSTGRES as MIGRATIONS, latest};
 use super::pg_claims::PgClaims;
+pub(super) use super::pg_connect::{connector, schema_version};
 use super::{Claim, ClaimJob, JtiKey, Migrations, PoolStatus, PostgresConfig, StoreError, revocation_from_row};
 use crate::clock::UnixTime;
 use crate::revocation::Revocation;
@@ -51,7 +49,7 @@ pub(super) fn unavailable(error: impl std::error::Error) -> StoreError {
 }
 
 /// An error and its causes, `outer: inner: …` (TLS and pool errors name the real cause only in their sources).
-fn chain(error: &dyn std::error::Error) -> String {
+pub(super) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
@@ -280,16 +278,12 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64, StoreError> {
-        self.bounded(async {
-            let client = self.pool.get().await.map_err(unavailable)?;
-            let statement = client.prepare_cached(sql).await.map_err(unavailable)?;
-            client.execute(&statement, params).await.map_err(|error| {
-                if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
-                    StoreError::Duplicate("name or id")
-                } else {
-                    unavailable(error)
-                }
-            })
+        self.run(sql, params, |error| {
+            if error.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) {
+                StoreError::Duplicate("name or id")
+            } else {
+                unavailable(error)
+            }
         })
         .await
     }
@@ -299,10 +293,20 @@ impl PgStore {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64, StoreError> {
+        self.run(sql, params, unavailable).await
+    }
+
+    /// One prepared statement on a pooled connection, bounded; `failed` names a statement error.
+    async fn run(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+        failed: impl FnOnce(tokio_postgres::Error) -> StoreError,
+    ) -> Result<u64, StoreError> {
         self.bounded(async {
             let client = self.pool.get().await.map_err(unavailable)?;
             let statement = client.prepare_cached(sql).await.map_err(unavailable)?;
-            client.execute(&statement, params).await.map_err(unavailable)
+            client.execute(&statement, params).await.map_err(failed)
         })
         .await
     }
@@ -349,56 +353,4 @@ impl PgStore {
         }
         transaction.commit().await.map_err(failed)
     }
-}
-
-/// The recorded schema version (0 when the database has no schema yet), without migrating.
-pub(super) async fn schema_version(config: &PostgresConfig) -> Result<u32, StoreError> {
-    let open = |e: tokio_postgres::Error| StoreError::Open { path: config.describe(), reason: chain(&e) };
-    let failed = |reason| StoreError::Open { path: config.describe(), reason };
-    let connection = config.connection().map_err(failed)?;
-    let tls = connector(config).map_err(failed)?;
-    let (client, driver) = connection.connect(tls).await.map_err(open)?;
-    let driver = tokio::spawn(driver);
-    let result = async {
-        let exists: bool =
-            client.query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[]).await?.try_get(0)?;
-        if !exists {
-            return Ok(0);
-        }
-        let row = client.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await?;
-        Ok(u32::try_from(row.try_get::<_, i32>(0)?).unwrap_or(0))
-    }
-    .await
-    .map_err(open);
-    driver.abort();
-    result
-}
-
-/// The TLS connector: rustls on aws-lc-rs, trusting `ca_file`'s certificates or the system's roots.
-fn connector(config: &PostgresConfig) -> Result<MakeRustlsConnect, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    match (&config.ca_file, config.tls) {
-        (Some(path), _) => {
-            let read = |e: &dyn std::fmt::Display| format!("state.ca_file {}: {e}", path.display());
-            for cert in CertificateDer::pem_file_iter(path).map_err(|e| read(&e))? {
-                roots.add(cert.map_err(|e| read(&e))?).map_err(|e| read(&e))?;
-            }
-        }
-        (None, true) => {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
-        (None, false) => {}
-    }
-    if config.tls && roots.is_empty() {
-        return Err("TLS to PostgreSQL needs root certificates: none in state.ca_file or the system's store".into());
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let client = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(MakeRustlsConnect::new(client))
 }

@@ -18,6 +18,7 @@ mod operators;
 mod operators_cli;
 mod operators_openbao;
 mod operators_runners;
+mod operators_signin;
 mod peers;
 mod policies;
 mod prometheus;
