@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use super::{EC_P256, ED25519, KeyError, RSA, SigningAlg, invalid, mismatch};
 
 const TAG_INTEGER: u8 = 0x02;
+#[cfg(test)]
 const TAG_OCTET_STRING: u8 = 0x04;
 const TAG_SEQUENCE: u8 = 0x30;
 
@@ -131,7 +132,9 @@ pub(super) fn refusal(alg: SigningAlg, pkcs8: &[u8]) -> KeyError {
     }
 }
 
-/// The `privateKey` octets of a PKCS#8 `PrivateKeyInfo` (for RSA: the PKCS#1 `RSAPrivateKey`).
+/// The `privateKey` octets of a PKCS#8 `PrivateKeyInfo` (for RSA: the PKCS#1 `RSAPrivateKey`); the tests read
+/// RSA keys' integers through it.
+#[cfg(test)]
 pub(super) fn pkcs8_private_key(pkcs8: &[u8]) -> Option<&[u8]> {
     let (info, _) = read_tlv(pkcs8, TAG_SEQUENCE)?;
     let (_version, rest) = read_tlv(info, TAG_INTEGER)?;
@@ -245,6 +248,7 @@ fn push_tlv(out: &mut Vec<u8>, tag: u8, contents: &[u8]) {
 }
 
 /// Reads one definite-length TLV with the expected tag: (contents, what follows).
+#[cfg(test)]
 fn read_tlv(input: &[u8], expected_tag: u8) -> Option<(&[u8], &[u8])> {
     let (&tag, rest) = input.split_first()?;
     let (&first_length, mut rest) = rest.split_first().filter(|_| tag == expected_tag)?;

@@ -19,8 +19,10 @@ use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{EncodingKey, Header};
+use serde::Serialize;
 use serde_json::{Map, Value};
+
+use super::signer::Signer;
 
 // A private helper of this module, so its file is declared here rather than in `mod.rs`.
 #[path = "jwk_der.rs"]
@@ -44,7 +46,7 @@ pub enum SigningAlg {
 pub struct SigningKey {
     alg: SigningAlg,
     kid: String,
-    encoding_key: EncodingKey,
+    signer: Signer,
     public_jwk: Map<String, Value>,
     pkcs8_der: Vec<u8>,
 }
@@ -177,11 +179,10 @@ impl SigningKey {
         &self.public_jwk
     }
 
-    /// Signs a JWT with header {"typ": "JWT", "alg", "kid"} and the given claims.
-    pub fn sign(&self, claims: &Map<String, Value>) -> Result<String, KeyError> {
-        let mut header = Header::new(self.alg.to_jsonwebtoken());
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding_key).map_err(|error| KeyError::Signing(error.to_string()))
+    /// Signs a JWT with header {"typ": "JWT", "alg", "kid"} and the given claims (a JSON object: a `Map` or a
+    /// struct).
+    pub fn sign<T: Serialize + ?Sized>(&self, claims: &T) -> Result<String, KeyError> {
+        self.signer.sign(claims)
     }
 
     /// PKCS#8 PEM of the private key in 64-column lines (for `tollgate keys generate --out F`).
@@ -201,18 +202,12 @@ impl SigningKey {
     fn from_pkcs8(alg: SigningAlg, pkcs8_der: Vec<u8>) -> Result<SigningKey, KeyError> {
         let mut public_jwk =
             jwk_der::public_members(alg, &pkcs8_der).ok_or_else(|| jwk_der::refusal(alg, &pkcs8_der))?;
-        let encoding_key = match alg {
-            SigningAlg::Es256 => EncodingKey::from_ec_der(&pkcs8_der),
-            SigningAlg::EdDsa => EncodingKey::from_ed_der(&pkcs8_der),
-            SigningAlg::Rs256 => {
-                EncodingKey::from_rsa_der(jwk_der::pkcs8_private_key(&pkcs8_der).ok_or_else(|| invalid("bad PKCS#8"))?)
-            }
-        };
         let kid = thumbprint(&public_jwk)?;
+        let signer = Signer::new(alg, &pkcs8_der, &kid)?;
         public_jwk.insert("kid".into(), kid.clone().into());
         public_jwk.insert("alg".into(), alg.as_str().into());
         public_jwk.insert("use".into(), "sig".into());
-        Ok(SigningKey { alg, kid, encoding_key, public_jwk, pkcs8_der })
+        Ok(SigningKey { alg, kid, signer, public_jwk, pkcs8_der })
     }
 }
 

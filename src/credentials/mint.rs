@@ -3,6 +3,7 @@
 use arc_swap::ArcSwap;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::keys::{KeyError, SigningKey};
@@ -133,21 +134,18 @@ impl Minter {
             expires_at = request.inbound_exp.max(now.plus_secs(1));
         }
         let jti = random_id()?;
-        let mut claims = request.extra;
-        let standard = json!({
-            "iss": self.config.issuer_url,
-            "sub": request.subject,
-            "aud": request.audience,
-            "iat": now.as_secs(),
-            "nbf": now.as_secs(),
-            "exp": expires_at.as_secs(),
-            "jti": jti,
-            "act": {"iss": request.actor_iss, "sub": request.actor_sub},
-            "role": request.role,
-        });
-        if let Value::Object(standard) = standard {
-            claims.extend(standard);
-        }
+        let claims = Claims {
+            iss: &self.config.issuer_url,
+            sub: &request.subject,
+            aud: &request.audience,
+            iat: now.as_secs(),
+            nbf: now.as_secs(),
+            exp: expires_at.as_secs(),
+            jti: &jti,
+            act: Actor { iss: &request.actor_iss, sub: &request.actor_sub },
+            role: &request.role,
+            extra: Extra(&request.extra),
+        };
         let token = self.ring.load().active.sign(&claims)?;
         Ok(Minted { token, jti, issued_at: now, expires_at })
     }
@@ -215,6 +213,47 @@ impl Minter {
     }
 }
 
+/// The payload of a minted token, serialized straight into the JWS: the standard claims, then the grant's.
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: i64,
+    nbf: i64,
+    exp: i64,
+    jti: &'a str,
+    act: Actor<'a>,
+    role: &'a str,
+    #[serde(flatten)]
+    extra: Extra<'a>,
+}
+
+/// `act` (RFC 8693 §4.1).
+#[derive(Serialize)]
+struct Actor<'a> {
+    iss: &'a str,
+    sub: &'a str,
+}
+
+/// The grant's claims. A name the broker sets is left out (policies refuse them when they load; this keeps a
+/// payload from ever holding one name twice).
+struct Extra<'a>(&'a Map<String, Value>);
+
+/// The names `Claims` sets itself.
+const STANDARD_CLAIMS: [&str; 9] = ["iss", "sub", "aud", "iat", "nbf", "exp", "jti", "act", "role"];
+
+impl Serialize for Extra<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        for (name, value) in self.0.iter().filter(|(name, _)| !STANDARD_CLAIMS.contains(&name.as_str())) {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
 /// 128 random bits, base64url.
 fn random_id() -> Result<String, MintError> {
     let mut bytes = [0u8; 16];
@@ -274,6 +313,21 @@ mod tests {
         assert_eq!(claims["act"], json!({"iss": "https://ci", "sub": "repo:acme/web"}));
         assert_eq!(claims["repository"], "acme/web");
         assert_eq!(claims["jti"], minted.jti.as_str());
+    }
+
+    #[test]
+    fn a_grant_claim_never_overrides_or_doubles_a_standard_one() {
+        let mut asked = request(300, NOW + 600);
+        asked.extra.insert("sub".into(), json!("forged"));
+        asked.extra.insert("role".into(), json!("admin"));
+        let minted = minter(false).mint(asked, UnixTime::from_secs(NOW)).unwrap();
+        let part = minted.token.split('.').nth(1).unwrap();
+        let text = String::from_utf8(URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap();
+        assert!(!text.contains("forged") && !text.contains("admin"), "{text}");
+        assert_eq!(text.matches("\"role\"").count(), 1, "{text}");
+        let claims = payload(&minted.token);
+        assert_eq!((claims["sub"].as_str(), claims["role"].as_str()), (Some("s"), Some("r")));
+        assert_eq!(claims["repository"], "acme/web");
     }
 
     #[test]

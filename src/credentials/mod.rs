@@ -6,6 +6,7 @@
 
 pub mod keys;
 mod mint;
+mod signer;
 
 pub use keys::{KeyError, SigningAlg, SigningKey};
 pub use mint::{JWKS_MAX_AGE_SECS, KeyState, MintError, Minted, Minter, MinterConfig, PreviousKey, TokenRequest};
