@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
+
+use super::public_key::PublicKey;
 
 /// Most keys one set may hold; real issuers publish two to five.
 pub const MAX_KEYS: usize = 100;
@@ -54,7 +56,7 @@ pub struct VerifyKey {
     family: KeyFamily,
     /// The JWK's own `alg`, when it names one we know; a key so marked verifies only that algorithm.
     pinned_alg: Option<Algorithm>,
-    decoding: DecodingKey,
+    public: PublicKey,
 }
 
 impl VerifyKey {
@@ -71,8 +73,9 @@ impl VerifyKey {
         self.family.fits(alg) && self.pinned_alg.is_none_or(|pinned| pinned == alg)
     }
 
-    pub fn decoding_key(&self) -> &DecodingKey {
-        &self.decoding
+    /// Whether `signature` (decoded; JOSE form) over `message` verifies with `alg`, which this key must allow.
+    pub fn verifies(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.allows(alg) && self.public.verify(alg, message, signature)
     }
 }
 
@@ -188,10 +191,10 @@ impl RawJwk {
         {
             return None;
         }
-        let (family, decoding) = match (self.kty.as_str(), self.crv.as_deref()) {
+        let (family, public) = match (self.kty.as_str(), self.crv.as_deref()) {
             ("RSA", _) => (KeyFamily::Rsa, rsa_key(self.n.as_deref()?, self.e.as_deref()?)?),
-            ("EC", Some("P-256")) => (KeyFamily::EcP256, ec_key(&self.x?, &self.y?, 32)?),
-            ("EC", Some("P-384")) => (KeyFamily::EcP384, ec_key(&self.x?, &self.y?, 48)?),
+            ("EC", Some("P-256")) => (KeyFamily::EcP256, ec_key(Algorithm::ES256, &self.x?, &self.y?, 32)?),
+            ("EC", Some("P-384")) => (KeyFamily::EcP384, ec_key(Algorithm::ES384, &self.x?, &self.y?, 48)?),
             ("OKP", Some("Ed25519")) => (KeyFamily::Ed25519, ed_key(&self.x?)?),
             _ => return None,
         };
@@ -199,7 +202,7 @@ impl RawJwk {
             None => None,
             Some(name) => Some(known_alg(name).filter(|alg| family.fits(*alg))?),
         };
-        Some(VerifyKey { kid: self.kid, family, pinned_alg, decoding })
+        Some(VerifyKey { kid: self.kid, family, pinned_alg, public })
     }
 }
 
@@ -224,29 +227,30 @@ fn decode_b64(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }
 
-fn rsa_key(n: &str, e: &str) -> Option<DecodingKey> {
+fn rsa_key(n: &str, e: &str) -> Option<PublicKey> {
     let modulus = decode_b64(n)?;
     let exponent = decode_b64(e)?;
     let significant = modulus.iter().skip_while(|b| **b == 0).count();
     if significant < MIN_RSA_MODULUS_BYTES || exponent.is_empty() || exponent.len() > 8 {
         return None;
     }
-    Some(DecodingKey::from_rsa_raw_components(&modulus, &exponent))
+    PublicKey::rsa(&modulus, &exponent)
 }
 
-fn ec_key(x: &str, y: &str, coordinate_len: usize) -> Option<DecodingKey> {
+fn ec_key(alg: Algorithm, x: &str, y: &str, coordinate_len: usize) -> Option<PublicKey> {
     let (x_bytes, y_bytes) = (decode_b64(x)?, decode_b64(y)?);
     if x_bytes.len() != coordinate_len || y_bytes.len() != coordinate_len {
         return None;
     }
-    DecodingKey::from_ec_components(x, y).ok()
+    PublicKey::ec(alg, &x_bytes, &y_bytes)
 }
 
-fn ed_key(x: &str) -> Option<DecodingKey> {
-    if decode_b64(x)?.len() != 32 {
+fn ed_key(x: &str) -> Option<PublicKey> {
+    let x_bytes = decode_b64(x)?;
+    if x_bytes.len() != 32 {
         return None;
     }
-    DecodingKey::from_ed_components(x).ok()
+    PublicKey::ed25519(&x_bytes)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod fetch;
 mod jwks;
 mod network;
 mod profile;
+mod public_key;
 mod tenancy;
 
 use std::collections::HashMap;

@@ -164,9 +164,9 @@ fn check_signature(jws: &Jws<'_>, key: &VerifyKey, alg: Algorithm) -> Result<(),
     if !key.allows(alg) {
         return Err(VerifyError::KeyAlgorithmMismatch(format!("{alg:?}")));
     }
-    match jsonwebtoken::crypto::verify(jws.signature_b64, jws.signing_input, key.decoding_key(), alg) {
-        Ok(true) => Ok(()),
-        _ => Err(VerifyError::BadSignature),
+    match key.verifies(alg, jws.signing_input, &jws.signature) {
+        true => Ok(()),
+        false => Err(VerifyError::BadSignature),
     }
 }
 

@@ -68,7 +68,8 @@ pub struct Jws<'a> {
     /// `base64(header) "." base64(payload)`, the bytes the signature covers.
     pub signing_input: &'a [u8],
     pub payload: Vec<u8>,
-    pub signature_b64: &'a str,
+    /// The signature, decoded.
+    pub signature: Vec<u8>,
 }
 
 impl<'a> Jws<'a> {
@@ -95,7 +96,7 @@ impl<'a> Jws<'a> {
         }
         let signing_len = header_b64.len() + 1 + payload_b64.len();
         let signing_input = text.as_bytes().get(..signing_len).unwrap_or_default();
-        Ok(Self { header, signing_input, payload, signature_b64 })
+        Ok(Self { header, signing_input, payload, signature })
     }
 }
 
