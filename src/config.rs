@@ -132,6 +132,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawAudit {
     path: Option<String>,
+    flush_interval_ms: Option<u64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -327,7 +328,11 @@ impl Config {
             issuers,
             explain,
             watch_policies: raw.watch_policies,
-            audit: AuditConfig { path: raw.audit.path.as_ref().map(|p| base.join(p)) },
+            audit: AuditConfig {
+                path: raw.audit.path.as_ref().map(|p| base.join(p)),
+                flush_interval: server::audit_flush_interval(raw.audit.flush_interval_ms)
+                    .map_err(|reason| ConfigError(format!("{file}: {reason}")))?,
+            },
             log: match raw.log.format.as_ref().map(|f| (f.value.as_str(), f.referenced.line())) {
                 None | Some(("pretty", _)) => LogFormat::Pretty,
                 Some(("json", _)) => LogFormat::Json,

@@ -298,6 +298,8 @@ impl App {
         {
             tracing::error!(error = %error, "The admin listener failed.");
         }
+        // Every request answered has recorded its decision: write the lines still in memory.
+        self.audit.close();
         Ok(served?)
     }
 }

@@ -1,34 +1,44 @@
 //! The audit log: one JSON line per decision, from any front door, to stdout or a file (`audit.path`), reopened
-//! on SIGHUP so it can be rotated.
+//! on SIGHUP so it can be rotated; and one line per admin action, written before the action runs.
 //!
 //! A line holds who asked, for what, and what was decided and why; a credential appears only as its SHA-256.
-//! Never a token, never a secret: the event type it is built from holds none.
+//! Never a token, never a secret: the event type it is built from holds none. Decision lines are written off the
+//! request path in batches (`writer`); `close` (at shutdown) writes what is left.
+
+mod writer;
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::time::Duration;
 
-use serde_json::json;
+use serde::Serialize;
 
 use crate::broker::{DecisionEvent, DecisionSink};
+use writer::{Target, Writer};
+
+/// How long a decision line may wait in memory before it is written, by default.
+pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_millis(5);
 
 /// Config `audit:`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct AuditConfig {
     /// Append to this file; `None` writes to stdout.
     pub path: Option<PathBuf>,
+    /// `flush_interval_ms`: decision lines are written in batches at least this often; zero writes each line
+    /// before the answer leaves.
+    pub flush_interval: Duration,
 }
 
-enum Target {
-    Stdout,
-    File(File),
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self { path: None, flush_interval: DEFAULT_FLUSH_INTERVAL }
+    }
 }
 
 /// The audit writer.
 pub struct Audit {
     path: Option<PathBuf>,
-    target: Mutex<Target>,
+    writer: Writer,
 }
 
 impl Audit {
@@ -37,39 +47,30 @@ impl Audit {
             None => Target::Stdout,
             Some(path) => Target::File(append(path)?),
         };
-        Ok(Audit { path: config.path.clone(), target: Mutex::new(target) })
+        Ok(Audit { path: config.path.clone(), writer: Writer::start(target, config.flush_interval)? })
     }
 
-    /// Reopens the file (after a rotation moved it away); a no-op for stdout.
+    /// Reopens the file (after a rotation moved it away); a no-op for stdout. Lines recorded before go to the
+    /// old file.
     pub fn reopen(&self) -> std::io::Result<()> {
         let Some(path) = &self.path else { return Ok(()) };
-        let file = append(path)?;
-        if let Ok(mut target) = self.target.lock() {
-            *target = Target::File(file);
-        }
-        Ok(())
+        self.writer.replace_target(Target::File(append(path)?))
     }
 
-    fn write_line(&self, line: &str) {
-        if let Err(error) = self.try_write_line(line) {
-            tracing::error!(error = %error, "Writing the audit log failed.");
-        }
+    /// Writes every recorded line now (tests, before reading the file).
+    pub fn flush(&self) -> std::io::Result<()> {
+        self.writer.flush()
     }
 
-    fn try_write_line(&self, line: &str) -> std::io::Result<()> {
-        let mut target = self.target.lock().map_err(|_| std::io::Error::other("the audit log's lock is poisoned"))?;
-        match &mut *target {
-            Target::Stdout => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(line.as_bytes()).and_then(|()| out.flush())
-            }
-            Target::File(file) => file.write_all(line.as_bytes()).and_then(|()| file.flush()),
-        }
+    /// Writes what is left and stops the background writer (at shutdown); later lines are written at once.
+    pub fn close(&self) {
+        self.writer.close();
     }
 
-    /// Writes an admin action's line; the caller refuses the action when this fails (the audit fails closed).
+    /// Writes an admin action's line (and every decision line before it); the caller refuses the action when
+    /// this fails (the audit fails closed).
     pub fn admin(&self, event: &AdminEvent<'_>) -> std::io::Result<()> {
-        let result = self.try_write_line(&admin_line(event));
+        let result = self.writer.write_now(admin_line(event).as_bytes());
         if let Err(error) = &result {
             tracing::error!(error = %error, action = event.action, "Writing an admin action's audit line failed; the action is refused.");
         }
@@ -102,50 +103,95 @@ pub struct AdminEvent<'a> {
 
 /// The audit line of an admin action.
 pub fn admin_line(event: &AdminEvent<'_>) -> String {
-    let record = json!({
-        "time": event.time.to_rfc3339(),
-        "type": "admin",
-        "request_id": event.request_id,
-        "actor": event.actor,
-        "provider": event.provider,
-        "subject": event.subject,
-        "session_id": event.session_id,
-        "action": event.action,
-        "target": event.target,
-        "result": event.result,
-        "client_addr": event.client_addr,
-    });
-    let mut text = record.to_string();
+    #[derive(Serialize)]
+    struct Line<'a> {
+        time: String,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        request_id: &'a str,
+        actor: Option<&'a str>,
+        provider: Option<&'a str>,
+        subject: Option<&'a str>,
+        session_id: Option<&'a str>,
+        action: &'a str,
+        target: &'a str,
+        result: &'a str,
+        client_addr: Option<&'a str>,
+    }
+    let line = Line {
+        time: event.time.to_rfc3339(),
+        kind: "admin",
+        request_id: event.request_id,
+        actor: event.actor,
+        provider: event.provider,
+        subject: event.subject,
+        session_id: event.session_id,
+        action: event.action,
+        target: event.target,
+        result: event.result,
+        client_addr: event.client_addr,
+    };
+    let mut text = serde_json::to_string(&line).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// One decision line, as written: serialized straight from the event, no intermediate map.
+#[derive(Serialize)]
+struct DecisionLine<'a> {
+    time: String,
+    request_id: &'a str,
+    front_door: &'static str,
+    issuer: Option<&'a str>,
+    sub: Option<&'a str>,
+    jti: Option<&'a str>,
+    role: &'a str,
+    decision: &'static str,
+    reason: &'static str,
+    detail: &'a str,
+    credential_sha256: Option<&'a str>,
+    expires_at: Option<String>,
+    client_addr: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    duration_ms: f64,
+}
+
+/// Appends the audit line of a decision (JSON and a newline) to `out`.
+pub fn write_line(event: &DecisionEvent<'_>, out: &mut Vec<u8>) {
+    let line = DecisionLine {
+        time: event.time.to_rfc3339(),
+        request_id: &event.context.request_id,
+        front_door: event.front_door.as_str(),
+        issuer: event.issuer,
+        sub: event.sub,
+        jti: event.inbound_jti,
+        role: event.role,
+        decision: event.outcome.as_str(),
+        reason: event.reason.as_str(),
+        detail: &event.detail,
+        credential_sha256: event.credential_sha256.as_deref(),
+        expires_at: event.expires_at.map(|t| t.to_rfc3339()),
+        client_addr: event.context.client_addr.as_deref(),
+        user_agent: event.context.user_agent.as_deref(),
+        duration_ms: (event.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+    };
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, &line).is_ok() {
+        out.push(b'\n');
+    } else {
+        out.truncate(start);
+    }
 }
 
 /// The audit line of a decision.
 pub fn line(event: &DecisionEvent<'_>) -> String {
-    let record = json!({
-        "time": event.time.to_rfc3339(),
-        "request_id": event.context.request_id,
-        "front_door": event.front_door.as_str(),
-        "issuer": event.issuer,
-        "sub": event.sub,
-        "jti": event.inbound_jti,
-        "role": event.role,
-        "decision": event.outcome.as_str(),
-        "reason": event.reason.as_str(),
-        "detail": event.detail,
-        "credential_sha256": event.credential_sha256,
-        "expires_at": event.expires_at.map(|t| t.to_rfc3339()),
-        "client_addr": event.context.client_addr,
-        "user_agent": event.context.user_agent,
-        "duration_ms": (event.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-    });
-    let mut text = record.to_string();
-    text.push('\n');
-    text
+    let mut out = Vec::new();
+    write_line(event, &mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 impl DecisionSink for Audit {
     fn record(&self, event: &DecisionEvent<'_>) {
-        self.write_line(&line(event));
+        self.writer.record(|out| write_line(event, out));
     }
 }

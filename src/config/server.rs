@@ -86,3 +86,12 @@ fn rate(key: &str, raw: &RawRate) -> Result<RateLimit, String> {
 pub(super) fn tls(raw: &RawTls, base: &Path) -> TlsConfig {
     TlsConfig { cert_file: base.join(&raw.cert_file), key_file: base.join(&raw.key_file) }
 }
+
+/// `audit.flush_interval_ms`: 0 (every line written before the answer) to 1000; default 5.
+pub(super) fn audit_flush_interval(millis: Option<u64>) -> Result<Duration, String> {
+    match millis {
+        None => Ok(crate::audit::DEFAULT_FLUSH_INTERVAL),
+        Some(millis @ 0..=1000) => Ok(Duration::from_millis(millis)),
+        Some(other) => Err(format!("audit.flush_interval_ms: {other} is more than 1000")),
+    }
+}

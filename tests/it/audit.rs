@@ -55,6 +55,7 @@ async fn every_decision_is_one_json_line_without_tokens() {
     ];
     assert_eq!(app.client.post(format!("{}/", app.url)).form(&sts).send().await.unwrap().status(), 200);
 
+    app.audit.flush().unwrap(); // decision lines are written in batches
     let records = lines(&path);
     assert_eq!(records.len(), 5, "{records:#?}");
     let first = &records[0];
@@ -92,6 +93,7 @@ async fn every_decision_is_one_json_line_without_tokens() {
     std::fs::rename(&path, &rotated).unwrap();
     app.audit.reopen().unwrap();
     assert_eq!(app.exchange(&token, "deploy").await.0, 200);
+    app.audit.flush().unwrap();
     assert_eq!(lines(&path).len(), 1);
     assert_eq!(lines(&rotated).len(), 5);
 }

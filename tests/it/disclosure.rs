@@ -90,6 +90,7 @@ async fn explain_traces_only_trusting_roles_hides_expected_values_and_is_audited
     assert_eq!(answers[0].0, 403, "{answers:?}");
     assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
     // Audited as decisions of the explain door, never minting.
+    app.audit.flush().unwrap(); // decision lines are written in batches
     let lines: Vec<Value> =
         std::fs::read_to_string(&audit).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let explained: Vec<&Value> = lines.iter().filter(|l| l["front_door"] == "explain").collect();
@@ -173,6 +174,7 @@ async fn every_door_answers_an_unknown_role_as_one_that_does_not_trust_the_issue
     assert_eq!(untrusted.0, 403, "{untrusted:?}");
     assert_eq!(untrusted, unknown);
     // Both are audited decisions of the STS door, with the real reason.
+    app.audit.flush().unwrap();
     let audit = std::fs::read_to_string(&audit).unwrap();
     let sts: Vec<Value> = audit
         .lines()

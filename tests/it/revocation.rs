@@ -100,6 +100,7 @@ async fn a_revoked_identity_is_refused_on_every_door_and_audited_while_others_pa
     assert_eq!((status, body["error"].as_str()), (400, Some("unauthorized_client")), "{body}");
     let api = github.token(NOW, json!({"sub": "repo:acme/api:ref:refs/heads/main"}));
     assert_eq!(app.exchange(&api, "deploy").await.0, 200, "another repository is not revoked");
+    app.audit.flush().unwrap(); // decision lines are written in batches
     let text = std::fs::read_to_string(&audit).unwrap();
     let revoked: Vec<Value> = text
         .lines()

@@ -91,7 +91,11 @@ async fn sigterm_during_a_burst_fails_no_accepted_exchange_and_exits_0_within_th
     let github = FakeIssuer::start(SigningAlg::Rs256).await;
     let stub = StsStub::start().await;
     stub.set(StubMode::SucceedAfter(Duration::from_millis(150)));
-    let binary = Binary::start(&github, &stub, "shutdown_grace_seconds: 10\n").await;
+    // Decision lines are written in batches off the request path: at exit, none may be missing.
+    let audit_dir = tempfile::tempdir().unwrap();
+    let audit = audit_dir.path().join("audit.jsonl");
+    let extra = format!("shutdown_grace_seconds: 10\naudit:\n  path: {}\n  flush_interval_ms: 1000\n", audit.display());
+    let binary = Binary::start(&github, &stub, &extra).await;
     let body = exchange_body(&github);
     let next = Arc::new(AtomicUsize::new(0));
     let ok = Arc::new(AtomicUsize::new(0));
@@ -138,6 +142,9 @@ async fn sigterm_during_a_burst_fails_no_accepted_exchange_and_exits_0_within_th
     let raced = failures.iter().filter(|(after_sigterm, _)| !after_sigterm).count();
     assert!(raced <= WORKERS, "{raced} requests failed before SIGTERM was sent");
     assert!(log.contains("Shutdown requested.") && log.contains("Every connection is closed."), "{log}");
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let allowed = text.lines().filter(|line| line.contains(r#""decision":"allow""#)).count();
+    assert_eq!(allowed, accepted, "one audit line per accepted exchange, even those answered just before exit");
 }
 
 #[tokio::test]
