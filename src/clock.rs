@@ -38,11 +38,48 @@ impl UnixTime {
     }
 
     /// RFC 3339 in UTC with a `Z` suffix; out-of-range instants fall back to the epoch seconds.
+    /// Years 1970 to 9999 are formatted here by civil-date arithmetic (every audit line and decision carries
+    /// one, so no `format` machinery per call); others through the `time` crate.
     pub fn to_rfc3339(self) -> String {
+        if let Some(text) = self.fast_rfc3339() {
+            return text;
+        }
         OffsetDateTime::from_unix_timestamp(self.0)
             .ok()
             .and_then(|t| t.format(&Rfc3339).ok())
             .unwrap_or_else(|| self.0.to_string())
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ` for 1970-01-01 to 9999-12-31 (H. Hinnant's `civil_from_days`).
+    fn fast_rfc3339(self) -> Option<String> {
+        const LAST: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+        if !(0..=LAST).contains(&self.0) {
+            return None;
+        }
+        let (days, second_of_day) = (self.0 / 86_400, self.0 % 86_400);
+        let z = days + 719_468;
+        let era = z / 146_097;
+        let day_of_era = z - era * 146_097;
+        let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let shifted_month = (5 * day_of_year + 2) / 153;
+        let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+        let month = if shifted_month < 10 { shifted_month + 3 } else { shifted_month - 9 };
+        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        let mut text = String::with_capacity(20);
+        let fields = [(year, 4, '-'), (month, 2, '-'), (day, 2, 'T'), (second_of_day / 3600, 2, ':')];
+        let time = [(second_of_day % 3600 / 60, 2, ':'), (second_of_day % 60, 2, 'Z')];
+        for (value, width, separator) in fields.into_iter().chain(time) {
+            let mut digits = [b'0'; 4];
+            let mut rest = value;
+            for slot in digits.iter_mut().take(width).rev() {
+                *slot = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+                rest /= 10;
+            }
+            digits.iter().take(width).for_each(|digit| text.push(char::from(*digit)));
+            text.push(separator);
+        }
+        Some(text)
     }
 }
 
@@ -114,6 +151,18 @@ impl Clock for FixedClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_rfc3339_agrees_with_the_time_crate() {
+        let slow = |secs: i64| OffsetDateTime::from_unix_timestamp(secs).unwrap().format(&Rfc3339).unwrap();
+        let edges = [0, 59, 86_399, 86_400, 951_782_400, 951_868_800, 4_107_542_400, 253_402_300_799];
+        let stepped = (0..200_000).map(|i| i * 1_267_007 + i % 86_400);
+        for secs in edges.into_iter().chain(stepped).filter(|s| *s <= 253_402_300_799) {
+            assert_eq!(UnixTime(secs).to_rfc3339(), slow(secs), "{secs}");
+        }
+        assert_eq!(UnixTime(-1).to_rfc3339(), "1969-12-31T23:59:59Z", "out of the fast range: the time crate");
+        assert_eq!(UnixTime(253_402_300_800).to_rfc3339(), "253402300800", "past 9999: the epoch seconds, as before");
+    }
 
     #[test]
     fn rfc3339_round_trips() {

@@ -13,7 +13,7 @@ pub const CAPACITY: usize = 1000;
 /// One decision, owned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecentDecision {
-    pub time: String,
+    pub time: crate::clock::UnixTime,
     pub request_id: String,
     pub front_door: &'static str,
     pub issuer: Option<String>,
@@ -46,7 +46,7 @@ impl RecentDecisions {
 impl DecisionSink for RecentDecisions {
     fn record(&self, event: &DecisionEvent<'_>) {
         let decision = RecentDecision {
-            time: event.time.to_rfc3339(),
+            time: event.time,
             request_id: event.context.request_id.clone(),
             front_door: event.front_door.as_str(),
             issuer: event.issuer.map(str::to_owned),

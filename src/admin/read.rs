@@ -138,7 +138,7 @@ async fn decisions(
             .into_iter()
             .map(|d| {
                 json!({
-                    "time": d.time, "request_id": d.request_id, "front_door": d.front_door, "issuer": d.issuer,
+                    "time": d.time.to_rfc3339(), "request_id": d.request_id, "front_door": d.front_door, "issuer": d.issuer,
                     "sub": d.sub, "role": d.role, "outcome": d.outcome, "reason": d.reason, "detail": d.detail,
                 })
             })

@@ -238,6 +238,14 @@ impl Reason {
 
 /// SHA-256 of a credential, hex: what the audit keeps instead of the credential.
 pub fn credential_digest(credential: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, credential.as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, credential.as_bytes()).as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credential_digest_is_lowercase_hex_sha256() {
+        let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; // FIPS 180-2, "abc"
+        assert_eq!(super::credential_digest("abc"), abc);
+    }
 }

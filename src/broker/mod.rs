@@ -338,7 +338,8 @@ impl Broker {
                 issued?
             }
         };
-        tracing::info!(role = ?role, issuer = verified.issuer_name(), sub = ?verified.sub(), "Exchange allowed.");
+        // The audit line records every decision; the log says it only when asked (RUST_LOG=tollgate=debug).
+        tracing::debug!(role = ?role, issuer = verified.issuer_name(), sub = ?verified.sub(), "Exchange allowed.");
         Ok(Exchanged {
             role,
             allowed_by,

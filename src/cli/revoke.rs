@@ -136,7 +136,7 @@ pub async fn list(config: &Path) -> anyhow::Result<ExitCode> {
 pub fn new_introspection_client(name: &str) -> anyhow::Result<ExitCode> {
     let secret = random_id()? + &random_id()?;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes());
-    let hash: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let hash = tollgate::text::hex(digest.as_ref());
     eprintln!("The client's secret (shown once; give it to the relying party, keep it out of logs):");
     println!("{secret}");
     eprintln!("\nAdd to the config:\nintrospection:\n  clients:\n    - name: {name}\n      secret_sha256: {hash}");
@@ -162,5 +162,5 @@ fn instant(text: &str) -> anyhow::Result<UnixTime> {
 fn random_id() -> anyhow::Result<String> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(tollgate::text::hex(&bytes))
 }

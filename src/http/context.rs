@@ -43,5 +43,5 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
 fn random_id() -> String {
     let mut bytes = [0u8; 16];
     let _ = aws_lc_rs::rand::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::hex(&bytes)
 }

@@ -102,7 +102,7 @@ impl Secret {
 /// SHA-256 of `bytes`, lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::hex(digest.as_ref())
 }
 
 /// `value` in exactly `CHECK_CHARS` base62 digits (62⁶ > 2³²).

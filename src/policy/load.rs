@@ -129,7 +129,7 @@ pub(super) fn parse_source(path: &str, text: &str, known: &[KnownIssuer]) -> Res
     let raw: RawPolicy = parse_yaml(path, text)?;
     let mut compiled = compile(raw, known).map_err(|error| compile_error(path, error))?;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-    let sha256 = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let sha256 = crate::text::hex(digest.as_ref());
     compiled.policy.source = super::eval::PolicySource { path: path.to_owned(), sha256 };
     let role = compiled.policy.role().to_owned();
     let lints = compiled

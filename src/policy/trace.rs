@@ -141,6 +141,6 @@ fn show(value: &Value, display: ClaimDisplay) -> String {
 /// `sha256:` and the first 16 hex digits of the SHA-256 of `text`.
 pub(super) fn hashed(text: &str) -> String {
     let digest = digest::digest(&digest::SHA256, text.as_bytes());
-    let hex: String = digest.as_ref().iter().take(8).map(|byte| format!("{byte:02x}")).collect();
+    let hex = crate::text::hex(digest.as_ref().get(..8).unwrap_or_default());
     format!("sha256:{hex}")
 }

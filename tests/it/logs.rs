@@ -35,7 +35,8 @@ async fn serve(github: &FakeIssuer, format: &str) -> Served {
     .unwrap();
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .args(["serve", "--config", config.to_str().unwrap()])
-        .env("RUST_LOG", "info")
+        // Allowed exchanges log at debug (the audit log has every decision): ask for the broker's.
+        .env("RUST_LOG", "info,tollgate::broker=debug")
         .env_remove("TOLLGATE_LOG_FORMAT")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
