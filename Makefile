@@ -2,7 +2,7 @@
 CARGO ?= cargo
 export TOLLGATE_TEST_PYTHON := $(CURDIR)/.venv/bin/python
 
-.PHONY: run test lint bench bench-load fuzz deps build
+.PHONY: run test lint bench bench-load bench-state bench-peer fuzz deps build
 FUZZ_SECONDS ?= 30
 
 ## Build and serve on the embedded default (dev issuer, example policies, ephemeral key) at 127.0.0.1:8080.
@@ -10,27 +10,42 @@ run:
 	$(CARGO) run --bin tollgate -- serve --dev
 
 ## Install the test peers, then run the whole suite: unit, integration (real HTTP, PyJWT), benches once,
-## the config and policy checks, the policy test cases, and the README lines.
+## the config and policy checks, the policy test cases, the README lines, and the load benches once in smoke mode
+## (debug build, 1 s runs: they must keep working; their figures mean nothing there).
 test: deps
 	$(CARGO) test --all-targets
 	$(CARGO) run --quiet --bin tollgate -- check --strict --config deploy/dev/tollgate.yaml
 	$(CARGO) run --quiet --bin tollgate -- policy test policies
 	scripts/readme-test.sh
+	BENCH_SMOKE=1 CARGO="$(CARGO)" scripts/bench-load.sh
 
 ## Formatting and lints, warnings are errors.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-## Criterion benches (release build); reports in target/criterion.
+## Criterion benches (release build), then a table of every figure beside its crypto ceiling and the ratio
+## (scripts/bench-table.py; JSON lines in target/bench-table.json). Reports in target/criterion.
 bench:
 	$(CARGO) bench --bench exchange --bench policy --bench store
+	python3 scripts/bench-table.py
 
-## Load bench of the state store on POST /exchange (wrk; installs it when missing): store off vs SQLite vs a
-## throw-away PostgreSQL 15, at full (-c64), issue 11's peak (-c16) and low (-c2) load, one run (≤ 5 min after the build). Prints a
-## table of throughput, p50/p99 and server CPU per exchange; JSON lines in target/bench-state.json.
+## Load benches (release build, wrk; installs it when missing), one after the other:
+## scripts/bench-load.sh: POST /exchange beside the crypto ceiling and the HTTP floor, at peak, half and low load,
+## with 10,000 roles and 1,000 issuers, under an unknown-kid storm (≤ 10 min after the build; target/bench-load.json);
+## scripts/bench-state.sh: the state store on the hot path, off vs SQLite vs a throw-away PostgreSQL 15
+## (target/bench-state.json).
 bench-load:
+	CARGO="$(CARGO)" scripts/bench-load.sh
 	CARGO="$(CARGO)" scripts/bench-state.sh
+
+## Only the state store's load bench (see bench-load).
+bench-state:
+	CARGO="$(CARGO)" scripts/bench-state.sh
+
+## Tollgate's exchange beside OpenBao's JWT login (the real `bao` from .venv), same token, same wrk, one run.
+bench-peer: deps
+	BENCH_SECTIONS="ceiling exchange peer" CARGO="$(CARGO)" scripts/bench-load.sh
 
 ## Fuzz every parser (tokens, JWKS, discovery, STS, RFC 8693 and introspection requests, config, policies) with cargo-fuzz on the
 ## nightly toolchain, FUZZ_SECONDS per target; installs cargo-fuzz when missing. Seeds come from ../shared/vectors

@@ -59,15 +59,8 @@ DEADLINE=${BENCH_DEADLINE:-300}
 export BENCH_STATE_STARTED=${BENCH_STATE_STARTED:-$(date +%s)}
 if [ -z "${BENCH_STATE_BOUNDED:-}" ]; then
   # One-time setup first (not counted in the deadline): wrk and curl, and the release build.
-  missing=()
-  for tool in wrk curl; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "Installing Debian packages: ${missing[*]}"
-    sudo_cmd=""
-    [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  fi
+  source scripts/bench-lib.sh
+  need_tools wrk curl
   [ -x /usr/lib/postgresql/15/bin/initdb ] || { echo "ERROR: PostgreSQL 15 is missing: run scripts/test-deps.sh" >&2; exit 1; }
   ${CARGO:-cargo} build --release --bin tollgate
   # The rest runs under timeout: TERM to this script (its trap stops what it started) after DEADLINE, KILL 60 s
@@ -79,7 +72,6 @@ FULL_TOKENS=${FULL_TOKENS:-25000} HIGH_TOKENS=${HIGH_TOKENS:-20000} HALF_TOKENS=
 LOW_TOKENS=${LOW_TOKENS:-5000} PACE_MS=2
 BIN=target/release/tollgate PG_BIN=/usr/lib/postgresql/15/bin
 OUT_JSON=target/bench-state.json
-TICK=$(getconf CLK_TCK)
 work=$(mktemp -d /tmp/tollgate-bench-XXXXXX)
 chmod 755 "$work" # PostgreSQL runs as nobody below it
 servers=() pg_data="" run_as=() wrk_pid=""
@@ -99,11 +91,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# utime+stime in ticks of one process, or of a process and its children (fields after the `(comm)`), or the
-# machine's busy ticks (/proc/stat: all but idle and iowait).
-cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+source scripts/bench-lib.sh # free_port, cpu_ticks, machine_ticks, check_idle
+# utime+stime in ticks of a process and its children (PostgreSQL's backends).
 cpu_ticks_tree() {
   { cat /proc/[0-9]*/stat 2>/dev/null || true; } | sed -E 's/^([0-9]+) \(.*\) /\1 /' \
     | awk -v root="$1" '$1 == root || $3 == root { sum += $13 + $14 } END { print sum + 0 }'
@@ -247,10 +236,7 @@ run_load() {
 }
 
 # --- the minter, the token sets, then the three configurations ---------------------------------------------
-# Other work on the machine skews every figure: say so when the CPUs were busy over the second before the start.
-m0=$(machine_ticks); sleep 1; busy_pct=$((100 * ($(machine_ticks) - m0) / ($(nproc) * TICK)))
-echo "CPU busy before the start: $busy_pct% of $(nproc) cores"
-[ "$busy_pct" -lt 15 ] || echo "WARNING: the machine is busy ($busy_pct%): throughput and latency will be noisy" >&2
+check_idle
 minter_port=$(free_port) minter_admin=$(free_port)
 write_config minter "$minter_port" "$minter_admin" off ""
 serve minter "$minter_port" "$minter_admin"
