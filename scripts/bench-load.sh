@@ -11,8 +11,9 @@
 #   ceiling   `cargo bench --bench exchange` for ceiling/RS256_verify + ceiling/ES256_sign (aws-lc-rs, keys parsed
 #             beforehand): the crypto ceiling of an exchange, measured in this run;
 #   exchange  on one server: GET /healthz at -c16 (the HTTP floor: server CPU per request); POST /exchange at -c16
-#             (the peak); at about half of that rate (-c64, each connection pausing 128000/peak ms: wrk paces in
-#             whole ms); at -c2. The ratio is exchange CPU / (ceiling + floor): issue 11's budget is 1.25;
+#             (the peak); at about half of that rate (peak/1800 connections, each pausing 1 ms after an answer;
+#             its req/s column shows the rate it got); at -c2. The ratio is exchange CPU / (ceiling + floor): issue
+#             11's budget is 1.25;
 #   scale     10,000 roles (one policy file each), then 1,000 trusted issuers (each its own jwks_file issuer):
 #             time to ready, resident memory, and the -c16 exchange figures beside the one-role server's;
 #   storm     the issuer by discovery over HTTP (the minter's), unknown_kid_cooldown_seconds 10: good tokens at
@@ -198,10 +199,12 @@ if has exchange || has peer || has storm; then
   run base floor 16 0 get /healthz
   run base c16 16 0 post "$work/exchange.json"
   peak=$(rate base c16)
-  half_pace=$((128000 / (peak > 0 ? peak : 1)))
-  [ "$half_pace" -ge 1 ] || half_pace=1
+  # About half the peak: connections that each pause 1 ms after an answer (wrk paces in whole ms) give each
+  # ~1000/(1 + latency ms) a second, ~900 at this load.
+  half_conns=$(((peak / 2 + 899) / 900))
+  [ "$half_conns" -ge 2 ] || half_conns=2
   if has exchange; then
-    run base half 64 "$half_pace" post "$work/exchange.json"
+    run base half "$half_conns" 1 post "$work/exchange.json"
     run base c2 2 0 post "$work/exchange.json"
   fi
   stop_server "$server_pid"
@@ -225,14 +228,14 @@ if has storm; then
   serve storm "$port" "$work/storm/tollgate.yaml"
   admin_url=http://$(awk -F'"' '/^admin:/ { print $2 }' "$work/storm/tollgate.yaml")/metrics
   echo "storm: issuer by discovery, ready in $ready_ms ms (pid $server_pid)"
-  run storm calm 64 "$half_pace" post "$work/exchange.json"
+  run storm calm "$half_conns" 1 post "$work/exchange.json"
   fetches0=$(metric_sum "$admin_url" tollgate_jwks_fetches_total 'issuer="github"')
   storm_pace=$((10000 / STORM_RATE))
   [ "$storm_pace" -ge 1 ] || storm_pace=1
   timeout $((RUN_SECONDS + 30)) wrk -t1 -c10 -d"${RUN_SECONDS}s" --timeout 5s -s scripts/bench-load.lua \
     "http://127.0.0.1:$port" -- tokens "$work/storm.txt" "$storm_pace" 401 >"$work/storm/wrk-kids.txt" 2>&1 &
   wrk_pids+=($!)
-  run storm stormy 64 "$half_pace" post "$work/exchange.json"
+  run storm stormy "$half_conns" 1 post "$work/exchange.json"
   wait "${wrk_pids[-1]}" || { cat "$work/storm/wrk-kids.txt" >&2; exit 1; }
   kids=$(grep '^RESULT ' "$work/storm/wrk-kids.txt")
   storm_ok=$(echo "$kids" | sed -E 's/.* ok=([0-9]+).*/\1/') storm_bad=$(echo "$kids" | sed -E 's/.* bad=([0-9]+).*/\1/')
