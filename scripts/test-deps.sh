@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what the test suite needs on a fresh machine: curl and jq (Debian packages) for the README test,
+# Installs what the test suite needs on a fresh machine: curl and jq (Debian packages) for the README test, wrk
+# (Debian package wrk) for the load benches' smoke run (scripts/bench-load.sh),
 # prometheus and promtool (Debian package prometheus) for the metrics tests, PostgreSQL 15 (Debian package
 # postgresql-15: initdb, pg_ctl, postgres, psql under /usr/lib/postgresql/15/bin) and haproxy (Debian package
 # haproxy) for the replica tests, which start their own throw-away clusters and proxies, never the packages'
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 # tool:Debian package. `prometheus` provides both the server and promtool (metrics tests, deploy/prometheus checks).
 missing=()
-for pair in curl:curl jq:jq prometheus:prometheus promtool:prometheus; do
+for pair in curl:curl jq:jq prometheus:prometheus promtool:prometheus wrk:wrk; do
   tool=${pair%%:*} package=${pair#*:}
   command -v "$tool" >/dev/null 2>&1 || [[ " ${missing[*]} " == *" $package "* ]] || missing+=("$package")
 done
@@ -34,7 +35,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   # clusters and HAProxy (whatever system services the packages set up are never used).
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-for tool in curl jq prometheus promtool; do
+for tool in curl jq prometheus promtool wrk; do
   command -v "$tool" >/dev/null 2>&1 || { echo "ERROR: $tool is still missing after installing Debian packages" >&2; exit 1; }
 done
 for tool in initdb pg_ctl postgres psql; do
