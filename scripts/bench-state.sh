@@ -70,8 +70,9 @@ fi
 
 FULL_TOKENS=${FULL_TOKENS:-25000} HIGH_TOKENS=${HIGH_TOKENS:-20000} HALF_TOKENS=${HALF_TOKENS:-20000}
 LOW_TOKENS=${LOW_TOKENS:-5000} PACE_MS=2
-BIN=target/release/tollgate PG_BIN=/usr/lib/postgresql/15/bin
-OUT_JSON=target/bench-state.json
+TARGET=${CARGO_TARGET_DIR:-target}
+BIN=$TARGET/release/tollgate PG_BIN=/usr/lib/postgresql/15/bin
+OUT_JSON=$TARGET/bench-state.json
 work=$(mktemp -d /tmp/tollgate-bench-XXXXXX)
 chmod 755 "$work" # PostgreSQL runs as nobody below it
 servers=() pg_data="" run_as=() wrk_pid=""
@@ -91,7 +92,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 
-source scripts/bench-lib.sh # free_port, cpu_ticks, machine_ticks, check_idle
+source scripts/bench-lib.sh # free_port, cpu_ticks, machine_ticks, check_idle, serve (sets $server_pid)
 # utime+stime in ticks of a process and its children (PostgreSQL's backends).
 cpu_ticks_tree() {
   { cat /proc/[0-9]*/stat 2>/dev/null || true; } | sed -E 's/^([0-9]+) \(.*\) /\1 /' \
@@ -142,22 +143,6 @@ trusted_issuers:
 EOF
 }
 
-# serve NAME PORT ADMIN_PORT: starts the instance and waits (≤ 30 s) for /readyz 200; sets $server_pid.
-serve() {
-  TOLLGATE_ADMIN_LISTEN=127.0.0.1:$3 RUST_LOG=warn "$BIN" serve --dev --config "$work/$1/tollgate.yaml" \
-    >"$work/$1/stdout.log" 2>"$work/$1/stderr.log" &
-  server_pid=$!
-  servers+=("$server_pid")
-  for _ in $(seq 300); do
-    curl -fsS --max-time 1 -o /dev/null "http://127.0.0.1:$2/readyz" 2>/dev/null && return 0
-    kill -0 "$server_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "ERROR: $1 did not become ready; its log:" >&2
-  cat "$work/$1/stderr.log" >&2
-  return 1
-}
-
 start_postgres() {
   local pg=$work/pg port password
   mkdir -p "$pg"
@@ -196,7 +181,7 @@ run_load() {
   wrk_pid=$!
   local perf_pid=""
   if [ -n "${BENCH_PERF:-}" ] && [ "$load" = c64 ]; then
-    perf record -q -F 2999 -g -p "$server_pid" -o "target/perf-$name.data" >/dev/null 2>&1 &
+    perf record -q -F 2999 -g -p "$server_pid" -o "$TARGET/perf-$name.data" >/dev/null 2>&1 &
     perf_pid=$!
   fi
   # wrk waits out -d even when every thread is done: end it (SIGINT) once both threads said so. Its CPU is
@@ -239,7 +224,7 @@ run_load() {
 check_idle
 minter_port=$(free_port) minter_admin=$(free_port)
 write_config minter "$minter_port" "$minter_admin" off ""
-serve minter "$minter_port" "$minter_admin"
+DEV=1 RUST_LOG=warn serve minter "$minter_port" "$work/minter/tollgate.yaml"
 for set in full:"$FULL_TOKENS" high:"$HIGH_TOKENS" half:"$HALF_TOKENS" low:"$LOW_TOKENS"; do
   timeout 120 python3 scripts/mint-dev-tokens.py --url "http://127.0.0.1:$minter_port" --count "${set#*:}" \
     --out "$work/tokens-${set%%:*}.txt"
@@ -256,7 +241,7 @@ for name in ${BENCH_CONFIGS:-off sqlite postgres}; do
     sqlite) write_config sqlite "$port" "$admin" per_role "state: {backend: sqlite, path: $work/sqlite/state.db}" ;;
     postgres) write_config postgres "$port" "$admin" per_role "state: {backend: postgres, url: \"$pg_url\", pool_size: 16}" ;;
   esac
-  serve "$name" "$port" "$admin"
+  DEV=1 RUST_LOG=warn serve "$name" "$port" "$work/$name/tollgate.yaml"
   echo "$name: serving on 127.0.0.1:$port (pid $server_pid)"
   run_load "$name" c64 64 20 "$work/tokens-full.txt" "$port" "$admin"
   run_load "$name" c16 16 20 "$work/tokens-high.txt" "$port" "$admin"
@@ -271,7 +256,7 @@ for name in ${BENCH_CONFIGS:-off sqlite postgres}; do
 done
 
 # --- the table and the JSON lines ----------------------------------------------------------------------------
-mkdir -p target
+mkdir -p "$TARGET"
 printf '%s\n' "${rows[@]}" | awk -v tick="$TICK" -v json="$OUT_JSON" '
   function us(ticks) { return ticks * 1e6 / tick / $3 }
   { name[NR] = $1; load[NR] = $2; ok[NR] = $3; rps[NR] = $3 / ($4 / 1e6); p50[NR] = $5 / 1000; p99[NR] = $6 / 1000

@@ -45,7 +45,8 @@ def ceiling_of(name, figures):
 
 
 def main():
-    root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "target/criterion")
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR") or "target")
+    root = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else target / "criterion"
     figures = load(root)
     if not figures:
         print(f"no criterion results under {root}", file=sys.stderr)
@@ -70,7 +71,7 @@ def main():
                     over.append(name)
             print(f"{name:<44} {value:>9.2f} {limit:>11.2f} {ratio:>6.2f}  {formula}{mark}")
         rows.append(row)
-    out = pathlib.Path("target/bench-table.json")
+    out = target / "bench-table.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text("".join(json.dumps(row) + "\n" for row in rows))
     print(f"JSON lines: {out}")
