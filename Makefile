@@ -35,12 +35,12 @@ bench:
 ## with 10,000 roles and 1,000 issuers, under an unknown-kid storm (≤ 10 min after the build; target/bench-load.json);
 ## scripts/bench-state.sh: the state store on the hot path, off vs SQLite vs a throw-away PostgreSQL 15
 ## (target/bench-state.json).
-bench-load:
+bench-load: deps
 	CARGO="$(CARGO)" scripts/bench-load.sh
 	CARGO="$(CARGO)" scripts/bench-state.sh
 
 ## Only the state store's load bench (see bench-load).
-bench-state:
+bench-state: deps
 	CARGO="$(CARGO)" scripts/bench-state.sh
 
 ## Tollgate's exchange beside OpenBao's JWT login (the real `bao` from .venv), same token, same wrk, one run.
