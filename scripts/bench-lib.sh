@@ -23,9 +23,8 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
 # The machine's busy ticks (/proc/stat: all but idle and iowait).
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
-# Resident memory now and at its peak, in KiB.
+# Resident memory now, in KiB.
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-peak_rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
 # Warns when the CPUs were busy over the last second: other work skews every figure.
 check_idle() {
@@ -38,8 +37,8 @@ check_idle() {
 # Records a background process to stop on exit.
 track() { servers+=("$1"); }
 
-# serve NAME PORT CONFIG: starts `tollgate serve` (dev mode when DEV=1) and waits (≤ 3000 polls, ~1 min) for /readyz 200; sets
-# $server_pid and $ready_ms (spawn to the first 200, polled every 10 ms).
+# serve NAME PORT CONFIG: starts `tollgate serve` (dev mode when DEV=1) and waits (≤ 3000 polls, ~1 min) for
+# /readyz 200; sets $server_pid and $ready_ms (spawn to the first 200, polled every 10 ms).
 serve() {
   local name=$1 port=$2 config=$3 started dev=()
   [ "${DEV:-0}" = 1 ] && dev=(--dev)
