@@ -51,6 +51,9 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, remote)) => {
+                // Answers go out as soon as they are written (a TLS record or a late header never waits on
+                // Nagle for the client's delayed ACK); a failure here only costs latency.
+                let _ = stream.set_nodelay(true);
                 let connection = Connection { router: router.clone(), http: http.clone(), options: options.clone() };
                 tokio::spawn(connection.run(stream, remote, graceful.watcher()));
             }
