@@ -98,7 +98,7 @@ enum Command {
     /// Revoke credentials or identities (written to the store; every replica enforces it).
     Revoke {
         #[command(subcommand)]
-        command: cli::revoke::RevokeCommand,
+        command: cli::revoke::RevokeCommand<cli::revoke::Common>,
     },
     /// The revocations in force.
     Revocations {

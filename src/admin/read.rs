@@ -155,7 +155,7 @@ async fn revocations(
     ctx.act(&state, "", async {
         let now = state.broker.clock().now();
         let listed = state.store.list_revocations(now, LIST_LIMIT).await.map_err(OperatorError::from)?;
-        let revocations: Vec<Value> = listed.iter().map(super::write::describe_revocation).collect();
+        let revocations: Vec<Value> = listed.iter().map(crate::revocation::Revocation::describe).collect();
         Ok(Json(json!({ "revocations": revocations })))
     })
     .await

@@ -100,7 +100,7 @@ async fn revoke(
         let revocation = revocation?;
         state.store.add_revocation(&revocation).await.map_err(OperatorError::from)?;
         state.revocations_changed.notify_one();
-        Ok((StatusCode::CREATED, Json(describe_revocation(&revocation))))
+        Ok((StatusCode::CREATED, Json(revocation.describe())))
     })
     .await
 }
@@ -192,16 +192,4 @@ async fn delete_runner(
         Ok(StatusCode::NO_CONTENT)
     })
     .await
-}
-
-pub(super) fn describe_revocation(revocation: &Revocation) -> Value {
-    json!({
-        "id": revocation.id,
-        "kind": revocation.target.kind(),
-        "target": revocation.target,
-        "reason": revocation.reason,
-        "author": revocation.author,
-        "created_at": revocation.created_at.to_rfc3339(),
-        "expires_at": revocation.expires_at.to_rfc3339(),
-    })
 }

@@ -13,7 +13,8 @@ use super::admin_api::{Answer, Api, on_success};
 use super::admin_login::LoginArgs;
 use super::admin_output::{self, Column, Output};
 use super::admin_session;
-use super::admin_write::{RevocationsCommand, RevokeCommand, RunnersCommand};
+use super::admin_write::{RevocationsCommand, RevokeCommon, RunnersCommand};
+use super::revoke::RevokeCommand;
 
 /// `tollgate admin`'s options and command.
 #[derive(clap::Args)]
@@ -68,7 +69,7 @@ pub enum AdminCommand {
     /// Revoke credentials or identities (needs scope admin).
     Revoke {
         #[command(subcommand)]
-        command: RevokeCommand,
+        command: RevokeCommand<RevokeCommon>,
     },
     /// Delete a revocation before its time, by its id (needs scope admin).
     Unrevoke { id: String },

@@ -7,12 +7,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use tollgate::clock::{Clock, SystemClock, UnixTime};
-use tollgate::revocation::{Matcher, Target};
+use tollgate::clock::{Clock, SystemClock};
 
 use super::admin::{REVOCATION_COLUMNS, RUNNER_COLUMNS};
 use super::admin_api::{Api, on_success};
 use super::admin_output::{self, Output};
+use super::revoke::{RevokeCommand, instant};
 
 #[derive(clap::Subcommand)]
 pub enum RevocationsCommand {
@@ -29,53 +29,6 @@ pub struct RevokeCommon {
     /// Applies until this RFC 3339 instant (default: until every credential it can hit has expired).
     #[arg(long)]
     until: Option<String>,
-}
-
-#[derive(clap::Subcommand)]
-pub enum RevokeCommand {
-    /// One Tollgate-issued token, by its `jti`.
-    Jti {
-        jti: String,
-        #[command(flatten)]
-        common: RevokeCommon,
-    },
-    /// One inbound CI token, by its issuer (configured name) and `jti`.
-    InboundJti {
-        #[arg(long)]
-        issuer: String,
-        jti: String,
-        #[command(flatten)]
-        common: RevokeCommon,
-    },
-    /// Every token of a CI identity: a claim that equals a value or matches a glob (`*`, `?`).
-    Identity {
-        #[arg(long)]
-        issuer: String,
-        #[arg(long)]
-        claim: String,
-        #[arg(long, conflicts_with = "glob", required_unless_present = "glob")]
-        equals: Option<String>,
-        #[arg(long)]
-        glob: Option<String>,
-        #[command(flatten)]
-        common: RevokeCommon,
-    },
-    /// Every Tollgate token minted for a role before a time (RFC 3339, default now).
-    Role {
-        role: String,
-        #[arg(long)]
-        before: Option<String>,
-        #[command(flatten)]
-        common: RevokeCommon,
-    },
-    /// A signing key: Tollgate tokens it signed, and inbound tokens signed with it (of --issuer, or of any).
-    Kid {
-        kid: String,
-        #[arg(long)]
-        issuer: Option<String>,
-        #[command(flatten)]
-        common: RevokeCommon,
-    },
 }
 
 #[derive(clap::Subcommand)]
@@ -98,8 +51,8 @@ pub enum RunnersCommand {
     Delete { id: String },
 }
 
-pub async fn revoke(api: &Api, output: Output, command: RevokeCommand) -> anyhow::Result<ExitCode> {
-    let (target, common) = target(command)?;
+pub async fn revoke(api: &Api, output: Output, command: RevokeCommand<RevokeCommon>) -> anyhow::Result<ExitCode> {
+    let (target, common) = command.into_target(SystemClock.now())?;
     let mut body = serde_json::Map::new();
     body.insert("target".into(), serde_json::to_value(&target).context("encoding the target")?);
     body.insert("reason".into(), json!(common.reason));
@@ -174,30 +127,6 @@ pub async fn reload(api: &Api, output: Output) -> anyhow::Result<ExitCode> {
     }))
 }
 
-/// The revocation target a command names, and its common options.
-fn target(command: RevokeCommand) -> anyhow::Result<(Target, RevokeCommon)> {
-    Ok(match command {
-        RevokeCommand::Jti { jti, common } => (Target::TollgateJti { jti }, common),
-        RevokeCommand::InboundJti { issuer, jti, common } => (Target::InboundJti { issuer, jti }, common),
-        RevokeCommand::Identity { issuer, claim, equals, glob, common } => {
-            let matcher = match (equals, glob) {
-                (Some(value), _) => Matcher::Equals(value),
-                (None, Some(pattern)) => Matcher::Glob(pattern),
-                (None, None) => bail!("give --equals VALUE or --glob PATTERN"),
-            };
-            (Target::Identity { issuer, claim, matcher }, common)
-        }
-        RevokeCommand::Role { role, before, common } => {
-            let before = match before {
-                Some(text) => instant("--before", &text)?,
-                None => SystemClock.now(),
-            };
-            (Target::Role { role, before }, common)
-        }
-        RevokeCommand::Kid { kid, issuer, common } => (Target::Kid { kid, issuer }, common),
-    })
-}
-
 /// A new or rotated runner: the credential alone on stdout (table) or in the API's JSON, and a warning on stderr.
 fn print_credential(body: &Value, output: Output) {
     let name = admin_output::cell(body.get("name"));
@@ -226,10 +155,6 @@ fn deleted(output: Output, what: &str, id: &str) {
     }
 }
 
-fn instant(flag: &str, text: &str) -> anyhow::Result<UnixTime> {
-    UnixTime::parse_rfc3339(text).with_context(|| format!("{flag} {text:?} is not an RFC 3339 instant"))
-}
-
 /// An id as one URL path segment (percent-encoded, so it cannot reach another route).
 fn segment(id: &str) -> anyhow::Result<String> {
     if id.is_empty() || id.bytes().all(|b| b == b'.') {
@@ -252,23 +177,26 @@ mod tests {
     #[test]
     fn targets_are_the_api_s_wire_shape() {
         let common = || RevokeCommon { reason: "r".into(), until: None };
-        let (identity, _) = target(RevokeCommand::Identity {
+        let now = tollgate::clock::UnixTime::from_secs(0);
+        let (identity, _) = RevokeCommand::Identity {
             issuer: "github".into(),
             claim: "repository".into(),
             equals: None,
             glob: Some("acme/*".into()),
             common: common(),
-        })
+        }
+        .into_target(now)
         .unwrap();
         assert_eq!(
             serde_json::to_value(identity).unwrap(),
             json!({"kind": "identity", "issuer": "github", "claim": "repository", "matcher": {"glob": "acme/*"}})
         );
-        let (role, _) = target(RevokeCommand::Role {
+        let (role, _) = RevokeCommand::Role {
             role: "deploy".into(),
             before: Some("2026-01-01T00:00:00Z".into()),
             common: common(),
-        })
+        }
+        .into_target(now)
         .unwrap();
         assert_eq!(
             serde_json::to_value(role).unwrap(),

@@ -30,13 +30,14 @@ pub struct Common {
     until: Option<String>,
 }
 
+/// What to revoke, with the options `C` its command adds (`Common` here, the admin API's in `admin_write`).
 #[derive(clap::Subcommand)]
-pub enum RevokeCommand {
+pub enum RevokeCommand<C: clap::Args> {
     /// One Tollgate-issued token, by its `jti` (introspection answers inactive).
     Jti {
         jti: String,
         #[command(flatten)]
-        common: Common,
+        common: C,
     },
     /// One inbound CI token, by its issuer (configured name) and `jti`: it is no longer exchanged.
     InboundJti {
@@ -44,7 +45,7 @@ pub enum RevokeCommand {
         issuer: String,
         jti: String,
         #[command(flatten)]
-        common: Common,
+        common: C,
     },
     /// Every token of a CI identity: a claim that equals a value or matches a glob (`*`, `?`).
     Identity {
@@ -57,15 +58,15 @@ pub enum RevokeCommand {
         #[arg(long)]
         glob: Option<String>,
         #[command(flatten)]
-        common: Common,
+        common: C,
     },
-    /// Every Tollgate token minted for a role before a time (default now); exchanges for it until then.
+    /// Every Tollgate token minted for a role before a time (RFC 3339, default now); exchanges for it until then.
     Role {
         role: String,
         #[arg(long)]
         before: Option<String>,
         #[command(flatten)]
-        common: Common,
+        common: C,
     },
     /// A signing key: Tollgate tokens it signed, and inbound tokens signed with it (of --issuer, or of any).
     Kid {
@@ -73,32 +74,39 @@ pub enum RevokeCommand {
         #[arg(long)]
         issuer: Option<String>,
         #[command(flatten)]
-        common: Common,
+        common: C,
     },
 }
 
-pub async fn revoke(command: RevokeCommand) -> anyhow::Result<ExitCode> {
+impl<C: clap::Args> RevokeCommand<C> {
+    /// The library's target (a role's `--before` defaults to `now`), and the command's own options.
+    pub fn into_target(self, now: UnixTime) -> anyhow::Result<(Target, C)> {
+        Ok(match self {
+            RevokeCommand::Jti { jti, common } => (Target::TollgateJti { jti }, common),
+            RevokeCommand::InboundJti { issuer, jti, common } => (Target::InboundJti { issuer, jti }, common),
+            RevokeCommand::Identity { issuer, claim, equals, glob, common } => {
+                let matcher = match (equals, glob) {
+                    (Some(value), _) => Matcher::Equals(value),
+                    (None, Some(pattern)) => Matcher::Glob(pattern),
+                    (None, None) => bail!("give --equals VALUE or --glob PATTERN"),
+                };
+                (Target::Identity { issuer, claim, matcher }, common)
+            }
+            RevokeCommand::Role { role, before, common } => {
+                let before = before.as_deref().map(|text| instant("--before", text)).transpose()?.unwrap_or(now);
+                (Target::Role { role, before }, common)
+            }
+            RevokeCommand::Kid { kid, issuer, common } => (Target::Kid { kid, issuer }, common),
+        })
+    }
+}
+
+pub async fn revoke(command: RevokeCommand<Common>) -> anyhow::Result<ExitCode> {
     let now = SystemClock.now();
-    let (target, common) = match command {
-        RevokeCommand::Jti { jti, common } => (Target::TollgateJti { jti }, common),
-        RevokeCommand::InboundJti { issuer, jti, common } => (Target::InboundJti { issuer, jti }, common),
-        RevokeCommand::Identity { issuer, claim, equals, glob, common } => {
-            let matcher = match (equals, glob) {
-                (Some(value), _) => Matcher::Equals(value),
-                (None, Some(pattern)) => Matcher::Glob(pattern),
-                (None, None) => bail!("give --equals VALUE or --glob PATTERN"),
-            };
-            (Target::Identity { issuer, claim, matcher }, common)
-        }
-        RevokeCommand::Role { role, before, common } => {
-            let before = before.as_deref().map(instant).transpose()?.unwrap_or(now);
-            (Target::Role { role, before }, common)
-        }
-        RevokeCommand::Kid { kid, issuer, common } => (Target::Kid { kid, issuer }, common),
-    };
+    let (target, common) = command.into_target(now)?;
     let config = Config::load(&common.config, &process_env)?;
     let expires_at = match common.until.as_deref() {
-        Some(until) => instant(until)?,
+        Some(until) => instant("--until", until)?,
         None => config.lifetimes().default_expiry(&target, now).map_err(anyhow::Error::msg)?,
     };
     let author = common.author.or_else(|| process_env("USER")).unwrap_or_else(|| "unknown".into());
@@ -107,7 +115,7 @@ pub async fn revoke(command: RevokeCommand) -> anyhow::Result<ExitCode> {
     revocation.validate(now)?;
     let store = Store::open_with(&config.state, Migrations::RequireCurrent).await?;
     store.add_revocation(&revocation).await?;
-    println!("{}", describe(&revocation));
+    println!("{}", revocation.describe());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -127,7 +135,7 @@ pub async fn list(config: &Path) -> anyhow::Result<ExitCode> {
     let config = Config::load(config, &process_env)?;
     let store = Store::open_with(&config.state, Migrations::RequireCurrent).await?;
     for revocation in store.list_revocations(SystemClock.now(), u32::MAX).await? {
-        println!("{}", describe(&revocation));
+        println!("{}", revocation.describe());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -143,20 +151,9 @@ pub fn new_introspection_client(name: &str) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(revocation: &Revocation) -> serde_json::Value {
-    json!({
-        "id": revocation.id,
-        "kind": revocation.target.kind(),
-        "target": revocation.target,
-        "reason": revocation.reason,
-        "author": revocation.author,
-        "created_at": revocation.created_at.to_rfc3339(),
-        "expires_at": revocation.expires_at.to_rfc3339(),
-    })
-}
-
-fn instant(text: &str) -> anyhow::Result<UnixTime> {
-    UnixTime::parse_rfc3339(text).with_context(|| format!("{text:?} is not an RFC 3339 instant"))
+/// An RFC 3339 instant given with `flag`.
+pub(super) fn instant(flag: &str, text: &str) -> anyhow::Result<UnixTime> {
+    UnixTime::parse_rfc3339(text).with_context(|| format!("{flag} {text:?} is not an RFC 3339 instant"))
 }
 
 fn random_id() -> anyhow::Result<String> {

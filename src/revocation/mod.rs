@@ -86,6 +86,20 @@ pub enum RevocationError {
 }
 
 impl Revocation {
+    /// How operators see it (the admin API and `tollgate revoke`/`revocations list` print this): its fields, the
+    /// target's kind, and RFC 3339 instants.
+    pub fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "kind": self.target.kind(),
+            "target": self.target,
+            "reason": self.reason,
+            "author": self.author,
+            "created_at": self.created_at.to_rfc3339(),
+            "expires_at": self.expires_at.to_rfc3339(),
+        })
+    }
+
     /// Checks what an operator typed: texts present and bounded, an expiry in the future.
     pub fn validate(&self, now: UnixTime) -> Result<(), RevocationError> {
         let mut texts = vec![("reason", self.reason.as_str()), ("author", self.author.as_str())];
