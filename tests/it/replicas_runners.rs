@@ -22,33 +22,51 @@ async fn post(client: &reqwest::Client, url: &str, bearer: Option<&str>, body: V
     read(request.send().await.unwrap()).await
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_runner_deleted_on_one_replica_is_refused_on_the_other_at_once() {
-    let _turn = crate::support::replica::ONE_DEPLOYMENT_AT_A_TIME.lock().await;
-    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else { return };
-    let github = FakeIssuer::start(SigningAlg::Rs256).await;
-    let build = "role: build\nissuer: tollgate-runners\naudience: tollgate-runners\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        name: jenkins-1\ngrant:\n  type: token\n  audience: build-api\n  ttl: 10m\n";
-    let work = workdir(&[("build.yaml".into(), build.into())]);
+/// Two replicas on one fresh PostgreSQL (break-glass on; `signing` is extra config such as `managed: true`),
+/// or `None` where PostgreSQL is not installed (outside CI).
+struct Pair {
+    a: Replica,
+    b: Replica,
+    client: reqwest::Client,
+    _work: Workdir,
+    _pg: PgCluster,
+}
+
+async fn pair(github: &FakeIssuer, policies: &[(String, String)], signing: &str) -> Option<Pair> {
+    let pg = tokio::task::spawn_blocking(PgCluster::start).await.unwrap()?;
+    let work = workdir(policies);
     let digest = tollgate::operators::sha256_hex(SECRET.as_bytes());
     let extra = format!(
-        "state:\n  backend: postgres\n  url: {}\n  pool_size: 4\noperators:\n  bootstrap:\n    secret_sha256: {digest}\n",
+        "{signing}state:\n  backend: postgres\n  url: {}\n  pool_size: 4\noperators:\n  bootstrap:\n    secret_sha256: {digest}\n",
         pg.url()
     );
-    let issuers = issuer_entry("github", &github, "");
+    let issuers = issuer_entry("github", github, "");
     let issuer_url = format!("http://127.0.0.1:{}", free_port());
     let start = || Replica::start(work.dir.path(), &work.key_file, &work.policies, &issuer_url, &issuers, &extra);
     let (a, b) = (start().await, start().await);
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    Some(Pair { a, b, client, _work: work, _pg: pg })
+}
 
-    let (status, session) = post(
-        &client,
-        &format!("{}/admin/v1/session", a.admin_url),
-        None,
-        json!({"bootstrap_secret": SECRET, "scope": "admin"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{session}\n{}", a.log());
-    let session = session["session_token"].as_str().unwrap().to_owned();
+impl Pair {
+    /// An admin session opened on A with the break-glass secret.
+    async fn admin_session(&self) -> String {
+        let url = format!("{}/admin/v1/session", self.a.admin_url);
+        let (status, session) =
+            post(&self.client, &url, None, json!({"bootstrap_secret": SECRET, "scope": "admin"})).await;
+        assert_eq!(status, 201, "{session}\n{}", self.a.log());
+        session["session_token"].as_str().unwrap().to_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_runner_deleted_on_one_replica_is_refused_on_the_other_at_once() {
+    let _turn = crate::support::replica::ONE_DEPLOYMENT_AT_A_TIME.lock().await;
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let build = "role: build\nissuer: tollgate-runners\naudience: tollgate-runners\nstatements:\n  - effect: allow\n    condition:\n      StringEquals:\n        name: jenkins-1\ngrant:\n  type: token\n  audience: build-api\n  ttl: 10m\n";
+    let Some(pair) = pair(&github, &[("build.yaml".into(), build.into())], "").await else { return };
+    let Pair { a, b, client, .. } = &pair;
+    let session = pair.admin_session().await;
     let (status, runner) =
         post(&client, &format!("{}/admin/v1/runners", a.admin_url), Some(&session), json!({"name": "jenkins-1"})).await;
     assert_eq!(status, 201, "{runner}");
@@ -78,30 +96,14 @@ async fn kids(client: &reqwest::Client, url: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_share_a_store_managed_key_ring_and_publish_a_rotation_within_a_reload() {
     let _turn = crate::support::replica::ONE_DEPLOYMENT_AT_A_TIME.lock().await;
-    let Some(pg) = tokio::task::spawn_blocking(PgCluster::start).await.unwrap() else { return };
     let github = FakeIssuer::start(SigningAlg::Rs256).await;
-    let work = workdir(&[policy("deploy", "github", "repo:acme/*")]);
-    let digest = tollgate::operators::sha256_hex(SECRET.as_bytes());
-    let extra = format!(
-        "signing:\n  managed: true\nstate:\n  backend: postgres\n  url: {}\n  pool_size: 4\noperators:\n  bootstrap:\n    secret_sha256: {digest}\n",
-        pg.url()
-    );
-    let issuers = issuer_entry("github", &github, "");
-    let issuer_url = format!("http://127.0.0.1:{}", free_port());
-    let start = || Replica::start(work.dir.path(), &work.key_file, &work.policies, &issuer_url, &issuers, &extra);
-    let (a, b) = (start().await, start().await);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let policies = [policy("deploy", "github", "repo:acme/*")];
+    let Some(pair) = pair(&github, &policies, "signing:\n  managed: true\n").await else { return };
+    let Pair { a, b, client, .. } = &pair;
     let first = kids(&client, &a.url).await;
     assert_eq!((first.len(), kids(&client, &b.url).await), (1, first.clone()), "one ring for both replicas");
 
-    let (_, session) = post(
-        &client,
-        &format!("{}/admin/v1/session", a.admin_url),
-        None,
-        json!({"bootstrap_secret": SECRET, "scope": "admin"}),
-    )
-    .await;
-    let session = session["session_token"].as_str().unwrap().to_owned();
+    let session = pair.admin_session().await;
     let (status, rotated) =
         post(&client, &format!("{}/admin/v1/keys/rotate", a.admin_url), Some(&session), json!({})).await;
     assert_eq!(status, 201, "{rotated}");
