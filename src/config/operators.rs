@@ -144,7 +144,13 @@ pub(super) fn operators(
         bindings.push(Binding { role, members });
     }
     let bootstrap_sha256 = bootstrap(raw.bootstrap.as_ref(), base, env)?;
-    Ok(OperatorsConfig { providers, bindings: Bindings(bindings), session_secs, max_session_secs, bootstrap_sha256 })
+    Ok(OperatorsConfig {
+        providers,
+        bindings: Bindings::new(bindings),
+        session_secs,
+        max_session_secs,
+        bootstrap_sha256,
+    })
 }
 
 fn provider(raw: &RawProvider, base: &Path) -> Result<ProviderConfig, String> {

@@ -12,6 +12,8 @@
 //! credential), and `ci:ISSUER:SUB` (a CI token of a trusted issuer, `sub` matched as an AWS `StringLike`
 //! pattern). Pure data; nothing here reads a token.
 
+use std::collections::HashMap;
+
 use crate::policy::Pattern;
 
 /// A role of the operator plane.
@@ -134,15 +136,28 @@ pub struct Binding {
     pub members: Vec<Member>,
 }
 
-/// Every binding.
+/// Every binding, and which of them name each `role/<role>.user` (the exchange path asks by role).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Bindings(pub Vec<Binding>);
+pub struct Bindings {
+    all: Vec<Binding>,
+    users_of_role: HashMap<String, Vec<usize>>,
+}
 
 impl Bindings {
+    pub fn new(all: Vec<Binding>) -> Bindings {
+        let mut users_of_role: HashMap<String, Vec<usize>> = HashMap::new();
+        for (index, binding) in all.iter().enumerate() {
+            if let IamRole::User(role) = &binding.role {
+                users_of_role.entry(role.clone()).or_default().push(index);
+            }
+        }
+        Bindings { all, users_of_role }
+    }
+
     /// The roles bound to `principal`, sorted, each once.
     pub fn roles_of(&self, principal: &Principal<'_>) -> Vec<IamRole> {
         let mut roles: Vec<IamRole> = self
-            .0
+            .all
             .iter()
             .filter(|binding| binding.members.iter().any(|member| member.matches(principal)))
             .map(|binding| binding.role.clone())
@@ -155,9 +170,9 @@ impl Bindings {
     /// Whether a Tollgate role's use is restricted by a `role/<role>.user` binding, and if so whether
     /// `principal` is a member: `None` when no binding names the role (the trust policy alone decides).
     pub fn may_use(&self, role: &str, principal: &Principal<'_>) -> Option<bool> {
-        let mut bound = self.0.iter().filter(|b| matches!(&b.role, IamRole::User(r) if r == role)).peekable();
-        bound.peek()?;
-        Some(bound.any(|binding| binding.members.iter().any(|member| member.matches(principal))))
+        let bound = self.users_of_role.get(role)?;
+        let mut bindings = bound.iter().filter_map(|index| self.all.get(*index));
+        Some(bindings.any(|binding| binding.members.iter().any(|member| member.matches(principal))))
     }
 }
 
@@ -166,7 +181,7 @@ mod tests {
     use super::*;
 
     fn bindings(list: &[(&str, &[&str])]) -> Bindings {
-        Bindings(
+        Bindings::new(
             list.iter()
                 .map(|(role, members)| Binding {
                     role: IamRole::parse(role).unwrap(),
@@ -237,5 +252,15 @@ mod tests {
         let ci = |sub| Principal::Ci { issuer: "github", sub };
         assert_eq!(b.may_use("deploy", &ci("repo:acme/web:ref:refs/heads/main")), Some(true));
         assert_eq!(b.may_use("deploy", &ci("repo:acme/api:ref:refs/heads/main")), Some(false));
+        // Several bindings of one role: any of them admits; other roles' bindings never do.
+        let several = bindings(&[
+            ("role/deploy.user", &["runner:jenkins-1"]),
+            ("role/viewer", &["runner:jenkins-3"]),
+            ("role/build.user", &["runner:jenkins-3"]),
+            ("role/deploy.user", &["runner:jenkins-2"]),
+        ]);
+        assert_eq!(several.may_use("deploy", &Principal::Runner { name: "jenkins-2" }), Some(true));
+        assert_eq!(several.may_use("deploy", &Principal::Runner { name: "jenkins-3" }), Some(false));
+        assert_eq!(several.may_use("build", &Principal::Runner { name: "jenkins-3" }), Some(true));
     }
 }
