@@ -68,11 +68,11 @@ async fn a_runner_deleted_on_one_replica_is_refused_on_the_other_at_once() {
     let Pair { a, b, client, .. } = &pair;
     let session = pair.admin_session().await;
     let (status, runner) =
-        post(&client, &format!("{}/admin/v1/runners", a.admin_url), Some(&session), json!({"name": "jenkins-1"})).await;
+        post(client, &format!("{}/admin/v1/runners", a.admin_url), Some(&session), json!({"name": "jenkins-1"})).await;
     assert_eq!(status, 201, "{runner}");
     let (id, credential) = (runner["id"].as_str().unwrap(), runner["credential"].as_str().unwrap());
     let b_exchange = format!("{}/exchange", b.url);
-    let exchange_on_b = || post(&client, &b_exchange, Some(credential), json!({"role": "build"}));
+    let exchange_on_b = || post(client, &b_exchange, Some(credential), json!({"role": "build"}));
     let (status, body) = exchange_on_b().await;
     assert_eq!(status, 200, "B knows a runner A created: {body}");
     // The session is shared too: B's admin API accepts it.
@@ -100,17 +100,17 @@ async fn replicas_share_a_store_managed_key_ring_and_publish_a_rotation_within_a
     let policies = [policy("deploy", "github", "repo:acme/*")];
     let Some(pair) = pair(&github, &policies, "signing:\n  managed: true\n").await else { return };
     let Pair { a, b, client, .. } = &pair;
-    let first = kids(&client, &a.url).await;
-    assert_eq!((first.len(), kids(&client, &b.url).await), (1, first.clone()), "one ring for both replicas");
+    let first = kids(client, &a.url).await;
+    assert_eq!((first.len(), kids(client, &b.url).await), (1, first.clone()), "one ring for both replicas");
 
     let session = pair.admin_session().await;
     let (status, rotated) =
-        post(&client, &format!("{}/admin/v1/keys/rotate", a.admin_url), Some(&session), json!({})).await;
+        post(client, &format!("{}/admin/v1/keys/rotate", a.admin_url), Some(&session), json!({})).await;
     assert_eq!(status, 201, "{rotated}");
     let next = rotated["kid"].as_str().unwrap().to_owned();
     let rotated_at = Instant::now();
     loop {
-        if kids(&client, &b.url).await.contains(&next) {
+        if kids(client, &b.url).await.contains(&next) {
             break;
         }
         assert!(rotated_at.elapsed() < Duration::from_secs(8), "B publishes the new key within a reload (5 s)");
@@ -122,7 +122,7 @@ async fn replicas_share_a_store_managed_key_ring_and_publish_a_rotation_within_a
         json!({"sub": "repo:acme/web:ref:refs/heads/main"}),
     );
     let (status, body) =
-        post(&client, &format!("{}/exchange", b.url), None, json!({"token": token, "role": "deploy"})).await;
+        post(client, &format!("{}/exchange", b.url), None, json!({"token": token, "role": "deploy"})).await;
     assert_eq!(status, 200, "{body}");
     let header = body["access_token"].as_str().unwrap().split('.').next().unwrap().to_owned();
     use base64::Engine as _;
