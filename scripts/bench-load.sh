@@ -11,9 +11,12 @@
 #   ceiling   `cargo bench --bench exchange` for ceiling/RS256_verify + ceiling/ES256_sign (aws-lc-rs, keys parsed
 #             beforehand): the crypto ceiling of an exchange, measured in this run;
 #   exchange  on one server: GET /healthz at -c16 (the HTTP floor: server CPU per request); POST /exchange at -c16
-#             (the peak); at about half of that rate (peak/1800 connections, each pausing 1 ms after an answer;
-#             its req/s column shows the rate it got); at -c2. The ratio is exchange CPU / (ceiling + floor): issue
-#             11's budget is 1.25;
+#             (the peak); GET /healthz again at about that peak rate (floor-r) and POST /exchange at about half
+#             of the peak (half), both with connections that pause 1 ms after each answer, as many as a 2 s
+#             calibration run says give that rate (the req/s column shows the rate each got); at -c2. The ratio is exchange CPU / (ceiling
+#             + floor): issue 11's budget is 1.25; it is also printed against floor-r, the floor at the same rate
+#             (see docs/performance.md: at 48k/s the client never sleeps, at the exchange's rate every answer's
+#             loopback write wakes it, and the kernel charges that wake-up to the server);
 #   scale     10,000 roles (one policy file each), then 1,000 trusted issuers (each its own jwks_file issuer):
 #             time to ready, resident memory, and the -c16 exchange figures beside the one-role server's;
 #   storm     the issuer by discovery over HTTP (the minter's), unknown_kid_cooldown_seconds 10: good tokens at
@@ -190,6 +193,16 @@ run() {
   echo "  $name $load: $ok answers, p99 $((p99_us / 1000)).$(((p99_us % 1000) / 10)) ms"
 }
 
+# calibrate CONNECTIONS MODE ARG: answers a second one connection pausing 1 ms makes (a 2 s run, no row).
+calibrate() {
+  local out=$work/calibrate.txt result ok duration_us
+  timeout 40 wrk -t2 -c"$1" -d2s --timeout 5s -s scripts/bench-load.lua "http://127.0.0.1:$port" -- "$2" "$3" 1 \
+    >"$out" 2>&1 || { cat "$out" >&2; exit 1; }
+  result=$(grep '^RESULT ' "$out")
+  ok=$(echo "$result" | sed -E 's/.* ok=([0-9]+).*/\1/') duration_us=$(echo "$result" | sed -E 's/.* duration_us=([0-9]+).*/\1/')
+  echo $((ok * 1000000 / duration_us / $1 + 1))
+}
+
 # rate NAME LOAD: answers a second of an earlier row.
 rate() { printf '%s\n' "${rows[@]}" | awk -v n="$1" -v l="$2" '$1 == n && $2 == l { print int($3 / ($4 / 1e6)) }'; }
 
@@ -201,11 +214,15 @@ if has exchange || has peer || has storm; then
   run base floor 16 0 get /healthz
   run base c16 16 0 post "$work/exchange.json"
   peak=$(rate base c16)
-  # About half the peak: connections that each pause 1 ms after an answer (wrk paces in whole ms) give each
-  # ~1000/(1 + latency ms) a second, ~900 at this load.
-  half_conns=$(((peak / 2 + 899) / 900))
+  # Paced runs: connections that each pause 1 ms after an answer; how many a second one such connection makes
+  # depends on wrk's timers and the machine, so a short calibration run measures it first.
+  per_conn=$(calibrate 8 post "$work/exchange.json")
+  half_conns=$(((peak / 2 + per_conn - 1) / per_conn))
   [ "$half_conns" -ge 2 ] || half_conns=2
   if has exchange; then
+    # The floor again at about the exchange's peak rate: at 48k/s the client is always awake, at the exchange's
+    # rate each answer wakes it, and a loopback write pays that wake-up.
+    run base floor-r $(((peak + per_conn - 1) / per_conn)) 1 get /healthz
     run base half "$half_conns" 1 post "$work/exchange.json"
     run base c2 2 0 post "$work/exchange.json"
   fi
@@ -281,22 +298,23 @@ printf '%s\n' "${rows[@]}" | awk -v tick="$TICK" -v json="$OUT_JSON" -v ceiling=
   { name[NR] = $1; load[NR] = $2; ok[NR] = $3; rps[NR] = $3 / ($4 / 1e6); p50[NR] = $5 / 1000; p99[NR] = $6 / 1000
     cpu[NR] = $7 * 1e6 / tick / $3; rss[NR] = $8 / 1024; ready[NR] = $9
     if ($1 == "base" && $2 == "floor") floor = cpu[NR]
+    if ($1 == "base" && $2 == "floor-r") { floor_r = cpu[NR]; rate_r = rps[NR] }
     if ($1 == "base" && $2 == "c16") { base_cpu = cpu[NR]; base_rps = rps[NR] }
     if ($1 == "storm" && $2 == "calm") calm = p99[NR] }
   END {
-    format = "%-8s %-6s %8s %8s %7s %7s %8s %7s %8s %8s\n"
+    format = "%-8s %-7s %8s %8s %7s %7s %8s %7s %8s %8s\n"
     printf "\n" format, "config", "load", "answers", "req/s", "p50 ms", "p99 ms", "CPU µs", "RSS MiB", "ready ms", "vs"
     printf "" > json
     for (i = 1; i <= NR; i++) {
       vs = ""
-      if (name[i] == "base" && load[i] != "floor" && ceiling > 0)
+      if (name[i] == "base" && load[i] !~ /^floor/ && ceiling > 0)
         vs = sprintf("%.2f×c+f", cpu[i] / (ceiling + floor))
       if ((name[i] == "roles" || name[i] == "issuers") && base_cpu > 0)
         vs = sprintf("%+.0f%%cpu %+.0f%%rps", 100 * (cpu[i] / base_cpu - 1), 100 * (rps[i] / base_rps - 1))
       if (name[i] == "storm" && load[i] == "stormy" && calm > 0) vs = sprintf("%.2f×p99", p99[i] / calm)
       if (name[i] == "openbao" && cpu[i] > 0 && rps[i] > 0)
         vs = sprintf("tg %.1f×rps %.1f×cpu", base_rps / rps[i], cpu[i] / base_cpu)
-      printf "%-8s %-6s %8d %8.0f %7.2f %7.2f %8.1f %7.1f %8d %8s\n", name[i], load[i], ok[i], rps[i], p50[i], p99[i], \
+      printf "%-8s %-7s %8d %8.0f %7.2f %7.2f %8.1f %7.1f %8d %8s\n", name[i], load[i], ok[i], rps[i], p50[i], p99[i], \
         cpu[i], rss[i], ready[i], vs
       printf "{\"config\":\"%s\",\"load\":\"%s\",\"answers\":%d,\"req_per_s\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f," \
         "\"cpu_us\":%.2f,\"rss_mib\":%.1f,\"ready_ms\":%d,\"vs\":\"%s\"}\n", name[i], load[i], ok[i], rps[i], p50[i], \
@@ -307,6 +325,9 @@ printf '%s\n' "${rows[@]}" | awk -v tick="$TICK" -v json="$OUT_JSON" -v ceiling=
       printf "exchange at -c16: %.1f µs = %.2f × (ceiling + floor) (budget 1.25)\n", base_cpu, base_cpu / (ceiling + floor)
       printf "{\"ceiling_us\":%.2f,\"floor_us\":%.2f,\"exchange_us\":%.2f,\"ratio\":%.3f}\n", ceiling, floor, base_cpu, \
         base_cpu / (ceiling + floor) >> json
+      if (floor_r > 0)
+        printf "with the floor at the exchange'"'"'s rate (GET /healthz, %.0f req/s): %.1f µs; %.2f × (ceiling + that floor)\n", \
+          rate_r, floor_r, base_cpu / (ceiling + floor_r)
     }
     if (storm != "") printf "unknown-kid storm: %d JWKS fetches\n", storm
   }'
