@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::policy::condition::Condition;
 use crate::policy::explain::{ConditionFailure, Decision, Explanation};
 use crate::policy::grant::Grant;
-use crate::policy::replay::ReplayRule;
+use crate::policy::single_use::ReplayRule;
 
 /// One role's trust policy, compiled. Built only by `compile` from a policy file.
 #[derive(Debug, Clone)]
@@ -166,5 +166,12 @@ impl Statement {
     /// The first condition that does not hold, or `None` when the statement matches.
     pub(super) fn first_failure(&self, claims: &Map<String, Value>) -> Option<&Condition> {
         self.conditions.iter().find(|condition| !condition.holds(claims))
+    }
+
+    /// True when the statement has a positive, non-`IfExists` condition on `aud`.
+    pub(super) fn checks_audience(&self) -> bool {
+        self.conditions
+            .iter()
+            .any(|condition| condition.claim == "aud" && !condition.operator.negated && !condition.operator.if_exists)
     }
 }

@@ -6,10 +6,9 @@
 
 use std::fmt;
 
-use crate::policy::aws::checks_audience;
 use crate::policy::condition::Condition;
+use crate::policy::condition::operator::{Comparison, SetQualifier};
 use crate::policy::eval::{AudienceRule, Effect, Policy, Statement};
-use crate::policy::operator::{Comparison, SetQualifier};
 
 /// One warning about a loaded policy. Displayed as `path:line: warning[code]: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,7 +175,7 @@ fn lint_audience(policy: &Policy, findings: &mut Vec<Finding>) {
                 .to_owned(),
         }),
         AudienceRule::InConditions => {
-            for (number, statement) in allows.filter(|(_, statement)| !checks_audience(statement)) {
+            for (number, statement) in allows.filter(|(_, statement)| !statement.checks_audience()) {
                 findings.push(Finding {
                     line: statement.line,
                     code: ANY_AUDIENCE,

@@ -1,7 +1,8 @@
 //! Loading policy files into a [`PolicySet`], all-or-nothing: choosing which files in a directory are
 //! policies (`*.yaml`, `*.yml`, `*.json`; JSON goes through the same YAML parser), reading them with a size cap,
 //! parsing (with the line of any error), compiling, refusing duplicate roles, indexing aws grants by role ARN
-//! (linting ARNs that several roles grant), and attaching file and role to lints. The only file I/O of the policy module happens here and in `testing`'s case loader, which shares it.
+//! (linting ARNs that several roles grant), and attaching file and role to lints. The only file I/O of the policy module happens here and in `testing`'s
+//! case loader, which shares it.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -11,12 +12,15 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_saphyr::{DefaultMessageFormatter, MessageFormatter};
 
-use crate::policy::compile::{CompileError, compile};
+use crate::policy::compile::compile;
+use crate::policy::error::PolicyError;
+use crate::policy::error::{CompileError, printable};
+use crate::policy::eval::Policy;
 use crate::policy::grant::Grant;
 use crate::policy::issuer::KnownIssuer;
 use crate::policy::lint::{DUPLICATE_ROLE_ARN, Lint};
-use crate::policy::raw::RawPolicy;
-use crate::policy::{Policy, PolicyError, PolicySet};
+use crate::policy::set::PolicySet;
+use crate::policy::source::RawPolicy;
 
 /// Largest policy (or test-case) file accepted, in bytes.
 pub(super) const MAX_POLICY_FILE_BYTES: u64 = 1024 * 1024;
@@ -225,14 +229,17 @@ fn read_capped(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
-/// Escapes control characters so a parser message cannot break the line it is logged on.
-pub(super) fn printable(message: &str) -> String {
-    message
-        .chars()
-        .flat_map(|character| {
-            let escaped: Vec<char> =
-                if character.is_control() { character.escape_default().collect() } else { vec![character] };
-            escaped
-        })
-        .collect()
+impl PolicySet {
+    /// Loads every policy file in `dir`, all-or-nothing. `known_issuers` are the configured trusted issuers: a
+    /// policy naming another issuer fails to load, and one on a shared issuer must pin the tenant. Duplicate
+    /// role names fail (naming both files). Policy files are `*.yaml`, `*.yml` and `*.json`; test-case files
+    /// (`*.test.yaml`, `*.test.yml`, `*.test.json`) and hidden files are skipped.
+    pub fn load_dir(dir: &Path, known_issuers: &[KnownIssuer]) -> Result<PolicySet, PolicyError> {
+        load_dir(dir, known_issuers)
+    }
+
+    /// Same from in-memory (file name, text) pairs — used by tests and benches.
+    pub fn from_sources(sources: &[(String, String)], known_issuers: &[KnownIssuer]) -> Result<PolicySet, PolicyError> {
+        from_sources(sources, known_issuers)
+    }
 }

@@ -20,9 +20,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
+use crate::policy::error::PolicyError;
 use crate::policy::load::{is_test_file_name, parse_yaml, read_dir_sources};
-use crate::policy::raw::line_of;
-use crate::policy::{PolicyError, PolicySet};
+use crate::policy::set::PolicySet;
+use crate::policy::source::line_of;
 
 /// One test case, as loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]

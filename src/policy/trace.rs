@@ -7,7 +7,7 @@
 use aws_lc_rs::digest;
 use serde_json::{Map, Value};
 
-use crate::policy::claim::canonical;
+use crate::policy::condition::claim::canonical;
 use crate::policy::eval::{AudienceRule, Effect, Policy};
 use crate::policy::explain::Decision;
 

@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use super::known;
-use crate::policy::load::{MAX_POLICY_FILE_BYTES, is_policy_file_name, is_test_file_name, parse_source, printable};
+use crate::policy::error::printable;
+use crate::policy::load::{MAX_POLICY_FILE_BYTES, is_policy_file_name, is_test_file_name, parse_source};
 
 const GOOD: &str = "\
 role: deploy-web

@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use super::object;
 use crate::policy::condition::Condition;
+use crate::policy::condition::operator::Operator;
 use crate::policy::issuer::KeyResolver;
-use crate::policy::operator::Operator;
 
 /// Compiles `operator` over claim `a` with `values`.
 pub(super) fn condition(operator: &str, values: &[&str]) -> Condition {

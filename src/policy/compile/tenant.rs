@@ -5,14 +5,14 @@
 //! fails, unless the policy sets `allow_unpinned_tenant: true`, which turns the refusal into an `unpinned-tenant`
 //! lint. Anyone on a shared platform can mint a token from its issuer; only the pin tells tenants apart.
 
-use crate::policy::compile::CompileError;
+use crate::policy::error::{CompileError, pin_hint};
 use crate::policy::eval::{Effect, Policy};
 use crate::policy::issuer::KnownIssuer;
 use crate::policy::lint::{Finding, UNPINNED_TENANT};
 
 /// Checks every allow statement; returns the lints of the escape hatch when it was used.
 /// `allow_unpinned` is the `allow_unpinned_tenant` key (value, line) when written.
-pub(super) fn check(
+pub(in crate::policy) fn check(
     policy: &Policy,
     known: &[KnownIssuer],
     allow_unpinned: Option<(bool, Option<u64>)>,
@@ -58,13 +58,4 @@ pub(super) fn check(
         });
     }
     Ok(findings)
-}
-
-/// `pin a`, `pin a or b`, `pin a, b or c`.
-pub(super) fn pin_hint(claims: &[String]) -> String {
-    match claims.split_last() {
-        None => "pin a tenant claim".to_owned(),
-        Some((last, [])) => format!("pin {last}"),
-        Some((last, rest)) => format!("pin {} or {last}", rest.join(", ")),
-    }
 }

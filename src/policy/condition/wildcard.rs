@@ -31,7 +31,7 @@ enum Token {
 /// Builds a [`Pattern`] from pieces: pattern text (where `*` and `?` are wildcards) and literal text (where
 /// they are plain characters, as for policy-variable values and the `${*}`/`${?}` escapes).
 #[derive(Debug, Default)]
-pub(super) struct PatternBuilder {
+pub(in crate::policy) struct PatternBuilder {
     segments: Vec<Segment>,
     current: Segment,
     literal: String,
@@ -72,7 +72,7 @@ impl Pattern {
 
 impl PatternBuilder {
     /// Appends pattern text: `*` and `?` are wildcards.
-    pub(super) fn push_pattern(&mut self, text: &str) {
+    pub(in crate::policy) fn push_pattern(&mut self, text: &str) {
         for character in text.chars() {
             match character {
                 '*' => {
@@ -93,11 +93,11 @@ impl PatternBuilder {
     }
 
     /// Appends literal text: every character, `*` and `?` included, matches only itself.
-    pub(super) fn push_literal(&mut self, text: &str) {
+    pub(in crate::policy) fn push_literal(&mut self, text: &str) {
         text.chars().for_each(|character| self.push_literal_char(character));
     }
 
-    pub(super) fn finish(mut self) -> Pattern {
+    pub(in crate::policy) fn finish(mut self) -> Pattern {
         self.flush_literal();
         self.segments.push(self.current);
         Pattern { segments: self.segments }

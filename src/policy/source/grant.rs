@@ -11,30 +11,30 @@ use serde::Deserialize;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
-use crate::policy::raw_scalar::{KeyedMap, OneOrMany, RawTtl};
+use crate::policy::source::scalar::{KeyedMap, OneOrMany, RawTtl};
 
 /// One `grant:` block.
 #[derive(Debug, Default)]
-pub(super) struct RawGrant {
-    pub(super) kind: Option<Spanned<RawGrantKind>>,
+pub(in crate::policy) struct RawGrant {
+    pub(in crate::policy) kind: Option<Spanned<RawGrantKind>>,
     /// Token: the minted token's audiences. AWS: the `aud` of the token minted for STS.
-    pub(super) audience: Option<Spanned<OneOrMany>>,
-    pub(super) ttl: Option<Spanned<RawTtl>>,
-    pub(super) subject: Option<Spanned<String>>,
-    pub(super) claims: Option<KeyedMap<serde_json::Value>>,
-    pub(super) role_arn: Option<Spanned<String>>,
-    pub(super) duration: Option<Spanned<RawTtl>>,
-    pub(super) session_name: Option<Spanned<String>>,
-    pub(super) mode: Option<Spanned<RawAwsMode>>,
-    pub(super) session_tags: Option<Spanned<KeyedMap<String>>>,
-    pub(super) transitive_tag_keys: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(in crate::policy) audience: Option<Spanned<OneOrMany>>,
+    pub(in crate::policy) ttl: Option<Spanned<RawTtl>>,
+    pub(in crate::policy) subject: Option<Spanned<String>>,
+    pub(in crate::policy) claims: Option<KeyedMap<serde_json::Value>>,
+    pub(in crate::policy) role_arn: Option<Spanned<String>>,
+    pub(in crate::policy) duration: Option<Spanned<RawTtl>>,
+    pub(in crate::policy) session_name: Option<Spanned<String>>,
+    pub(in crate::policy) mode: Option<Spanned<RawAwsMode>>,
+    pub(in crate::policy) session_tags: Option<Spanned<KeyedMap<String>>>,
+    pub(in crate::policy) transitive_tag_keys: Option<Spanned<Vec<Spanned<String>>>>,
     /// Every key of the block, in the order written, known or not.
-    pub(super) written: Vec<Spanned<String>>,
+    pub(in crate::policy) written: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(super) enum RawGrantKind {
+pub(in crate::policy) enum RawGrantKind {
     Token,
     Aws,
 }
@@ -42,7 +42,7 @@ pub(super) enum RawGrantKind {
 /// How an `aws` grant presents the exchange to STS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub(super) enum RawAwsMode {
+pub(in crate::policy) enum RawAwsMode {
     TollgateToken,
     Passthrough,
 }

@@ -5,26 +5,27 @@
 
 use serde_saphyr::Spanned;
 
-use crate::policy::compile::{CompileError, DraftStatement};
+use crate::policy::compile::draft::DraftStatement;
+use crate::policy::error::CompileError;
 use crate::policy::eval::{AudienceRule, Effect, Statement};
 use crate::policy::issuer::{KnownIssuer, principal_issuers};
-use crate::policy::raw::{OneOrList, RawAwsEffect, RawAwsStatement, line_of};
+use crate::policy::source::{OneOrList, RawAwsEffect, RawAwsStatement, line_of};
 
 /// The only `Version` accepted: the one with policy variables.
-pub(super) const AWS_VERSION: &str = "2012-10-17";
+pub(in crate::policy) const AWS_VERSION: &str = "2012-10-17";
 
 /// The only action a web-identity trust policy may name.
 const ASSUME_ROLE_WITH_WEB_IDENTITY: &str = "sts:AssumeRoleWithWebIdentity";
 
 /// The statements of an AWS-form policy and the issuers they trust.
 #[derive(Debug)]
-pub(super) struct AwsForm {
-    pub(super) statements: Vec<DraftStatement>,
-    pub(super) issuers: Vec<String>,
+pub(in crate::policy) struct AwsForm {
+    pub(in crate::policy) statements: Vec<DraftStatement>,
+    pub(in crate::policy) issuers: Vec<String>,
 }
 
 /// Converts the `Statement` list. `written_issuers` is the optional `issuer:` key (names, line), already checked.
-pub(super) fn statements(
+pub(in crate::policy) fn statements(
     version: Option<Spanned<String>>,
     raw: Spanned<OneOrList<RawAwsStatement>>,
     known: &[KnownIssuer],
@@ -71,20 +72,12 @@ pub(super) fn statements(
 }
 
 /// `audience:` omitted: the statements' `aud` conditions decide, or any audience when there are none.
-pub(super) fn audience_rule(statements: &[Statement]) -> AudienceRule {
-    if statements.iter().any(|statement| statement.effect == Effect::Allow && checks_audience(statement)) {
+pub(in crate::policy) fn audience_rule(statements: &[Statement]) -> AudienceRule {
+    if statements.iter().any(|statement| statement.effect == Effect::Allow && statement.checks_audience()) {
         AudienceRule::InConditions
     } else {
         AudienceRule::Any
     }
-}
-
-/// True when a statement has a positive, non-`IfExists` condition on `aud`.
-pub(super) fn checks_audience(statement: &Statement) -> bool {
-    statement
-        .conditions
-        .iter()
-        .any(|condition| condition.claim == "aud" && !condition.operator.negated && !condition.operator.if_exists)
 }
 
 /// `Version` must be written and be [`AWS_VERSION`]; `statement_line` points at `Statement` when it is missing.

@@ -4,20 +4,20 @@
 
 /// A condition operator as parsed from its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Operator {
-    pub(super) comparison: Comparison,
+pub(in crate::policy) struct Operator {
+    pub(in crate::policy) comparison: Comparison,
     /// `…Not…` operators: the condition holds when the claim matches none of the values (values NOR).
-    pub(super) negated: bool,
+    pub(in crate::policy) negated: bool,
     /// `…IfExists`: a missing claim satisfies the condition.
-    pub(super) if_exists: bool,
-    pub(super) set: SetQualifier,
+    pub(in crate::policy) if_exists: bool,
+    pub(in crate::policy) set: SetQualifier,
     /// The operator exactly as written in the policy, for explanations.
-    pub(super) written: String,
+    pub(in crate::policy) written: String,
 }
 
 /// The comparison an operator performs on one claim value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Comparison {
+pub(in crate::policy) enum Comparison {
     /// `StringEquals`, `StringNotEquals`: exact, case-sensitive; `*` is literal.
     Equals,
     /// `StringEqualsIgnoreCase`, `StringNotEqualsIgnoreCase`.
@@ -38,7 +38,7 @@ pub(super) enum Comparison {
 
 /// How a claim value must compare with a policy value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Order {
+pub(in crate::policy) enum Order {
     Equal,
     Less,
     LessOrEqual,
@@ -48,7 +48,7 @@ pub(super) enum Order {
 
 /// How an operator treats a claim with several values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum SetQualifier {
+pub(in crate::policy) enum SetQualifier {
     /// No qualifier: an array claim matches when any element matches (a negated operator: when none does).
     Single,
     /// `ForAnyValue:` — some element satisfies the operator; false when the claim is missing or empty.
@@ -89,7 +89,7 @@ const REFUSED_OPERATORS: &[&str] =
 
 impl Operator {
     /// Parses an operator name; the error is a sentence naming it.
-    pub(super) fn parse(written: &str) -> Result<Operator, String> {
+    pub(in crate::policy) fn parse(written: &str) -> Result<Operator, String> {
         let (set, rest) = if let Some(rest) = written.strip_prefix("ForAnyValue:") {
             (SetQualifier::ForAnyValue, rest)
         } else if let Some(rest) = written.strip_prefix("ForAllValues:") {
@@ -116,7 +116,7 @@ impl Operator {
     }
 
     /// True for the string comparisons, the only ones that accept policy variables.
-    pub(super) fn is_string(&self) -> bool {
+    pub(in crate::policy) fn is_string(&self) -> bool {
         matches!(
             self.comparison,
             Comparison::Equals | Comparison::EqualsIgnoreCase | Comparison::Like | Comparison::Matches
@@ -126,7 +126,7 @@ impl Operator {
 
 impl Order {
     /// Whether `ordering` (claim value compared with policy value) satisfies this order.
-    pub(super) fn holds(self, ordering: std::cmp::Ordering) -> bool {
+    pub(in crate::policy) fn holds(self, ordering: std::cmp::Ordering) -> bool {
         use std::cmp::Ordering::{Equal, Greater, Less};
         match self {
             Order::Equal => ordering == Equal,

@@ -12,27 +12,35 @@
 //!   `Numeric…` also reads numeric strings and floats, `Date…` epoch seconds and RFC 3339, `Bool` `true`/`false`
 //!   as JSON booleans or strings; values that cannot be read that way match nothing.
 
+pub(in crate::policy) mod claim;
+pub(in crate::policy) mod operator;
+pub(in crate::policy) mod placeholder;
+pub(in crate::policy) mod value;
+pub(in crate::policy) mod wildcard;
+
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 
-use crate::policy::claim::{Decimal, canonical, claim_bool, claim_instant, compare_number, parse_instant, present};
+use crate::policy::condition::claim::{
+    Decimal, canonical, claim_bool, claim_instant, compare_number, parse_instant, present,
+};
+use crate::policy::condition::operator::{Comparison, Operator, SetQualifier};
+use crate::policy::condition::value::{LikeValue, TextValue};
 use crate::policy::issuer::KeyResolver;
-use crate::policy::operator::{Comparison, Operator, SetQualifier};
-use crate::policy::value::{LikeValue, TextValue};
 
 /// One compiled condition.
 #[derive(Debug, Clone)]
-pub(super) struct Condition {
-    pub(super) operator: Operator,
+pub(in crate::policy) struct Condition {
+    pub(in crate::policy) operator: Operator,
     /// The claim tested, after stripping any `host:` issuer prefix.
-    pub(super) claim: String,
+    pub(in crate::policy) claim: String,
     /// The values exactly as written (canonical strings), for explanations and the linter.
-    pub(super) written_values: Vec<String>,
+    pub(in crate::policy) written_values: Vec<String>,
     /// The source line of the claim key, when known.
-    pub(super) line: Option<u64>,
+    pub(in crate::policy) line: Option<u64>,
     /// The key names its claim in any letter case (AWS form, as IAM): an exact match first, else one that
     /// differs only by case, so a mis-cased key in a Deny or a negated condition still applies.
-    pub(super) ignore_key_case: bool,
+    pub(in crate::policy) ignore_key_case: bool,
     values: Values,
 }
 
@@ -56,7 +64,7 @@ const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
 impl Condition {
     /// Compiles one condition on the key `key` (resolved through `resolver`) with canonical `values`.
-    pub(super) fn compile(
+    pub(in crate::policy) fn compile(
         operator: Operator,
         key: &str,
         values: Vec<String>,
@@ -80,12 +88,12 @@ impl Condition {
     }
 
     /// Whether this condition tests the claim `name`.
-    pub(super) fn tests_claim(&self, name: &str) -> bool {
+    pub(in crate::policy) fn tests_claim(&self, name: &str) -> bool {
         if self.ignore_key_case { self.claim.eq_ignore_ascii_case(name) } else { self.claim == name }
     }
 
     /// The tested claim's value in `claims`, as the key names it (see `ignore_key_case`).
-    pub(super) fn claim_value<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
+    pub(in crate::policy) fn claim_value<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
         match claims.get(&self.claim) {
             Some(value) => Some(value),
             None if self.ignore_key_case => {
@@ -96,7 +104,7 @@ impl Condition {
     }
 
     /// Whether the condition holds for `claims`.
-    pub(super) fn holds(&self, claims: &Map<String, Value>) -> bool {
+    pub(in crate::policy) fn holds(&self, claims: &Map<String, Value>) -> bool {
         let claim = present(self.claim_value(claims));
         if let Values::Null(absent) = &self.values {
             return absent.contains(&claim.is_none());
@@ -167,7 +175,7 @@ impl Condition {
 
     /// True when the condition pins the claim to fixed values: a positive, non-`IfExists` equality (or a
     /// `StringLike`/`StringMatches` without wildcard or metacharacter) whose every value is a plain constant.
-    pub(super) fn pins_value(&self) -> bool {
+    pub(in crate::policy) fn pins_value(&self) -> bool {
         let operator = &self.operator;
         if operator.negated || operator.if_exists || operator.set == SetQualifier::ForAllValues {
             return false;
@@ -186,12 +194,12 @@ impl Condition {
     }
 
     /// True for `Null: {claim: false}` — a guard that the claim is present.
-    pub(super) fn requires_presence(&self) -> bool {
+    pub(in crate::policy) fn requires_presence(&self) -> bool {
         matches!(&self.values, Values::Null(absent) if absent.iter().all(|must_be_absent| !must_be_absent))
     }
 
     /// The compiled text values of the `StringEquals`/`StringEqualsIgnoreCase` families (for the linter).
-    pub(super) fn text_values(&self) -> &[TextValue] {
+    pub(in crate::policy) fn text_values(&self) -> &[TextValue] {
         match &self.values {
             Values::Equals(values) | Values::EqualsIgnoreCase(values) => values,
             _ => &[],
@@ -252,7 +260,7 @@ fn boolean_values(values: &[String], named: &dyn Fn(&String, &str) -> String) ->
 
 /// Compiles `pattern` fully anchored. It must first compile on its own, so that it cannot close the anchoring
 /// group early (`a)|(b` would otherwise become `^(?:a)|(b)$`).
-pub(super) fn compile_regex(pattern: &str) -> Result<Regex, String> {
+pub(in crate::policy) fn compile_regex(pattern: &str) -> Result<Regex, String> {
     let build = |source: &str| {
         RegexBuilder::new(source).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(4 * REGEX_SIZE_LIMIT).build()
     };

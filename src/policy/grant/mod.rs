@@ -1,16 +1,19 @@
 //! What an allowed exchange is granted: the compiled [`Grant`] — a broker token ([`TokenGrant`], here: its
 //! lifetime rules and the rendering of its subject and extra claims from the verified claim set) or an AWS role
-//! session ([`AwsGrant`], in `aws_grant`). It decides which fields each grant type takes, and owns the list of
+//! session ([`AwsGrant`], in `aws`). It decides which fields each grant type takes, and owns the list of
 //! claim names a token grant may not set. It does not mint anything: the credentials module does.
+
+pub(in crate::policy) mod aws;
+pub(in crate::policy) mod limits;
+pub(in crate::policy) mod template;
 
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
-use crate::policy::aws_grant::{AWS_FIELDS, AwsGrant, compile_aws_grant};
-use crate::policy::compile::{CompileError, non_empty_strings};
-use crate::policy::load::printable;
-use crate::policy::raw::{KeyedMap, RawGrant, RawGrantKind, RawTtl, line_of};
-use crate::policy::template::{RenderError, Template};
+use crate::policy::error::{CompileError, printable};
+use crate::policy::grant::aws::{AWS_FIELDS, AwsGrant, compile_aws_grant};
+use crate::policy::grant::template::{RenderError, Template};
+use crate::policy::source::{KeyedMap, RawGrant, RawGrantKind, RawTtl, line_of, non_empty_strings, parse_duration};
 
 /// What a policy grants when it allows an exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,13 +45,14 @@ enum ClaimSource {
 }
 
 /// Claim names the broker sets itself; a policy may not add them.
-pub(super) const RESERVED_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "act", "role"];
+pub(in crate::policy) const RESERVED_CLAIMS: &[&str] =
+    &["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "act", "role"];
 
 /// The fields of a `type: token` grant.
 const TOKEN_FIELDS: &[&str] = &["type", "audience", "ttl", "subject", "claims"];
 
 /// The longest lifetime a grant may ask for: 24 hours.
-pub(super) const MAX_TTL_SECONDS: u32 = 24 * 60 * 60;
+pub(in crate::policy) const MAX_TTL_SECONDS: u32 = 24 * 60 * 60;
 
 impl TokenGrant {
     /// The audiences the minted token may carry; never empty; the first is the default.
@@ -93,7 +97,7 @@ impl TokenGrant {
 }
 
 /// Compiles the `grant:` block: its type, then the fields of that type (any other field is refused at its line).
-pub(super) fn compile_grant(raw: Spanned<RawGrant>) -> Result<Grant, CompileError> {
+pub(in crate::policy) fn compile_grant(raw: Spanned<RawGrant>) -> Result<Grant, CompileError> {
     let grant_line = line_of(&raw);
     let raw = raw.value;
     let Some(kind) = raw.kind.as_ref().map(|spanned| spanned.value) else {
@@ -190,7 +194,7 @@ fn nested_template(value: &Value) -> bool {
 }
 
 /// Parses a lifetime: whole seconds, or `<number><unit>` groups with units `h`, `m`, `s` (e.g. `1h30m`).
-pub(super) fn parse_ttl(raw: &RawTtl) -> Result<u32, String> {
+pub(in crate::policy) fn parse_ttl(raw: &RawTtl) -> Result<u32, String> {
     let seconds = match raw {
         RawTtl::Seconds(seconds) => *seconds,
         RawTtl::Negative(_) => return Err("ttl must be positive".to_owned()),
@@ -202,29 +206,6 @@ pub(super) fn parse_ttl(raw: &RawTtl) -> Result<u32, String> {
         Ok(seconds) if (1..=MAX_TTL_SECONDS).contains(&seconds) => Ok(seconds),
         _ => Err(format!("ttl must be between 1 second and 24h, not {seconds} seconds")),
     }
-}
-
-pub(super) fn parse_duration(text: &str) -> Option<u64> {
-    if text.is_empty() {
-        return None;
-    }
-    let mut total: u64 = 0;
-    let mut number: Option<u64> = None;
-    for character in text.chars() {
-        if let Some(digit) = character.to_digit(10) {
-            number = Some(number.unwrap_or(0).checked_mul(10)?.checked_add(u64::from(digit))?);
-            continue;
-        }
-        let unit = match character {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return None,
-        };
-        total = total.checked_add(number.take()?.checked_mul(unit)?)?;
-    }
-    // A trailing bare number ("15") has no unit: refuse rather than guess.
-    if number.is_some() { None } else { Some(total) }
 }
 
 #[cfg(test)]

@@ -6,14 +6,14 @@
 
 use serde_json::{Map, Value};
 
-use crate::policy::claim::{Canonical, canonical};
+use crate::policy::condition::claim::{Canonical, canonical};
+use crate::policy::condition::placeholder::{Piece, split_placeholders};
+use crate::policy::condition::wildcard::{Pattern, PatternBuilder};
 use crate::policy::issuer::KeyResolver;
-use crate::policy::template::{Piece, split_placeholders};
-use crate::policy::wildcard::{Pattern, PatternBuilder};
 
 /// A string value as written, split into pieces.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct TextValue {
+pub(in crate::policy) struct TextValue {
     parts: Vec<Part>,
 }
 
@@ -29,14 +29,14 @@ enum Part {
 
 /// A `StringLike` value: compiled once when it has no variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum LikeValue {
+pub(in crate::policy) enum LikeValue {
     Fixed(Pattern),
     WithVariables(TextValue),
 }
 
 impl TextValue {
     /// Parses `written`; variables name claims through `resolver` (bare or `host:claim`).
-    pub(super) fn parse(written: &str, resolver: KeyResolver<'_>) -> Result<TextValue, String> {
+    pub(in crate::policy) fn parse(written: &str, resolver: KeyResolver<'_>) -> Result<TextValue, String> {
         let pieces = split_placeholders(written).ok_or_else(|| format!("value {written:?} has an unclosed \"${{\""))?;
         let mut parts = Vec::with_capacity(pieces.len());
         for piece in pieces {
@@ -49,12 +49,12 @@ impl TextValue {
     }
 
     /// True when the value names a claim (`${claim}`).
-    pub(super) fn has_variables(&self) -> bool {
+    pub(in crate::policy) fn has_variables(&self) -> bool {
         self.parts.iter().any(|part| matches!(part, Part::Claim(_)))
     }
 
     /// The text written outside variables and escapes, concatenated (for the linter).
-    pub(super) fn written_text(&self) -> String {
+    pub(in crate::policy) fn written_text(&self) -> String {
         self.parts
             .iter()
             .filter_map(|part| match part {
@@ -65,7 +65,7 @@ impl TextValue {
     }
 
     /// Whether `text` equals the value with its variables substituted.
-    pub(super) fn equals(&self, text: &str, claims: &Map<String, Value>, ignore_case: bool) -> bool {
+    pub(in crate::policy) fn equals(&self, text: &str, claims: &Map<String, Value>, ignore_case: bool) -> bool {
         let mut rest = text;
         for part in &self.parts {
             let mut escape = [0_u8; 4];
@@ -105,7 +105,7 @@ impl TextValue {
 }
 
 impl LikeValue {
-    pub(super) fn compile(value: TextValue) -> LikeValue {
+    pub(in crate::policy) fn compile(value: TextValue) -> LikeValue {
         if value.has_variables() {
             return LikeValue::WithVariables(value);
         }
@@ -120,7 +120,7 @@ impl LikeValue {
         LikeValue::Fixed(builder.finish())
     }
 
-    pub(super) fn matches(&self, text: &str, claims: &Map<String, Value>) -> bool {
+    pub(in crate::policy) fn matches(&self, text: &str, claims: &Map<String, Value>) -> bool {
         match self {
             LikeValue::Fixed(pattern) => pattern.matches(text),
             LikeValue::WithVariables(value) => value.pattern(claims).is_some_and(|pattern| pattern.matches(text)),

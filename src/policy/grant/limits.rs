@@ -1,31 +1,30 @@
 //! AWS's limits on what an `aws` grant sends to STS `AssumeRoleWithWebIdentity` and in its session-tags claim:
 //! the role ARN's shape, the session duration range, the session name's alphabet and length (and the sanitiser
 //! that forces a rendered name into them), and the rules for session-tag keys and values. Pure checks whose
-//! errors are sentences; `aws_grant` applies them at load and at render time. Knows nothing of policies or claims.
+//! errors are sentences; `aws` applies them at load and at render time. Knows nothing of policies or claims.
 
 use std::ops::RangeInclusive;
 
 use regex::Regex;
 
-use crate::policy::grant::parse_duration;
-use crate::policy::raw::RawTtl;
+use crate::policy::source::{RawTtl, parse_duration};
 
 /// `DurationSeconds` of `AssumeRoleWithWebIdentity`: 15 minutes to 12 hours.
-pub(super) const DURATION_SECONDS: RangeInclusive<u32> = 900..=43_200;
+pub(in crate::policy) const DURATION_SECONDS: RangeInclusive<u32> = 900..=43_200;
 
 /// STS's default `DurationSeconds`.
-pub(super) const DEFAULT_DURATION_SECONDS: u32 = 3600;
+pub(in crate::policy) const DEFAULT_DURATION_SECONDS: u32 = 3600;
 
 /// The shortest and longest `RoleSessionName`.
-pub(super) const SESSION_NAME_MIN_CHARS: usize = 2;
-pub(super) const SESSION_NAME_MAX_CHARS: usize = 64;
+pub(in crate::policy) const SESSION_NAME_MIN_CHARS: usize = 2;
+pub(in crate::policy) const SESSION_NAME_MAX_CHARS: usize = 64;
 
 /// At most this many session tags per session.
-pub(super) const MAX_SESSION_TAGS: usize = 50;
+pub(in crate::policy) const MAX_SESSION_TAGS: usize = 50;
 
 /// The longest session-tag key and value, in characters.
-pub(super) const MAX_TAG_KEY_CHARS: usize = 128;
-pub(super) const MAX_TAG_VALUE_CHARS: usize = 256;
+pub(in crate::policy) const MAX_TAG_KEY_CHARS: usize = 128;
+pub(in crate::policy) const MAX_TAG_VALUE_CHARS: usize = 256;
 
 /// `RoleArn` length bounds.
 const ROLE_ARN_CHARS: RangeInclusive<usize> = 20..=2048;
@@ -38,11 +37,11 @@ const TAG_KEY_PATTERN: &str = r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$";
 
 /// Checks a session-tag key; built once per grant because it holds a compiled pattern.
 #[derive(Debug)]
-pub(super) struct TagKeyRule(Regex);
+pub(in crate::policy) struct TagKeyRule(Regex);
 
 /// Checks `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`: 20 to 2048 characters, partition `aws`, `aws-cn` or
 /// `aws-us-gov`, a 12-digit account, and a path and name of `[A-Za-z0-9_+=,.@-]` parts separated by `/`.
-pub(super) fn check_role_arn(arn: &str) -> Result<(), String> {
+pub(in crate::policy) fn check_role_arn(arn: &str) -> Result<(), String> {
     let length = arn.chars().count();
     if !ROLE_ARN_CHARS.contains(&length) {
         return Err(format!("role_arn must be 20 to 2048 characters, not {length}"));
@@ -73,7 +72,7 @@ pub(super) fn check_role_arn(arn: &str) -> Result<(), String> {
 }
 
 /// Reads `duration:`: whole seconds or a duration string, 900..=43200 seconds.
-pub(super) fn parse_session_duration(raw: &RawTtl) -> Result<u32, String> {
+pub(in crate::policy) fn parse_session_duration(raw: &RawTtl) -> Result<u32, String> {
     let out_of_range = |seconds: String| {
         format!("duration must be between 900 seconds (15m) and 43200 seconds (12h), not {seconds} seconds")
     };
@@ -92,7 +91,7 @@ pub(super) fn parse_session_duration(raw: &RawTtl) -> Result<u32, String> {
 
 /// Forces `text` into a valid `RoleSessionName`: every character outside `[A-Za-z0-9_+=,.@-]` becomes `-`, the
 /// result is cut to 64 characters, and padded with `-` to at least 2.
-pub(super) fn sanitise_session_name(text: &str) -> String {
+pub(in crate::policy) fn sanitise_session_name(text: &str) -> String {
     let mut name: String = text
         .chars()
         .take(SESSION_NAME_MAX_CHARS)
@@ -105,17 +104,17 @@ pub(super) fn sanitise_session_name(text: &str) -> String {
 }
 
 /// `[\w+=,.@-]` as IAM means it: ASCII letters and digits, `_`, and `+ = , . @ -`.
-pub(super) fn is_iam_name_char(character: char) -> bool {
+pub(in crate::policy) fn is_iam_name_char(character: char) -> bool {
     character.is_ascii_alphanumeric() || matches!(character, '_' | '+' | '=' | ',' | '.' | '@' | '-')
 }
 
 impl TagKeyRule {
-    pub(super) fn new() -> Result<TagKeyRule, String> {
+    pub(in crate::policy) fn new() -> Result<TagKeyRule, String> {
         Regex::new(TAG_KEY_PATTERN).map(TagKeyRule).map_err(|error| format!("session tag key pattern: {error}"))
     }
 
     /// 1 to 128 characters of AWS's tag-key alphabet, not starting with `aws:` in any case.
-    pub(super) fn check(&self, key: &str) -> Result<(), String> {
+    pub(in crate::policy) fn check(&self, key: &str) -> Result<(), String> {
         if key.is_empty() {
             return Err("a session tag needs a non-empty key".to_owned());
         }

@@ -1,7 +1,7 @@
 //! The `aws` grant: an allowed exchange becomes an STS `AssumeRoleWithWebIdentity` call for one IAM role. This
 //! module compiles the `grant:` block of `type: aws` (role ARN, session duration, session-name template, mode,
 //! the audience of the token minted for STS, session tags and their transitive keys) and renders the session
-//! name and the session-tags claim from the verified claims. AWS's own limits live in `aws_limits`. It does not
+//! name and the session-tags claim from the verified claims. AWS's own limits live in `limits`. It does not
 //! mint tokens or call STS: the credentials and sts modules do.
 
 use std::collections::BTreeMap;
@@ -9,13 +9,13 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 use serde_saphyr::Spanned;
 
-use crate::policy::aws_limits::{
+use crate::policy::error::CompileError;
+use crate::policy::grant::limits::{
     DEFAULT_DURATION_SECONDS, MAX_SESSION_TAGS, MAX_TAG_VALUE_CHARS, TagKeyRule, check_role_arn,
     parse_session_duration, sanitise_session_name,
 };
-use crate::policy::compile::CompileError;
-use crate::policy::raw::{KeyedMap, OneOrMany, RawAwsMode, RawGrant, line_of};
-use crate::policy::template::{RenderError, Template};
+use crate::policy::grant::template::{RenderError, Template};
+use crate::policy::source::{KeyedMap, OneOrMany, RawAwsMode, RawGrant, line_of};
 
 /// How the exchange is presented to STS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub struct AwsGrant {
     session_tags: Vec<SessionTag>,
     transitive_tag_keys: Vec<String>,
     /// Where `role_arn` was written, for the `duplicate-role-arn` lint.
-    pub(super) role_arn_line: Option<u64>,
+    pub(in crate::policy) role_arn_line: Option<u64>,
 }
 
 /// Rendered AWS session tags: what goes into the `https://aws.amazon.com/tags` claim of the token minted for STS.
@@ -57,13 +57,13 @@ struct SessionTag {
 }
 
 /// The `aud` of the token minted for STS unless the grant says otherwise.
-pub(super) const DEFAULT_STS_AUDIENCE: &str = "sts.amazonaws.com";
+pub(in crate::policy) const DEFAULT_STS_AUDIENCE: &str = "sts.amazonaws.com";
 
 /// The session name unless the grant says otherwise.
 const DEFAULT_SESSION_NAME: &str = "${sub}";
 
 /// The fields of a `type: aws` grant.
-pub(super) const AWS_FIELDS: &[&str] =
+pub(in crate::policy) const AWS_FIELDS: &[&str] =
     &["type", "role_arn", "duration", "session_name", "mode", "audience", "session_tags", "transitive_tag_keys"];
 
 impl AwsGrant {
@@ -137,7 +137,7 @@ impl SessionTags {
 
 /// Compiles a `type: aws` grant; `grant_line` is where the block starts. Fields of other grant types are
 /// already refused.
-pub(super) fn compile_aws_grant(raw: RawGrant, grant_line: Option<u64>) -> Result<AwsGrant, CompileError> {
+pub(in crate::policy) fn compile_aws_grant(raw: RawGrant, grant_line: Option<u64>) -> Result<AwsGrant, CompileError> {
     let Some(role_arn) = raw.role_arn else {
         return Err(CompileError::at(grant_line, "missing field `role_arn`"));
     };

@@ -12,7 +12,7 @@ use time::format_description::well_known::Rfc3339;
 
 /// The canonical text of a scalar claim value: borrowed, or an integer held inline. Never allocates.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Canonical<'a> {
+pub(in crate::policy) enum Canonical<'a> {
     Borrowed(&'a str),
     Inline { bytes: [u8; INLINE_BYTES], len: usize },
 }
@@ -23,7 +23,7 @@ const INLINE_BYTES: usize = 24;
 /// A decimal number in exact form: sign, integer digits without leading zeros, fraction digits without
 /// trailing zeros. Zero is never negative.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct DecimalRef<'a> {
+pub(in crate::policy) struct DecimalRef<'a> {
     negative: bool,
     integer: &'a str,
     fraction: &'a str,
@@ -31,13 +31,13 @@ pub(super) struct DecimalRef<'a> {
 
 /// A policy's numeric value: the exact decimal (as text) and its nearest `f64` for float claims.
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Decimal {
+pub(in crate::policy) struct Decimal {
     text: String,
     approx: f64,
 }
 
 impl Canonical<'_> {
-    pub(super) fn as_str(&self) -> &str {
+    pub(in crate::policy) fn as_str(&self) -> &str {
         match self {
             Canonical::Borrowed(text) => text,
             Canonical::Inline { bytes, len } => {
@@ -48,7 +48,7 @@ impl Canonical<'_> {
 }
 
 /// A claim's value, unless it is absent, JSON null or an empty array.
-pub(super) fn present(value: Option<&Value>) -> Option<&Value> {
+pub(in crate::policy) fn present(value: Option<&Value>) -> Option<&Value> {
     value.filter(|value| match value {
         Value::Null => false,
         Value::Array(items) => !items.is_empty(),
@@ -58,7 +58,7 @@ pub(super) fn present(value: Option<&Value>) -> Option<&Value> {
 
 /// The canonical string form of a scalar claim value, or `None` for values no string operator can match
 /// (floats, null, arrays, objects).
-pub(super) fn canonical(value: &Value) -> Option<Canonical<'_>> {
+pub(in crate::policy) fn canonical(value: &Value) -> Option<Canonical<'_>> {
     match value {
         Value::String(text) => Some(Canonical::Borrowed(text)),
         Value::Bool(true) => Some(Canonical::Borrowed("true")),
@@ -84,7 +84,7 @@ fn canonical_integer(number: &Number) -> Option<Canonical<'static>> {
 
 impl<'a> DecimalRef<'a> {
     /// Parses `[+-]?digits[.digits]`; anything else (spaces, exponents, `.5`) is not a number.
-    pub(super) fn parse(text: &'a str) -> Option<DecimalRef<'a>> {
+    pub(in crate::policy) fn parse(text: &'a str) -> Option<DecimalRef<'a>> {
         let (negative, unsigned) = match text.strip_prefix('-') {
             Some(rest) => (true, rest),
             None => (false, text.strip_prefix('+').unwrap_or(text)),
@@ -101,7 +101,7 @@ impl<'a> DecimalRef<'a> {
     }
 
     /// Exact comparison.
-    pub(super) fn compare(self, other: DecimalRef<'_>) -> Ordering {
+    pub(in crate::policy) fn compare(self, other: DecimalRef<'_>) -> Ordering {
         let magnitude = self
             .integer
             .len()
@@ -119,7 +119,7 @@ impl<'a> DecimalRef<'a> {
 
 impl Decimal {
     /// A policy value; the error is a sentence.
-    pub(super) fn parse(text: &str) -> Result<Decimal, String> {
+    pub(in crate::policy) fn parse(text: &str) -> Result<Decimal, String> {
         if DecimalRef::parse(text).is_none() {
             return Err(format!("{text:?} is not a number such as 42, -7 or 2.5"));
         }
@@ -134,7 +134,7 @@ impl Decimal {
 
 /// How a numeric claim (JSON number or numeric string) compares with a policy number; `None` when the claim
 /// is not a number.
-pub(super) fn compare_number(claim: &Value, policy: &Decimal) -> Option<Ordering> {
+pub(in crate::policy) fn compare_number(claim: &Value, policy: &Decimal) -> Option<Ordering> {
     match claim {
         Value::Number(number) if number.is_f64() => number.as_f64()?.partial_cmp(&policy.approx),
         Value::Number(number) => {
@@ -147,7 +147,7 @@ pub(super) fn compare_number(claim: &Value, policy: &Decimal) -> Option<Ordering
 }
 
 /// An instant in nanoseconds since the epoch, from epoch seconds (integer) or RFC 3339 text.
-pub(super) fn parse_instant(text: &str) -> Option<i128> {
+pub(in crate::policy) fn parse_instant(text: &str) -> Option<i128> {
     let integral = text.strip_prefix('-').unwrap_or(text);
     if !integral.is_empty() && integral.bytes().all(|b| b.is_ascii_digit()) {
         let seconds: i64 = text.parse().ok()?;
@@ -157,7 +157,7 @@ pub(super) fn parse_instant(text: &str) -> Option<i128> {
 }
 
 /// A claim read as an instant: a JSON number of epoch seconds, or a string as in [`parse_instant`].
-pub(super) fn claim_instant(claim: &Value) -> Option<i128> {
+pub(in crate::policy) fn claim_instant(claim: &Value) -> Option<i128> {
     match claim {
         Value::Number(number) => match (number.as_i64(), number.as_f64()) {
             (Some(seconds), _) => seconds_to_nanos(seconds),
@@ -174,7 +174,7 @@ pub(super) fn claim_instant(claim: &Value) -> Option<i128> {
 }
 
 /// A claim read as a boolean: JSON `true`/`false`, or the strings `"true"`/`"false"`.
-pub(super) fn claim_bool(claim: &Value) -> Option<bool> {
+pub(in crate::policy) fn claim_bool(claim: &Value) -> Option<bool> {
     match claim {
         Value::Bool(flag) => Some(*flag),
         Value::String(text) if text == "true" => Some(true),

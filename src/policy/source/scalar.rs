@@ -14,7 +14,7 @@ use serde_saphyr::Spanned;
 /// A lifetime: whole seconds, or a duration string such as `90s`, `15m`, `1h30m`. A negative number is kept so
 /// that the field that reads it can say what it accepts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum RawTtl {
+pub(in crate::policy) enum RawTtl {
     Seconds(u64),
     Negative(i64),
     Text(String),
@@ -22,29 +22,29 @@ pub(super) enum RawTtl {
 
 /// A string or a list of strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct OneOrMany(pub(super) Vec<String>);
+pub(in crate::policy) struct OneOrMany(pub(in crate::policy) Vec<String>);
 
 /// One object or a list of objects (AWS `Statement`).
 #[derive(Debug)]
-pub(super) struct OneOrList<T>(pub(super) Vec<T>);
+pub(in crate::policy) struct OneOrList<T>(pub(in crate::policy) Vec<T>);
 
 /// Condition values: one scalar or a list of scalars, canonicalised to strings (booleans `true`/`false`,
 /// integers in decimal). Floats, null and nested collections are refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct ConditionValues(pub(super) Vec<String>);
+pub(in crate::policy) struct ConditionValues(pub(in crate::policy) Vec<String>);
 
 /// A mapping whose keys keep their source location, in the order written. Duplicate keys are already refused
 /// by the YAML layer.
 #[derive(Debug)]
-pub(super) struct KeyedMap<V, K = String>(pub(super) Vec<(Spanned<K>, V)>);
+pub(in crate::policy) struct KeyedMap<V, K = String>(pub(in crate::policy) Vec<(Spanned<K>, V)>);
 
 /// A condition operator name as a mapping key. YAML reads a plain `Null` key as null, so null is taken to be
 /// the operator `Null` (as `~:` and `null:` then are too).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct OperatorKey(pub(super) String);
+pub(in crate::policy) struct OperatorKey(pub(in crate::policy) String);
 
 /// The source line of a spanned value, when the parser knew it.
-pub(super) fn line_of<T>(spanned: &Spanned<T>) -> Option<u64> {
+pub(in crate::policy) fn line_of<T>(spanned: &Spanned<T>) -> Option<u64> {
     Some(spanned.referenced.line()).filter(|line| *line > 0)
 }
 
@@ -231,4 +231,44 @@ impl<'de> Deserialize<'de> for RawTtl {
         }
         deserializer.deserialize_any(TtlVisitor)
     }
+}
+/// Checks that a string-or-list field is non-empty and has no empty entries; drops repeated entries.
+pub(in crate::policy) fn non_empty_strings(values: Vec<String>, field: &str) -> Result<Vec<String>, String> {
+    if values.is_empty() {
+        return Err(format!("{field} needs at least one value"));
+    }
+    let mut unique: Vec<String> = Vec::with_capacity(values.len());
+    for value in values {
+        if value.is_empty() {
+            return Err(format!("{field} may not be an empty string"));
+        }
+        if !unique.contains(&value) {
+            unique.push(value);
+        }
+    }
+    Ok(unique)
+}
+
+/// A duration such as `90s`, `15m`, `1h30m` in seconds; `None` for anything else (a bare number too).
+pub(in crate::policy) fn parse_duration(text: &str) -> Option<u64> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut total: u64 = 0;
+    let mut number: Option<u64> = None;
+    for character in text.chars() {
+        if let Some(digit) = character.to_digit(10) {
+            number = Some(number.unwrap_or(0).checked_mul(10)?.checked_add(u64::from(digit))?);
+            continue;
+        }
+        let unit = match character {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+        total = total.checked_add(number.take()?.checked_mul(unit)?)?;
+    }
+    // A trailing bare number ("15") has no unit: refuse rather than guess.
+    if number.is_some() { None } else { Some(total) }
 }

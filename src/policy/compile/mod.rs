@@ -1,55 +1,38 @@
 //! Turns one parsed [`RawPolicy`] into a checked [`Policy`]: role name syntax, the form (Tollgate's or a pasted
-//! AWS trust policy, see `aws`), trusted issuers, the audience rule, statements (operators, values, condition
+//! AWS trust policy, see `aws_form`), trusted issuers, the audience rule, statements (operators, values, condition
 //! keys), the allow/deny rules, the grant, then tenant pinning (`tenant`) and lints (`lint`). Every error carries
 //! the source line of the offending key when the parser recorded it. This is the only constructor of `Policy`;
 //! it does no I/O.
 
+pub(in crate::policy) mod aws_form;
+pub(in crate::policy) mod draft;
+pub(in crate::policy) mod tenant;
+
 use serde_saphyr::Spanned;
 
-use crate::policy::aws;
+use crate::policy::compile::draft::DraftStatement;
 use crate::policy::condition::Condition;
+use crate::policy::condition::operator::Operator;
+use crate::policy::error::CompileError;
 use crate::policy::eval::{AudienceRule, Effect, Policy, Statement};
 use crate::policy::grant::compile_grant;
 use crate::policy::issuer::{KeyResolver, KnownIssuer};
 use crate::policy::lint::{self, Finding};
-use crate::policy::operator::Operator;
-use crate::policy::raw::{
+use crate::policy::single_use;
+use crate::policy::source::{
     OneOrList, OneOrMany, RawAwsStatement, RawConditionBlock, RawEffect, RawPolicy, RawStatement, line_of,
+    non_empty_strings,
 };
-use crate::policy::{replay, tenant};
-
-/// Why one policy did not compile; the loader adds the file name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum CompileError {
-    Invalid { line: Option<u64>, message: String },
-    UnknownIssuer { line: Option<u64>, role: String, issuer: String },
-    UnpinnedTenant { line: Option<u64>, role: String, statement: usize, claims: Vec<String> },
-}
 
 /// A compiled policy and the linter's findings on it.
 #[derive(Debug)]
-pub(super) struct Compiled {
-    pub(super) policy: Policy,
-    pub(super) findings: Vec<Finding>,
-}
-
-/// A statement of either form before its conditions are compiled.
-#[derive(Debug)]
-pub(super) struct DraftStatement {
-    pub(super) line: Option<u64>,
-    pub(super) effect: Effect,
-    pub(super) sid: Option<String>,
-    pub(super) condition: Option<RawConditionBlock>,
-}
-
-impl CompileError {
-    pub(super) fn at(line: Option<u64>, message: impl Into<String>) -> CompileError {
-        CompileError::Invalid { line, message: message.into() }
-    }
+pub(in crate::policy) struct Compiled {
+    pub(in crate::policy) policy: Policy,
+    pub(in crate::policy) findings: Vec<Finding>,
 }
 
 /// Compiles one policy against the configured trusted issuers.
-pub(super) fn compile(raw: RawPolicy, known: &[KnownIssuer]) -> Result<Compiled, CompileError> {
+pub(in crate::policy) fn compile(raw: RawPolicy, known: &[KnownIssuer]) -> Result<Compiled, CompileError> {
     let role_line = line_of(&raw.role);
     let role = raw.role.value;
     check_role_name(&role).map_err(|message| CompileError::at(role_line, message))?;
@@ -81,7 +64,7 @@ pub(super) fn compile(raw: RawPolicy, known: &[KnownIssuer]) -> Result<Compiled,
         audience,
         statements,
         grant: compile_grant(raw.grant)?,
-        replay: replay::compile(raw.single_use, raw.on_store_error)
+        replay: single_use::compile(raw.single_use, raw.on_store_error)
             .map_err(|(line, message)| CompileError::at(line, message))?,
         source: Default::default(),
     };
@@ -123,7 +106,7 @@ impl Form {
                 Ok((tollgate_statements(statements.value), issuers, false))
             }
             (None, Some(statements)) => {
-                let form = aws::statements(self.version, statements, known, written_issuers.as_ref(), role)?;
+                let form = aws_form::statements(self.version, statements, known, written_issuers.as_ref(), role)?;
                 Ok((form.statements, form.issuers, true))
             }
             (Some(_), Some(statements)) => Err(CompileError::at(
@@ -152,7 +135,7 @@ fn audience_rule(
                 .map(AudienceRule::OneOf)
                 .map_err(|message| CompileError::at(line, message))
         }
-        None if is_aws_form => Ok(aws::audience_rule(statements)),
+        None if is_aws_form => Ok(aws_form::audience_rule(statements)),
         None => Err(CompileError::at(role_line, "a policy needs audience: (the accepted inbound aud values)")),
     }
 }
@@ -219,7 +202,7 @@ fn compile_condition_block(
 }
 
 /// Checks `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$` by hand.
-pub(super) fn check_role_name(role: &str) -> Result<(), String> {
+pub(in crate::policy) fn check_role_name(role: &str) -> Result<(), String> {
     let mut characters = role.chars();
     let first_ok = characters.next().is_some_and(|first| first.is_ascii_alphanumeric());
     let rest_ok = characters.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
@@ -228,23 +211,6 @@ pub(super) fn check_role_name(role: &str) -> Result<(), String> {
     } else {
         Err(format!("role {role:?} must be 1 to 64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit"))
     }
-}
-
-/// Checks that a string-or-list field is non-empty and has no empty entries; drops repeated entries.
-pub(super) fn non_empty_strings(values: Vec<String>, field: &str) -> Result<Vec<String>, String> {
-    if values.is_empty() {
-        return Err(format!("{field} needs at least one value"));
-    }
-    let mut unique: Vec<String> = Vec::with_capacity(values.len());
-    for value in values {
-        if value.is_empty() {
-            return Err(format!("{field} may not be an empty string"));
-        }
-        if !unique.contains(&value) {
-            unique.push(value);
-        }
-    }
-    Ok(unique)
 }
 
 #[cfg(test)]

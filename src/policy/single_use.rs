@@ -8,7 +8,7 @@
 
 use serde_saphyr::Spanned;
 
-use crate::policy::raw::line_of;
+use crate::policy::source::line_of;
 
 /// `single_use:`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

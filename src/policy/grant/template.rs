@@ -5,7 +5,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::policy::claim::canonical;
+use crate::policy::condition::claim::canonical;
+use crate::policy::condition::placeholder::{Piece, split_placeholders};
 
 /// Why a template could not be rendered for a given claim set.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,7 +27,7 @@ pub enum RenderError {
 
 /// A parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Template {
+pub(in crate::policy) struct Template {
     parts: Vec<Part>,
 }
 
@@ -36,39 +37,9 @@ enum Part {
     Claim(String),
 }
 
-/// A piece of text split at `${…}` placeholders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Piece<'a> {
-    Literal(&'a str),
-    /// What stands between `${` and the next `}`, unchecked.
-    Placeholder(&'a str),
-}
-
-/// Splits `text` at `${…}` placeholders (grant templates and policy variables alike); `None` when a `${` is
-/// never closed. Empty literals are left out.
-pub(super) fn split_placeholders(text: &str) -> Option<Vec<Piece<'_>>> {
-    let mut pieces = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        let (literal, after) = rest.split_at(start);
-        if !literal.is_empty() {
-            pieces.push(Piece::Literal(literal));
-        }
-        let body = after.get(2..).unwrap_or_default();
-        let end = body.find('}')?;
-        let (name, tail) = body.split_at(end);
-        pieces.push(Piece::Placeholder(name));
-        rest = tail.get(1..).unwrap_or_default();
-    }
-    if !rest.is_empty() {
-        pieces.push(Piece::Literal(rest));
-    }
-    Some(pieces)
-}
-
 impl Template {
     /// Parses `text`; the error is a sentence.
-    pub(super) fn parse(text: &str) -> Result<Template, String> {
+    pub(in crate::policy) fn parse(text: &str) -> Result<Template, String> {
         let pieces = split_placeholders(text).ok_or_else(|| format!("template {text:?} has an unclosed \"${{\""))?;
         let mut parts = Vec::with_capacity(pieces.len());
         for piece in pieces {
@@ -84,12 +55,12 @@ impl Template {
     }
 
     /// True when the template names at least one claim.
-    pub(super) fn has_claims(&self) -> bool {
+    pub(in crate::policy) fn has_claims(&self) -> bool {
         self.parts.iter().any(|part| matches!(part, Part::Claim(_)))
     }
 
     /// The number of characters of the template's fixed text: every rendering is at least this long.
-    pub(super) fn fixed_chars(&self) -> usize {
+    pub(in crate::policy) fn fixed_chars(&self) -> usize {
         self.parts
             .iter()
             .map(|part| match part {
@@ -100,7 +71,7 @@ impl Template {
     }
 
     /// The claim name when the template is exactly `${name}` and nothing else.
-    pub(super) fn as_single_claim(&self) -> Option<&str> {
+    pub(in crate::policy) fn as_single_claim(&self) -> Option<&str> {
         match self.parts.as_slice() {
             [Part::Claim(name)] => Some(name),
             _ => None,
@@ -108,7 +79,7 @@ impl Template {
     }
 
     /// Renders to a string; every named claim must be present and have a string form.
-    pub(super) fn render(&self, claims: &Map<String, Value>) -> Result<String, RenderError> {
+    pub(in crate::policy) fn render(&self, claims: &Map<String, Value>) -> Result<String, RenderError> {
         let mut rendered = String::new();
         for part in &self.parts {
             match part {
