@@ -5,7 +5,8 @@
 //! - `verify/*`: `Verifier::verify` (split, header checks, issuer and key selection, signature, claims);
 //! - `mint/*`: `Minter::mint` (claims, jti, signature);
 //! - `exchange/*`: a whole in-process `Broker::exchange` (verify + policy + mint), bare and with the sinks a
-//!   server attaches (audit to a file, metrics, the recent-decisions ring).
+//!   server attaches (audit to a file, metrics, the recent-decisions ring), and with those and shadow evaluation
+//!   (a candidate policy set evaluated beside the live one).
 //!
 //! Keys are cached, as in the steady state of a busy broker. `scripts/bench-table.py` reads the results and
 //! prints each figure beside the ceiling (`make bench`).
@@ -151,6 +152,16 @@ fn tollgate(c: &mut Criterion) {
         let sinks = with_sinks(broker(&ci_key), &audit_dir.path().join(format!("audit-{name}.log")));
         c.bench_function(&format!("exchange/{name}-in_ES256-out_sinks"), |b| {
             b.iter(|| runtime.block_on(sinks.exchange(request(&token))).expect("exchanged"))
+        });
+        // Shadow evaluation on (issue 12): a candidate set (here the same policy under a narrower glob, so
+        // the two agree) evaluated beside the live one on every exchange.
+        let candidate = POLICY.replace("\"repo:acme/web:environment:prod*\"", "\"repo:acme/web:environment:prod\"");
+        let known = [tollgate::policy::KnownIssuer::named("github")];
+        let candidate = PolicySet::from_sources(&[("deploy-web.yaml".into(), candidate)], &known).expect("candidate");
+        let shadow = with_sinks(broker(&ci_key), &audit_dir.path().join(format!("audit-{name}-shadow.log")))
+            .with_shadow(candidate);
+        c.bench_function(&format!("exchange/{name}-in_ES256-out_sinks_shadow"), |b| {
+            b.iter(|| runtime.block_on(shadow.exchange(request(&token))).expect("exchanged"))
         });
     }
     let minter = minter();

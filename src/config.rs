@@ -38,6 +38,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub signing: SigningConfig,
     pub policies_dir: PathBuf,
+    /// `shadow.policies`: a candidate policy folder evaluated beside the live one, never changing an answer.
+    pub shadow_policies_dir: Option<PathBuf>,
     pub minter: MinterConfig,
     pub jwks: JwksSettings,
     pub issuers: Vec<IssuerConfig>,
@@ -95,6 +97,7 @@ struct RawConfig {
     #[serde(default)]
     signing: RawSigning,
     policies: String,
+    shadow: Option<RawShadow>,
     #[serde(default)]
     tokens: RawTokens,
     #[serde(default)]
@@ -126,6 +129,12 @@ struct RawConfig {
     introspection: introspection::RawIntrospection,
     #[serde(default)]
     operators: operators::RawOperators,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShadow {
+    policies: String,
 }
 
 #[derive(Default, Deserialize)]
@@ -323,6 +332,7 @@ impl Config {
             listen,
             signing,
             policies_dir: base.join(&raw.policies),
+            shadow_policies_dir: raw.shadow.as_ref().map(|shadow| base.join(&shadow.policies)),
             minter,
             jwks,
             issuers,

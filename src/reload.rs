@@ -1,4 +1,6 @@
 //! Hot reload of the policy set: on file change (polled, debounced) and on SIGHUP (`app` listens), all-or-nothing.
+//! The candidate set of shadow evaluation (`shadow.policies`) has a reloader of its own, with the same triggers
+//! and the same rules.
 //!
 //! A set with any invalid file is refused: the old set keeps serving, the error is logged and counted.
 //! Requests in flight finish on the set they started with (the broker swaps an `Arc` whole). This module owns
@@ -18,9 +20,19 @@ use crate::policy::{KnownIssuer, PolicyError, PolicySet};
 /// How often the policy folder is looked at; a change is applied once it has been quiet for one more look.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Reloads the broker's policy set from its folder.
+/// Which of the broker's policy sets a reloader replaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicySlot {
+    /// The set in force.
+    Live,
+    /// The candidate set of shadow evaluation.
+    Shadow,
+}
+
+/// Reloads one of the broker's policy sets from its folder.
 pub struct PolicyReloader {
     broker: Arc<Broker>,
+    slot: PolicySlot,
     dir: PathBuf,
     issuers: Vec<KnownIssuer>,
     succeeded: AtomicU64,
@@ -41,8 +53,15 @@ pub struct ReloadStats {
 }
 
 impl PolicyReloader {
+    /// A reloader of the live set.
     pub fn new(broker: Arc<Broker>, dir: PathBuf, issuers: Vec<KnownIssuer>) -> Self {
+        Self::for_slot(PolicySlot::Live, broker, dir, issuers)
+    }
+
+    /// A reloader of `slot`'s set.
+    pub fn for_slot(slot: PolicySlot, broker: Arc<Broker>, dir: PathBuf, issuers: Vec<KnownIssuer>) -> Self {
         Self {
+            slot,
             dir,
             issuers,
             succeeded: AtomicU64::new(0),
@@ -61,17 +80,33 @@ impl PolicyReloader {
                     tracing::warn!(lint = %lint, "Policy lint.");
                 }
                 let roles = set.len();
-                self.broker.replace_policies(set);
+                match self.slot {
+                    PolicySlot::Live => self.broker.replace_policies(set),
+                    PolicySlot::Shadow => self.broker.replace_shadow(set),
+                }
                 self.succeeded.fetch_add(1, Ordering::Relaxed);
                 self.loaded_at.store(self.broker.clock().now().as_secs(), Ordering::Relaxed);
                 self.last_error.store(None);
-                tracing::info!(roles, dir = %self.dir.display(), "Policies reloaded.");
+                match self.slot {
+                    PolicySlot::Live => tracing::info!(roles, dir = %self.dir.display(), "Policies reloaded."),
+                    PolicySlot::Shadow => {
+                        tracing::info!(roles, dir = %self.dir.display(), "Candidate policies (shadow) reloaded.");
+                    }
+                }
                 Ok(roles)
             }
             Err(error) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
                 self.last_error.store(Some(Arc::new(error.to_string())));
-                tracing::error!(error = %error, "Policy reload refused; the previous set keeps serving.");
+                match self.slot {
+                    PolicySlot::Live => {
+                        tracing::error!(error = %error, "Policy reload refused; the previous set keeps serving.");
+                    }
+                    PolicySlot::Shadow => tracing::error!(
+                        error = %error,
+                        "Candidate policy (shadow) reload refused; the previous candidate set stays."
+                    ),
+                }
                 Err(error)
             }
         }

@@ -26,7 +26,7 @@ use crate::metrics::{Exporter, Metrics, MetricsError};
 use crate::operators::Operators;
 use crate::policy::{PolicyError, PolicySet};
 use crate::recent::RecentDecisions;
-use crate::reload::{self, PolicyReloader};
+use crate::reload::{self, PolicyReloader, PolicySlot};
 use crate::revocation::RevocationView;
 use crate::store::{Store, StoreError, StoreObserver};
 use crate::sts::{StsClient, StsObserver};
@@ -81,6 +81,8 @@ pub enum StartError {
     NoSigningKey,
     #[error("policies: {0}")]
     Policy(#[from] PolicyError),
+    #[error("shadow.policies (the candidate set): {0}")]
+    ShadowPolicy(PolicyError),
     #[error("trusted issuers: {0}")]
     Issuers(#[from] FetchError),
     #[error("dev issuer: {0}")]
@@ -109,6 +111,8 @@ pub struct App {
     pub revocation_poll: Duration,
     pub issuers: Arc<Issuers>,
     pub reloader: Arc<PolicyReloader>,
+    /// Reloads the candidate set of shadow evaluation, when `shadow.policies` is set.
+    pub shadow_reloader: Option<Arc<PolicyReloader>>,
     pub audit: Arc<Audit>,
     /// Reload policies when their files change (SIGHUP always does).
     pub watch_policies: bool,
@@ -137,6 +141,7 @@ impl App {
         for lint in policies.lints() {
             tracing::warn!(lint = %lint, "Policy lint.");
         }
+        let candidate = config.shadow_policies_dir.as_deref().map(|dir| shadow_set(dir, config)).transpose()?;
         let audit = Arc::new(Audit::open(&config.audit).map_err(StartError::Audit)?);
         let verifier = Verifier::new(Arc::clone(&issuers));
         let metrics = Arc::new(Metrics::new(config.issuer_names())?);
@@ -182,9 +187,20 @@ impl App {
         if let Some(limit) = config.limits.per_issuer_total {
             broker = broker.with_issuer_total_rate_limit(limit);
         }
+        if let Some(candidate) = candidate {
+            broker = broker.with_shadow(candidate);
+        }
         let broker = Arc::new(broker);
         let reloader =
             Arc::new(PolicyReloader::new(Arc::clone(&broker), config.policies_dir.clone(), config.known_issuers()));
+        let shadow_reloader = config.shadow_policies_dir.as_ref().map(|dir| {
+            Arc::new(PolicyReloader::for_slot(
+                PolicySlot::Shadow,
+                Arc::clone(&broker),
+                dir.clone(),
+                config.known_issuers(),
+            ))
+        });
         let dev = match mode {
             Mode::Dev => Some(Arc::new(DevIssuer::generate(&config.minter.issuer_url)?)),
             Mode::Production => None,
@@ -226,6 +242,7 @@ impl App {
             revocation_poll: config.revocations.poll,
             issuers,
             reloader,
+            shadow_reloader,
             audit,
             watch_policies: config.watch_policies,
             refresh_tick: REFRESH_TICK,
@@ -246,7 +263,8 @@ impl App {
     ) -> Result<(), StartError> {
         let clock = Arc::clone(self.state.broker.clock());
         let refresher = tokio::spawn(tasks::refresh_forever(Arc::clone(&self.issuers), clock, self.refresh_tick));
-        let hangups = tokio::spawn(tasks::on_sighup(Arc::clone(&self.reloader), Arc::clone(&self.audit)));
+        let reloaders = std::iter::once(&self.reloader).chain(&self.shadow_reloader).cloned().collect();
+        let hangups = tokio::spawn(tasks::on_sighup(reloaders, Arc::clone(&self.audit)));
         let purger = tokio::spawn(tasks::purge_forever(self.store.clone(), Arc::clone(self.state.broker.clock())));
         let revocations = tokio::spawn(tasks::keep_revocations_fresh(
             self.store.clone(),
@@ -269,6 +287,9 @@ impl App {
         }
         if self.watch_policies {
             background.push(tokio::spawn(reload::watch_files(Arc::clone(&self.reloader))));
+            if let Some(shadow) = &self.shadow_reloader {
+                background.push(tokio::spawn(reload::watch_files(Arc::clone(shadow))));
+            }
         }
         if let Some(tls) = &self.tls {
             background.push(tokio::spawn(Arc::clone(tls).watch()));
@@ -302,4 +323,18 @@ impl App {
         self.audit.close();
         Ok(served?)
     }
+}
+
+/// Loads the candidate set of shadow evaluation: the same checks as the live set, all-or-nothing.
+fn shadow_set(dir: &std::path::Path, config: &Config) -> Result<PolicySet, StartError> {
+    let candidate = PolicySet::load_dir(dir, &config.known_issuers()).map_err(StartError::ShadowPolicy)?;
+    for lint in candidate.lints() {
+        tracing::warn!(lint = %lint, "Candidate policy (shadow) lint.");
+    }
+    tracing::info!(
+        roles = candidate.len(),
+        dir = %dir.display(),
+        "Shadow evaluation is on: the candidate policies are evaluated beside the live ones and never change an answer."
+    );
+    Ok(candidate)
 }

@@ -81,7 +81,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// SIGHUP reloads the policies and reopens the audit log (for rotation), until the task is dropped.
-pub(super) async fn on_sighup(reloader: Arc<PolicyReloader>, audit: Arc<Audit>) {
+pub(super) async fn on_sighup(reloaders: Vec<Arc<PolicyReloader>>, audit: Arc<Audit>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -91,7 +91,9 @@ pub(super) async fn on_sighup(reloader: Arc<PolicyReloader>, audit: Arc<Audit>) 
         };
         while hangups.recv().await.is_some() {
             tracing::info!("SIGHUP received; reloading policies and reopening the audit log.");
-            reload::reload_off_the_runtime(&reloader).await;
+            for reloader in &reloaders {
+                reload::reload_off_the_runtime(reloader).await;
+            }
             if let Err(error) = audit.reopen() {
                 tracing::error!(error = %error, "Reopening the audit log failed; still writing to the old file.");
             }

@@ -1,5 +1,6 @@
 //! The audit log: one JSON line per decision, from any front door, to stdout or a file (`audit.path`), reopened
-//! on SIGHUP so it can be rotated; and one line per admin action, written before the action runs.
+//! on SIGHUP so it can be rotated; one line per admin action, written before the action runs; and, after a
+//! decision the candidate policy set (`shadow.policies`) would have made otherwise, a `shadow_disagreement` line.
 //!
 //! A line holds who asked, for what, and what was decided and why; a credential appears only as its SHA-256.
 //! Never a token, never a secret: the event type it is built from holds none. Decision lines are written off the
@@ -175,12 +176,51 @@ pub fn write_line(event: &DecisionEvent<'_>, out: &mut Vec<u8>) {
         user_agent: event.context.user_agent.as_deref(),
         duration_ms: (event.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
     };
+    push_json(out, &line);
+    if let Some(shadow) = event.shadow.filter(|shadow| shadow.disagrees()) {
+        let line = ShadowLine {
+            time: line.time,
+            kind: "shadow_disagreement",
+            request_id: &event.context.request_id,
+            front_door: event.front_door.as_str(),
+            issuer: event.issuer,
+            sub: event.sub,
+            jti: event.inbound_jti,
+            role: event.role,
+            live: shadow.live.as_str(),
+            candidate: shadow.candidate.as_str(),
+            candidate_detail: &shadow.candidate_detail,
+        };
+        push_json(out, &line);
+    }
+}
+
+/// Appends `line` as JSON and a newline, or nothing if it cannot be serialized.
+fn push_json(out: &mut Vec<u8>, line: &impl Serialize) {
     let start = out.len();
-    if serde_json::to_writer(&mut *out, &line).is_ok() {
+    if serde_json::to_writer(&mut *out, line).is_ok() {
         out.push(b'\n');
     } else {
         out.truncate(start);
     }
+}
+
+/// The line written after a decision's own when the candidate policy set (`shadow.policies`) would have
+/// decided otherwise: both verdicts, and why the candidate decided as it did.
+#[derive(Serialize)]
+struct ShadowLine<'a> {
+    time: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    request_id: &'a str,
+    front_door: &'static str,
+    issuer: Option<&'a str>,
+    sub: Option<&'a str>,
+    jti: Option<&'a str>,
+    role: &'a str,
+    live: &'static str,
+    candidate: &'static str,
+    candidate_detail: &'a str,
 }
 
 /// The audit line of a decision.

@@ -93,6 +93,9 @@ pub struct DecisionEvent<'a> {
     pub credential_sha256: Option<String>,
     pub expires_at: Option<UnixTime>,
     pub duration: Duration,
+    /// The candidate policy set's verdict beside the live one's (`shadow.policies`), when one is loaded and the
+    /// decision reached the policy.
+    pub shadow: Option<&'a super::ShadowComparison>,
 }
 
 /// Something that observes every decision. Must be cheap and must not block.

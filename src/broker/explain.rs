@@ -28,6 +28,7 @@ impl Broker {
             role: &request.role,
             now,
             stopwatch: Stopwatch::start(),
+            shadow: None,
         };
         let client = request.context.client_addr.as_deref();
         let verified = match self.identify(&request, now, client).await {

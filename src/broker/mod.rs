@@ -13,15 +13,17 @@ mod observe;
 mod replay;
 mod revoked;
 mod runners;
+mod shadow;
 
 pub use decision::{DecisionEvent, DecisionSink, FrontDoor, Outcome, Reason, RequestContext, credential_digest};
 pub use error::BrokerError;
 pub use explain::Explained;
 pub use introspect::{Introspection, IntrospectionClient, IntrospectionClients, IntrospectionUnavailable};
+pub use shadow::ShadowComparison;
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::clock::{Clock, Stopwatch, UnixTime};
 use crate::credentials::Minter;
@@ -112,6 +114,8 @@ struct Observed<'a> {
     role: &'a str,
     now: UnixTime,
     stopwatch: Stopwatch,
+    /// The candidate policy set's verdict beside the live one's, once the policy was reached (`shadow`).
+    shadow: Option<&'a ShadowComparison>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -145,6 +149,8 @@ pub struct Broker {
     issuer_limiter: Option<RateLimiter<String>>,
     verifier: Verifier,
     policies: ArcSwap<PolicySet>,
+    /// The candidate policy set evaluated beside the live one (`shadow.policies`), if any.
+    shadow: ArcSwapOption<PolicySet>,
     minter: Minter,
     clock: Arc<dyn Clock>,
 }
@@ -164,6 +170,7 @@ impl Broker {
             issuer_limiter: None,
             verifier,
             policies: ArcSwap::from_pointee(policies),
+            shadow: ArcSwapOption::empty(),
             minter,
             clock,
         }
@@ -236,7 +243,7 @@ impl Broker {
         let stopwatch = Stopwatch::start();
         let now = self.clock.now();
         let (front_door, context, role) = (request.front_door, request.context.clone(), request.role.clone());
-        let observed = Observed { front_door, context: &context, role: &role, now, stopwatch };
+        let observed = Observed { front_door, context: &context, role: &role, now, stopwatch, shadow: None };
         let client = context.client_addr.as_deref();
         let verified = match self.identify(&request, now, client).await {
             Ok(verified) => verified,
@@ -249,6 +256,8 @@ impl Broker {
             self.observe(&observed, Some(&verified), Err(&error));
             return Err(error);
         }
+        let shadow = self.compare_shadow(&role, &verified);
+        let observed = Observed { shadow: shadow.as_ref(), ..observed };
         let result = self.authorize_and_issue(&verified, request, now).await;
         self.observe(&observed, Some(&verified), result.as_ref());
         result.map_err(|error| self.redact(error))

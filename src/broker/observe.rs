@@ -75,6 +75,7 @@ impl Broker {
             credential_sha256: verdict.credential_sha256,
             expires_at: verdict.expires_at,
             duration: seen.stopwatch.elapsed(),
+            shadow: seen.shadow,
         };
         for sink in &self.sinks {
             sink.record(&event);

@@ -61,6 +61,16 @@ pub fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
     for lint in policies.lints() {
         println!("{lint}");
     }
+    let candidate = match &config.shadow_policies_dir {
+        Some(dir) => Some(
+            PolicySet::load_dir(dir, &config.known_issuers())
+                .map_err(|error| anyhow::anyhow!("shadow.policies (the candidate set): {error}"))?,
+        ),
+        None => None,
+    };
+    for lint in candidate.iter().flat_map(PolicySet::lints) {
+        println!("shadow: {lint}");
+    }
     if let Some(key_file) = &config.signing.key_file {
         SigningKey::load_file(config.signing.alg, key_file)?;
     }
@@ -69,9 +79,10 @@ pub fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
             read_jwks_file(file, config.jwks.max_response_bytes)?;
         }
     }
-    let lints = policies.lints().len();
+    let lints = policies.lints().len() + candidate.as_ref().map_or(0, |set| set.lints().len());
     let (issuers, roles) = (config.issuers.len(), policies.len());
-    println!("{}: ok ({issuers} trusted issuers, {roles} policies, {lints} warnings)", path.display());
+    let shadow = candidate.map(|set| format!(", {} candidate policies in shadow", set.len())).unwrap_or_default();
+    println!("{}: ok ({issuers} trusted issuers, {roles} policies{shadow}, {lints} warnings)", path.display());
     if strict && lints > 0 {
         println!("--strict: warnings are errors");
         return Ok(ExitCode::FAILURE);

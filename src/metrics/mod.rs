@@ -42,6 +42,7 @@ pub const STORE_POOL_CONNECTIONS: &str = "tollgate_store_pool_connections";
 pub const REVOCATIONS_VIEW_AGE_SECONDS: &str = "tollgate_revocations_view_age_seconds";
 pub const REVOCATIONS_LIVE: &str = "tollgate_revocations_live";
 pub const INTROSPECTIONS_TOTAL: &str = "tollgate_introspections_total";
+pub const SHADOW_DECISIONS_TOTAL: &str = "tollgate_shadow_decisions_total";
 pub const SIGNING_KEY_INFO: &str = "tollgate_signing_key_info";
 pub const BUILD_INFO: &str = "tollgate_build_info";
 pub const HTTP_REQUESTS_TOTAL: &str = "tollgate_http_requests_total";
@@ -119,6 +120,8 @@ pub struct Metrics {
     revocations_age: IntGauge,
     revocations_live: IntGauge,
     introspections: IntCounterVec,
+    /// Decisions the candidate policy set (`shadow.policies`) also evaluated, by both verdicts.
+    shadow_decisions: IntCounterVec,
     /// One scrape at a time refreshes the values above.
     scrape: Mutex<()>,
 }
@@ -208,6 +211,14 @@ impl Metrics {
                 r,
                 counters(INTROSPECTIONS_TOTAL, "POST /introspect answers by result.", &["result"])?,
             )?,
+            shadow_decisions: register(
+                r,
+                counters(
+                    SHADOW_DECISIONS_TOTAL,
+                    "Decisions evaluated by the live and the candidate policy sets, by both verdicts.",
+                    &["role", "live", "candidate"],
+                )?,
+            )?,
             scrape: Mutex::new(()),
             issuers,
             registry: registry.clone(),
@@ -285,6 +296,10 @@ impl DecisionSink for Metrics {
         inc(&self.exchanges, &[door, issuer, role, event.outcome.as_str(), event.reason.as_str()]);
         if let Ok(histogram) = self.exchange_duration.get_metric_with_label_values(&[door]) {
             histogram.observe(event.duration.as_secs_f64());
+        }
+        if let Some(shadow) = event.shadow {
+            let role = if shadow.role_known { event.role } else { OTHER };
+            inc(&self.shadow_decisions, &[role, shadow.live.as_str(), shadow.candidate.as_str()]);
         }
     }
 }

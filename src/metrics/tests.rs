@@ -34,6 +34,7 @@ fn event<'a>(
         credential_sha256: None,
         expires_at: None,
         duration: Duration::from_micros(250),
+        shadow: None,
     }
 }
 

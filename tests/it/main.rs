@@ -28,6 +28,7 @@ mod replicas;
 mod replicas_runners;
 mod revocation;
 mod rotation;
+mod shadow;
 mod shutdown;
 mod store;
 mod support;

@@ -46,6 +46,8 @@ pub struct TestApp {
     pub broker: Arc<Broker>,
     pub issuers: Arc<Issuers>,
     pub reloader: Arc<PolicyReloader>,
+    /// The reloader of the candidate set, when the setup configures `shadow.policies`.
+    pub shadow_reloader: Option<Arc<PolicyReloader>>,
     pub audit: Arc<tollgate::audit::Audit>,
     /// The admin listener's state (its route table: `tollgate::admin::router`).
     pub admin: Arc<tollgate::admin::AdminState>,
@@ -153,6 +155,7 @@ async fn start(setup: Setup, served: bool) -> TestApp {
     let mut app = App::build(&config, Mode::Production, Arc::clone(&clock) as Arc<dyn Clock>).await.unwrap();
     let (state, issuers, reloader) = (Arc::clone(&app.state), Arc::clone(&app.issuers), Arc::clone(&app.reloader));
     let audit = Arc::clone(&app.audit);
+    let shadow_reloader = app.shadow_reloader.clone();
     let admin = Arc::clone(&app.admin);
     if served {
         app.refresh_tick = std::time::Duration::from_millis(50);
@@ -174,6 +177,7 @@ async fn start(setup: Setup, served: bool) -> TestApp {
         broker,
         issuers,
         reloader,
+        shadow_reloader,
         audit,
         admin,
         dir_path: dir.path().to_path_buf(),
