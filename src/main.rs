@@ -88,7 +88,7 @@ enum Command {
     /// Policy tools.
     Policy {
         #[command(subcommand)]
-        command: PolicyCommand,
+        command: cli::policy_tools::PolicyCommand,
     },
     /// Signing-key tools.
     Keys {
@@ -155,17 +155,6 @@ enum IntrospectionCommand {
 }
 
 #[derive(Subcommand)]
-enum PolicyCommand {
-    /// Run the *.test.yaml cases beside the policies; prints failures and `N passed, N failed`.
-    Test {
-        /// The policy folder (default: the config's, else ./policies).
-        dir: Option<PathBuf>,
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
-}
-
-#[derive(Subcommand)]
 enum KeysCommand {
     /// Generate a signing key (PKCS#8 PEM) and print its kid.
     Generate {
@@ -212,7 +201,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             cli::policy::explain(&role, subject, issuer, config, at).await
         }
-        Command::Policy { command: PolicyCommand::Test { dir, config } } => cli::policy::test(dir, config),
+        Command::Policy { command } => cli::policy_tools::run(command).await,
         Command::Exchange { url, role, audience, format, token_file, token_env } => {
             cli::exchange::run(cli::exchange::Options { url, role, audience, format, token_file, token_env }).await
         }

@@ -7,8 +7,8 @@
 //! the triggers and the counters; loading and compiling stay in `policy`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
@@ -33,7 +33,9 @@ pub enum PolicySlot {
 pub struct PolicyReloader {
     broker: Arc<Broker>,
     slot: PolicySlot,
-    dir: PathBuf,
+    /// The folder; a promotion swaps the live and the candidate reloaders' folders. Held while loading, so a
+    /// reload and a promotion never interleave.
+    dir: Mutex<PathBuf>,
     issuers: Vec<KnownIssuer>,
     succeeded: AtomicU64,
     failed: AtomicU64,
@@ -62,7 +64,7 @@ impl PolicyReloader {
     pub fn for_slot(slot: PolicySlot, broker: Arc<Broker>, dir: PathBuf, issuers: Vec<KnownIssuer>) -> Self {
         Self {
             slot,
-            dir,
+            dir: Mutex::new(dir),
             issuers,
             succeeded: AtomicU64::new(0),
             failed: AtomicU64::new(0),
@@ -74,7 +76,8 @@ impl PolicyReloader {
 
     /// Loads the whole folder; on success swaps the set in, on failure keeps the old one.
     pub fn reload(&self) -> Result<usize, PolicyError> {
-        match PolicySet::load_dir(&self.dir, &self.issuers) {
+        let dir = self.lock_dir();
+        match PolicySet::load_dir(&dir, &self.issuers) {
             Ok(set) => {
                 for lint in set.lints() {
                     tracing::warn!(lint = %lint, "Policy lint.");
@@ -84,13 +87,11 @@ impl PolicyReloader {
                     PolicySlot::Live => self.broker.replace_policies(set),
                     PolicySlot::Shadow => self.broker.replace_shadow(set),
                 }
-                self.succeeded.fetch_add(1, Ordering::Relaxed);
-                self.loaded_at.store(self.broker.clock().now().as_secs(), Ordering::Relaxed);
-                self.last_error.store(None);
+                self.loaded_now();
                 match self.slot {
-                    PolicySlot::Live => tracing::info!(roles, dir = %self.dir.display(), "Policies reloaded."),
+                    PolicySlot::Live => tracing::info!(roles, dir = %dir.display(), "Policies reloaded."),
                     PolicySlot::Shadow => {
-                        tracing::info!(roles, dir = %self.dir.display(), "Candidate policies (shadow) reloaded.");
+                        tracing::info!(roles, dir = %dir.display(), "Candidate policies (shadow) reloaded.");
                     }
                 }
                 Ok(roles)
@@ -121,9 +122,59 @@ impl PolicyReloader {
         }
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The folder this reloader reads now.
+    pub fn dir(&self) -> PathBuf {
+        self.lock_dir().clone()
     }
+
+    fn lock_dir(&self) -> MutexGuard<'_, PathBuf> {
+        // A panic while holding the lock leaves a valid path behind: keep using it.
+        self.dir.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn loaded_now(&self) {
+        self.succeeded.fetch_add(1, Ordering::Relaxed);
+        self.loaded_at.store(self.broker.clock().now().as_secs(), Ordering::Relaxed);
+        self.last_error.store(None);
+    }
+}
+
+/// What a promotion did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Promoted {
+    /// The folder now in force (the former candidate) and its roles.
+    pub live_dir: PathBuf,
+    pub live_roles: usize,
+    /// The folder now evaluated in shadow (the former live one) and its roles.
+    pub shadow_dir: PathBuf,
+    pub shadow_roles: usize,
+}
+
+/// Promotes the candidate set: loads the candidate folder afresh (all-or-nothing, the same checks as any
+/// load; on failure nothing changes), puts it in force, and puts the set that was in force in shadow, its
+/// folder now watched as the candidate. Promoting again swaps back. Holds both reloaders' folders meanwhile.
+/// The swap lives in this process: the config's `policies:` and `shadow.policies:` decide again at the next
+/// start.
+pub fn promote(live: &PolicyReloader, shadow: &PolicyReloader) -> Result<Promoted, PolicyError> {
+    let mut live_dir = live.lock_dir();
+    let mut shadow_dir = shadow.lock_dir();
+    let candidate = PolicySet::load_dir(&shadow_dir, &shadow.issuers)?;
+    let broker = &live.broker;
+    let previous = broker.policies();
+    let (live_roles, shadow_roles) = (candidate.len(), previous.len());
+    broker.replace_policies(candidate);
+    broker.replace_shadow_with(previous);
+    std::mem::swap(&mut *live_dir, &mut *shadow_dir);
+    live.loaded_now();
+    shadow.loaded_now();
+    let promoted = Promoted { live_dir: live_dir.clone(), live_roles, shadow_dir: shadow_dir.clone(), shadow_roles };
+    tracing::warn!(
+        live = %promoted.live_dir.display(),
+        roles = live_roles,
+        shadow = %promoted.shadow_dir.display(),
+        "Candidate policies promoted: now in force; the previous set is evaluated in shadow. Until the config says so too, the next start serves the config's folders again."
+    );
+    Ok(promoted)
 }
 
 /// What the folder looks like: names, sizes and modification times of its files, sorted.
@@ -142,13 +193,13 @@ pub fn fingerprint(dir: &Path) -> Vec<(String, u64, Option<SystemTime>)> {
 
 /// Reloads when the folder changed and then stayed the same for one poll (debounce), until the task is dropped.
 pub async fn watch_files(reloader: Arc<PolicyReloader>) {
-    let mut applied = fingerprint(reloader.dir());
+    let mut applied = fingerprint(&reloader.dir());
     let mut pending: Option<Vec<_>> = None;
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let dir = reloader.dir().to_owned();
+        let dir = reloader.dir();
         let Ok(seen) = tokio::task::spawn_blocking(move || fingerprint(&dir)).await else { continue };
         if seen == applied {
             pending = None;

@@ -16,6 +16,11 @@ pub enum AdminError {
     AuditUnavailable,
     /// The request could not be read.
     BadRequest(String),
+    /// The request cannot be carried out in the current state (409), with its own stable code.
+    Conflict {
+        code: &'static str,
+        description: String,
+    },
     /// Too many sign-ins from this client address.
     RateLimited {
         retry_after_secs: u64,
@@ -34,6 +39,7 @@ impl AdminError {
         match self {
             AdminError::AuditUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "audit_unavailable"),
             AdminError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            AdminError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             AdminError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             AdminError::Operator(error) => match error {
                 OperatorError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
@@ -52,7 +58,7 @@ impl AdminError {
     fn description(&self) -> String {
         match self {
             AdminError::AuditUnavailable => "the audit log cannot be written; the action was refused".into(),
-            AdminError::BadRequest(text) => text.clone(),
+            AdminError::BadRequest(text) | AdminError::Conflict { description: text, .. } => text.clone(),
             AdminError::RateLimited { retry_after_secs } => {
                 format!("too many sign-ins from this address; retry after {retry_after_secs} s")
             }

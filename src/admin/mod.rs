@@ -48,6 +48,8 @@ pub struct AdminState {
     pub broker: Arc<Broker>,
     pub issuers: Arc<Issuers>,
     pub reloader: Arc<PolicyReloader>,
+    /// The candidate set's reloader (`shadow.policies`), which a promotion swaps with the live one.
+    pub shadow_reloader: Option<Arc<PolicyReloader>>,
     pub audit: Arc<Audit>,
     pub store: Store,
     pub revocations: Arc<RevocationView>,

@@ -1,6 +1,6 @@
-//! The admin API's writes, each in a session with `scope=admin`: reload policies, revoke and un-revoke, and
-//! create, rotate and delete runner credentials (`role/runner.admin` suffices for runners). A new secret is in
-//! the answer once and nowhere else.
+//! The admin API's writes, each in a session with `scope=admin`: reload and promote policies, revoke and
+//! un-revoke, and create, rotate and delete runner credentials (`role/runner.admin` suffices for runners). A new
+//! secret is in the answer once and nowhere else.
 
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ use crate::revocation::{Revocation, Target};
 pub(super) fn routes(routes: Routes) -> Routes {
     routes
         .add(Method::POST, ("/admin/v1/policies/reload", "policies.reload", Permission::Administer), reload)
+        .add(Method::POST, ("/admin/v1/policies/promote", "policies.promote", Permission::Administer), promote)
         .add(Method::POST, ("/admin/v1/keys/rotate", "keys.rotate", Permission::Administer), rotate_key)
         .add(Method::POST, ("/admin/v1/revocations", "revocations.create", Permission::Administer), revoke)
         .add(Method::DELETE, ("/admin/v1/revocations/{id}", "revocations.delete", Permission::Administer), unrevoke)
@@ -53,6 +54,39 @@ async fn reload(
             Ok(roles) => Ok(Json(json!({ "reloaded": true, "roles": roles }))),
             // The set in force stays; the error names the file and line.
             Err(error) => Err(AdminError::BadRequest(format!("the policies were not reloaded: {error}"))),
+        }
+    })
+    .await
+}
+
+/// Puts the candidate set (`shadow.policies`) in force and the set in force in shadow (see `reload::promote`).
+async fn promote(
+    State(state): State<Arc<AdminState>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Json<Value>, AdminError> {
+    let Some(shadow) = state.shadow_reloader.clone() else {
+        let description = "no candidate policies to promote: shadow.policies is not configured".into();
+        return Err(AdminError::Conflict { code: "no_candidate", description });
+    };
+    let target = shadow.dir().display().to_string();
+    ctx.act(&state, &target, async {
+        let live = Arc::clone(&state.reloader);
+        let promoted = tokio::task::spawn_blocking(move || crate::reload::promote(&live, &shadow))
+            .await
+            .map_err(|e| AdminError::BadRequest(e.to_string()))?;
+        match promoted {
+            Ok(promoted) => Ok(Json(json!({
+                "promoted": true,
+                "live": {"dir": promoted.live_dir, "roles": promoted.live_roles},
+                "shadow": {"dir": promoted.shadow_dir, "roles": promoted.shadow_roles},
+                "durable": false,
+                "note": "this process only, until it restarts: make the config's policies: and shadow.policies: say the same (or move the files) before then; promote again to swap back",
+            }))),
+            // Nothing changed; the error names the file and line.
+            Err(error) => Err(AdminError::Conflict {
+                code: "candidate_invalid",
+                description: format!("the candidate policies did not load; nothing changed: {error}"),
+            }),
         }
     })
     .await

@@ -219,6 +219,7 @@ impl App {
             broker: Arc::clone(&broker),
             issuers: Arc::clone(&issuers),
             reloader: Arc::clone(&reloader),
+            shadow_reloader: shadow_reloader.clone(),
             audit: Arc::clone(&audit),
             store: store.clone(),
             revocations: Arc::clone(&revocations),

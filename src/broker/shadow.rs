@@ -45,7 +45,12 @@ impl Broker {
 
     /// Replaces the candidate set at once (requests in flight keep theirs).
     pub fn replace_shadow(&self, candidate: PolicySet) {
-        self.shadow.store(Some(Arc::new(candidate)));
+        self.replace_shadow_with(Arc::new(candidate));
+    }
+
+    /// The same with a shared set (a promotion puts the former live set here).
+    pub fn replace_shadow_with(&self, candidate: Arc<PolicySet>) {
+        self.shadow.store(Some(candidate));
     }
 
     /// Both verdicts for `role` and `verified`; `None` without a candidate set. Pure and cheap: two lookups

@@ -11,6 +11,7 @@ pub mod admin_write;
 pub mod exchange;
 pub mod keys;
 pub mod policy;
+pub mod policy_tools;
 pub mod revoke;
 pub mod serve;
 pub mod state;

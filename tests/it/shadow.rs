@@ -146,3 +146,89 @@ async fn a_broken_candidate_folder_stops_the_start_and_check_reports_it() {
     let text = error.to_string();
     assert!(text.contains("shadow.policies") && text.contains("no_such_key"), "{text}");
 }
+
+/// The operator plane with `shadow.policies` on `candidate`: live `deploy` takes any acme repository.
+async fn plane_with_candidate(candidate: &std::path::Path) -> crate::operators::Plane {
+    crate::operators::plane(&format!("shadow:\n  policies: {}\n", candidate.display()), false).await
+}
+
+#[tokio::test]
+async fn promotion_swaps_the_candidate_in_and_back_audited_and_admin_only() {
+    let candidate = tempfile::tempdir().unwrap();
+    for (name, text) in
+        [policy("deploy", "github", "repo:acme/web:ref:refs/heads/main"), policy("release", "github", "repo:acme/*")]
+    {
+        std::fs::write(candidate.path().join(name), text).unwrap();
+    }
+    let plane = plane_with_candidate(candidate.path()).await;
+    let (app, github) = (&plane.app, &plane.github);
+    let feature = github.token(NOW, json!({"sub": "repo:acme/web:ref:refs/heads/feature", "repository": "acme/web"}));
+    let main = github.token(NOW, json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository": "acme/web"}));
+    assert_eq!(app.exchange(&feature, "deploy").await.0, 200, "live allows any ref");
+    assert_eq!(app.exchange(&main, "release").await.0, 403, "live has no release role");
+
+    // Only a session with scope admin may promote; a viewer or an admin without the scope may not.
+    let viewer = plane.session("victor@acme.com", &[], false).await;
+    let unscoped = plane.session("alice@acme.com", &[], false).await;
+    for session in [&viewer, &unscoped] {
+        assert_eq!(plane.call("POST", "/admin/v1/policies/promote", Some(session), None).await.0, 403);
+    }
+    assert_eq!(app.exchange(&feature, "deploy").await.0, 200, "a refused promotion changes nothing");
+
+    let admin = plane.session("alice@acme.com", &[], true).await;
+    let (status, body) = plane.call("POST", "/admin/v1/policies/promote", Some(&admin), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["live"]["roles"].as_u64(), body["shadow"]["roles"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(body["live"]["dir"], json!(candidate.path()));
+    assert_eq!(body["durable"], false);
+    assert_eq!(app.exchange(&feature, "deploy").await.0, 403, "the candidate is in force");
+    assert_eq!(app.exchange(&main, "release").await.0, 200, "its new role too");
+    // The former live set is now the one in shadow: the feature branch is a disagreement the other way.
+    let lines = shadow_lines(app);
+    let last = lines.last().expect("a shadow_disagreement line");
+    assert_eq!((last["role"].as_str(), last["live"].as_str()), (Some("release"), Some("allow")), "{lines:?}");
+    assert_eq!(last["candidate"], "deny");
+    let flipped = lines.iter().rev().find(|line| line["sub"] == "repo:acme/web:ref:refs/heads/feature").unwrap();
+    assert_eq!((flipped["live"].as_str(), flipped["candidate"].as_str()), (Some("deny"), Some("allow")));
+    // The live reloader now reads the candidate folder: a reload keeps the promoted set.
+    assert_eq!(app.reloader.dir(), candidate.path());
+    assert_eq!(app.reloader.reload().unwrap(), 2);
+
+    // A candidate that no longer loads cannot be promoted back; nothing changes.
+    let former_live = app.shadow_reloader.as_ref().unwrap().dir();
+    std::fs::write(former_live.join("broken.yaml"), "role: [").unwrap();
+    let (status, body) = plane.call("POST", "/admin/v1/policies/promote", Some(&admin), None).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("candidate_invalid")), "{body}");
+    assert_eq!(app.exchange(&feature, "deploy").await.0, 403);
+    // Fixed, promoting again swaps back.
+    std::fs::remove_file(former_live.join("broken.yaml")).unwrap();
+    assert_eq!(plane.call("POST", "/admin/v1/policies/promote", Some(&admin), None).await.0, 200);
+    assert_eq!(app.exchange(&feature, "deploy").await.0, 200);
+    assert_eq!(app.exchange(&main, "release").await.0, 403);
+
+    let results: Vec<String> = plane
+        .admin_lines()
+        .iter()
+        .filter(|line| line["action"] == "policies.promote")
+        .map(|line| format!("{} {}", line["actor"].as_str().unwrap_or("-"), line["result"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        results,
+        [
+            "victor@acme.com denied: forbidden",
+            "alice@acme.com denied: forbidden",
+            "alice@acme.com allowed",
+            "alice@acme.com allowed",
+            "alice@acme.com failed: candidate_invalid",
+            "alice@acme.com allowed"
+        ],
+    );
+}
+
+#[tokio::test]
+async fn promotion_without_a_candidate_is_a_conflict() {
+    let plane = crate::operators::plane("", false).await;
+    let admin = plane.session("alice@acme.com", &[], true).await;
+    let (status, body) = plane.call("POST", "/admin/v1/policies/promote", Some(&admin), None).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("no_candidate")), "{body}");
+}
