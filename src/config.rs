@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use crate::audit::AuditConfig;
+use crate::audit::{AuditConfig, ClaimsRecord};
 use crate::broker::ExplainConfig;
 use crate::clock::UnixTime;
 use crate::credentials::{MinterConfig, SigningAlg};
@@ -142,6 +142,7 @@ struct RawShadow {
 struct RawAudit {
     path: Option<String>,
     flush_interval_ms: Option<u64>,
+    claims: Option<String>,
 }
 
 #[derive(Default, Deserialize)]
@@ -342,6 +343,14 @@ impl Config {
                 path: raw.audit.path.as_ref().map(|p| base.join(p)),
                 flush_interval: server::audit_flush_interval(raw.audit.flush_interval_ms)
                     .map_err(|reason| ConfigError(format!("{file}: {reason}")))?,
+                claims: raw
+                    .audit
+                    .claims
+                    .as_deref()
+                    .map(ClaimsRecord::parse)
+                    .transpose()
+                    .map_err(|reason| ConfigError(format!("{file}: {reason}")))?
+                    .unwrap_or_default(),
             },
             log: match raw.log.format.as_ref().map(|f| (f.value.as_str(), f.referenced.line())) {
                 None | Some(("pretty", _)) => LogFormat::Pretty,

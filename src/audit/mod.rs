@@ -6,7 +6,10 @@
 //! Never a token, never a secret: the event type it is built from holds none. Decision lines are written off the
 //! request path in batches (`writer`); `close` (at shutdown) writes what is left.
 
+mod claims;
 mod writer;
+
+pub use claims::ClaimsRecord;
 
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
@@ -28,11 +31,13 @@ pub struct AuditConfig {
     /// `flush_interval_ms`: decision lines are written in batches at least this often; zero writes each line
     /// before the answer leaves.
     pub flush_interval: Duration,
+    /// `claims`: which claims a decision line records.
+    pub claims: ClaimsRecord,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
-        Self { path: None, flush_interval: DEFAULT_FLUSH_INTERVAL }
+        Self { path: None, flush_interval: DEFAULT_FLUSH_INTERVAL, claims: ClaimsRecord::default() }
     }
 }
 
@@ -40,6 +45,7 @@ impl Default for AuditConfig {
 pub struct Audit {
     path: Option<PathBuf>,
     writer: Writer,
+    claims: ClaimsRecord,
 }
 
 impl Audit {
@@ -48,7 +54,8 @@ impl Audit {
             None => Target::Stdout,
             Some(path) => Target::File(append(path)?),
         };
-        Ok(Audit { path: config.path.clone(), writer: Writer::start(target, config.flush_interval)? })
+        let writer = Writer::start(target, config.flush_interval)?;
+        Ok(Audit { path: config.path.clone(), writer, claims: config.claims })
     }
 
     /// Reopens the file (after a rotation moved it away); a no-op for stdout. Lines recorded before go to the
@@ -155,10 +162,18 @@ struct DecisionLine<'a> {
     client_addr: Option<&'a str>,
     user_agent: Option<&'a str>,
     duration_ms: f64,
+    /// The role's policy verdict, when the decision reached the policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claims: Option<claims::Recorded<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    omitted_claims: Option<claims::Omitted<'a>>,
 }
 
-/// Appends the audit line of a decision (JSON and a newline) to `out`.
-pub fn write_line(event: &DecisionEvent<'_>, out: &mut Vec<u8>) {
+/// Appends the audit line of a decision (JSON and a newline) to `out`, recording its claims per `claims`.
+pub fn write_line(event: &DecisionEvent<'_>, claims: ClaimsRecord, out: &mut Vec<u8>) {
+    let (claims, omitted_claims) = claims::Recorded::of(event.claims, claims);
     let line = DecisionLine {
         time: event.time.to_rfc3339(),
         request_id: &event.context.request_id,
@@ -175,6 +190,9 @@ pub fn write_line(event: &DecisionEvent<'_>, out: &mut Vec<u8>) {
         client_addr: event.context.client_addr.as_deref(),
         user_agent: event.context.user_agent.as_deref(),
         duration_ms: (event.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        policy: event.policy.map(crate::broker::Outcome::as_str),
+        claims,
+        omitted_claims,
     };
     push_json(out, &line);
     if let Some(shadow) = event.shadow.filter(|shadow| shadow.disagrees()) {
@@ -223,15 +241,16 @@ struct ShadowLine<'a> {
     candidate_detail: &'a str,
 }
 
-/// The audit line of a decision.
+/// The audit line of a decision (claims as by default).
 pub fn line(event: &DecisionEvent<'_>) -> String {
     let mut out = Vec::new();
-    write_line(event, &mut out);
+    write_line(event, ClaimsRecord::default(), &mut out);
     String::from_utf8(out).unwrap_or_default()
 }
 
 impl DecisionSink for Audit {
     fn record(&self, event: &DecisionEvent<'_>) {
-        self.writer.record(|out| write_line(event, out));
+        let claims = self.claims;
+        self.writer.record(|out| write_line(event, claims, out));
     }
 }

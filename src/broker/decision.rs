@@ -3,6 +3,7 @@
 //! Labels are closed enums and configured names only: an unverified token can never choose a label value. The
 //! record holds no token and no secret; a credential appears only as its SHA-256.
 
+use crate::policy::PolicySet;
 use std::time::Duration;
 
 use crate::clock::UnixTime;
@@ -96,6 +97,39 @@ pub struct DecisionEvent<'a> {
     /// The candidate policy set's verdict beside the live one's (`shadow.policies`), when one is loaded and the
     /// decision reached the policy.
     pub shadow: Option<&'a super::ShadowComparison>,
+    /// The role's policy verdict (`Allow` also when a later step refused), when the decision reached the policy:
+    /// what `tollgate policy replay` re-decides.
+    pub policy: Option<Outcome>,
+    /// The verified token's claims, and what the loaded policy sets read, when the token was verified.
+    pub claims: Option<ClaimsSeen<'a>>,
+}
+
+/// The claims of a verified token, as a sink may record them.
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimsSeen<'a> {
+    pub claims: &'a serde_json::Map<String, serde_json::Value>,
+    live: &'a PolicySet,
+    candidate: Option<&'a PolicySet>,
+}
+
+/// Claims recorded whatever the policies read: who the token is, and which token.
+const IDENTIFYING_CLAIMS: [&str; 4] = ["iss", "sub", "aud", "jti"];
+
+impl<'a> ClaimsSeen<'a> {
+    pub fn new(
+        claims: &'a serde_json::Map<String, serde_json::Value>,
+        live: &'a PolicySet,
+        candidate: Option<&'a PolicySet>,
+    ) -> Self {
+        ClaimsSeen { claims, live, candidate }
+    }
+
+    /// Whether the live or the candidate policies read the claim `name`, or it identifies the token.
+    pub fn referenced(&self, name: &str) -> bool {
+        IDENTIFYING_CLAIMS.contains(&name)
+            || self.live.references(name)
+            || self.candidate.is_some_and(|candidate| candidate.references(name))
+    }
 }
 
 /// Something that observes every decision. Must be cheap and must not block.

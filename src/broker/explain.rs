@@ -29,6 +29,7 @@ impl Broker {
             now,
             stopwatch: Stopwatch::start(),
             shadow: None,
+            policy: None,
         };
         let client = request.context.client_addr.as_deref();
         let verified = match self.identify(&request, now, client).await {

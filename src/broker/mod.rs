@@ -15,7 +15,9 @@ mod revoked;
 mod runners;
 mod shadow;
 
-pub use decision::{DecisionEvent, DecisionSink, FrontDoor, Outcome, Reason, RequestContext, credential_digest};
+pub use decision::{
+    ClaimsSeen, DecisionEvent, DecisionSink, FrontDoor, Outcome, Reason, RequestContext, credential_digest,
+};
 pub use error::BrokerError;
 pub use explain::Explained;
 pub use introspect::{Introspection, IntrospectionClient, IntrospectionClients, IntrospectionUnavailable};
@@ -116,6 +118,8 @@ struct Observed<'a> {
     stopwatch: Stopwatch,
     /// The candidate policy set's verdict beside the live one's, once the policy was reached (`shadow`).
     shadow: Option<&'a ShadowComparison>,
+    /// The role's policy verdict, once the policy was reached.
+    policy: Option<Outcome>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -243,7 +247,8 @@ impl Broker {
         let stopwatch = Stopwatch::start();
         let now = self.clock.now();
         let (front_door, context, role) = (request.front_door, request.context.clone(), request.role.clone());
-        let observed = Observed { front_door, context: &context, role: &role, now, stopwatch, shadow: None };
+        let observed =
+            Observed { front_door, context: &context, role: &role, now, stopwatch, shadow: None, policy: None };
         let client = context.client_addr.as_deref();
         let verified = match self.identify(&request, now, client).await {
             Ok(verified) => verified,
@@ -259,6 +264,7 @@ impl Broker {
         let shadow = self.compare_shadow(&role, &verified);
         let observed = Observed { shadow: shadow.as_ref(), ..observed };
         let result = self.authorize_and_issue(&verified, request, now).await;
+        let observed = Observed { policy: Some(policy_verdict(&result)), ..observed };
         self.observe(&observed, Some(&verified), result.as_ref());
         result.map_err(|error| self.redact(error))
     }
@@ -358,5 +364,16 @@ impl Broker {
             expires_at,
             credential,
         })
+    }
+}
+
+/// The policy's verdict of a decision that reached it: `authorize_and_issue` evaluates the policy first, so only
+/// its three policy refusals are a policy deny; any later refusal followed a policy allow.
+fn policy_verdict(result: &Result<Exchanged, BrokerError>) -> Outcome {
+    match result {
+        Err(BrokerError::UnknownRole(_) | BrokerError::IssuerNotTrustedByRole { .. } | BrokerError::Denied { .. }) => {
+            Outcome::Deny
+        }
+        _ => Outcome::Allow,
     }
 }

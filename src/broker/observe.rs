@@ -1,7 +1,9 @@
 //! Telling the sinks (audit, metrics) about each decision: one `DecisionEvent` per exchange or explain, built
 //! only when a sink is attached. Holds no token: a credential appears as its SHA-256.
 
-use super::{Broker, BrokerError, Credential, DecisionEvent, Exchanged, Observed, Outcome, Reason, credential_digest};
+use super::{
+    Broker, BrokerError, ClaimsSeen, Credential, DecisionEvent, Exchanged, Observed, Outcome, Reason, credential_digest,
+};
 use crate::clock::UnixTime;
 use crate::verify::VerifiedToken;
 
@@ -60,6 +62,8 @@ impl Broker {
     }
 
     fn record(&self, seen: &Observed<'_>, verified: Option<&VerifiedToken>, verdict: Verdict) {
+        let (live, candidate) = (self.policies.load(), self.shadow.load());
+        let claims = verified.map(|verified| ClaimsSeen::new(verified.claims(), &live, candidate.as_deref()));
         let event = DecisionEvent {
             time: seen.now,
             front_door: seen.front_door,
@@ -68,7 +72,7 @@ impl Broker {
             sub: verified.map(VerifiedToken::sub),
             inbound_jti: verified.and_then(VerifiedToken::jti),
             role: seen.role,
-            role_known: self.policies().get(seen.role).is_some(),
+            role_known: live.get(seen.role).is_some(),
             outcome: verdict.outcome,
             reason: verdict.reason,
             detail: verdict.detail,
@@ -76,6 +80,8 @@ impl Broker {
             expires_at: verdict.expires_at,
             duration: seen.stopwatch.elapsed(),
             shadow: seen.shadow,
+            policy: seen.policy,
+            claims,
         };
         for sink in &self.sinks {
             sink.record(&event);

@@ -1,10 +1,16 @@
-//! `tollgate policy …`: the tools for changing a policy safely — `test` (the `*.test.yaml` cases) and
-//! `promote` (the candidate set of shadow evaluation put in force, through the admin API).
+//! `tollgate policy …`: the tools for changing a policy safely — `test` (the `*.test.yaml` cases), `replay`
+//! (recorded decisions re-decided under a candidate folder) and `promote` (the candidate set of shadow
+//! evaluation put in force, through the admin API).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use serde_json::{Value, json};
+use tollgate::clock::UnixTime;
+use tollgate::config::{Config, process_env, profile_known_issuers};
+use tollgate::policy::PolicySet;
+use tollgate::review::{self, Format, ReplayOptions};
 
 use super::admin::signed_in;
 use super::admin_api::on_success;
@@ -18,6 +24,34 @@ pub enum PolicyCommand {
         dir: Option<PathBuf>,
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Re-decide the decisions recorded in audit logs under a candidate policy folder: per role, how many flip
+    /// each way, with examples. Exit 1 when a decision denied today would be allowed (new access), unless
+    /// --allow-new-access; 2 when the inputs cannot be read.
+    #[command(
+        after_help = "Example, in a pull request:\n  tollgate policy replay --audit audit.jsonl --policies policies --config tollgate.yaml --since 2026-11-01T00:00:00Z --format markdown"
+    )]
+    Replay {
+        /// Audit log files (JSON lines) from Tollgate with audit.claims: referenced or all.
+        #[arg(long, required = true, num_args = 1..)]
+        audit: Vec<PathBuf>,
+        /// The candidate policy folder.
+        #[arg(long)]
+        policies: PathBuf,
+        /// The server config, for its trusted issuers (default: the built-in profiles' issuers).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Only decisions at or after this RFC 3339 instant.
+        #[arg(long)]
+        since: Option<String>,
+        /// Examples shown per role and direction.
+        #[arg(long, default_value_t = 5)]
+        examples: usize,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit 0 even when decisions denied today would be allowed.
+        #[arg(long)]
+        allow_new_access: bool,
     },
     /// Put the candidate policies (shadow.policies) in force on the instance answering, and the policies in
     /// force in shadow; promoting again swaps back. Needs an admin session with scope admin
@@ -37,7 +71,55 @@ pub async fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
     match command {
         PolicyCommand::Test { dir, config } => super::policy::test(dir, config),
         PolicyCommand::Promote { url, output } => promote(url.as_deref(), output).await,
+        PolicyCommand::Replay { audit, policies, config, since, examples, format, allow_new_access } => {
+            Ok(exit_2_on_error((|| {
+                let options = ReplayOptions { since: since.as_deref().map(instant).transpose()?, examples };
+                replay(&audit, &policies, config, &options, format, allow_new_access)
+            })()))
+        }
     }
+}
+
+/// Review tools exit 1 for a finding (new access) and 2 when they could not look: a pipeline tells them apart.
+fn exit_2_on_error(result: anyhow::Result<ExitCode>) -> ExitCode {
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::from(2)
+    })
+}
+
+fn instant(text: &str) -> anyhow::Result<UnixTime> {
+    UnixTime::parse_rfc3339(text).with_context(|| format!("--since {text:?} is not an RFC 3339 instant"))
+}
+
+/// The candidate folder, loaded with the config's trusted issuers (or the built-in profiles').
+fn candidate(dir: &std::path::Path, config: Option<PathBuf>) -> anyhow::Result<PolicySet> {
+    let known = match config {
+        Some(path) => Config::load(&path, &process_env)?.known_issuers(),
+        None => profile_known_issuers(),
+    };
+    PolicySet::load_dir(dir, &known).with_context(|| format!("the candidate policies in {}", dir.display()))
+}
+
+fn replay(
+    audit: &[PathBuf],
+    policies: &std::path::Path,
+    config: Option<PathBuf>,
+    options: &ReplayOptions,
+    format: Format,
+    allow_new_access: bool,
+) -> anyhow::Result<ExitCode> {
+    let candidate = candidate(policies, config)?;
+    let files: Vec<&std::path::Path> = audit.iter().map(PathBuf::as_path).collect();
+    let replayed = review::replay(&files, &candidate, options).context("reading the audit logs")?;
+    print!("{}", replayed.render(format, &policies.display().to_string()));
+    if replayed.new_access() > 0 && !allow_new_access {
+        if format != Format::Json {
+            eprintln!("exit 1: new access (pass --allow-new-access to accept it)");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn promote(url: Option<&str>, output: Output) -> anyhow::Result<ExitCode> {

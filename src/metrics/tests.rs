@@ -35,6 +35,8 @@ fn event<'a>(
         expires_at: None,
         duration: Duration::from_micros(250),
         shadow: None,
+        policy: None,
+        claims: None,
     }
 }
 

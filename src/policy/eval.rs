@@ -61,6 +61,17 @@ pub(super) struct Statement {
 }
 
 impl Policy {
+    /// Every claim the policy reads: the claims its conditions test or name in variables, and those its grant
+    /// copies or renders.
+    pub fn claim_names(&self) -> std::collections::BTreeSet<String> {
+        let mut names = std::collections::BTreeSet::new();
+        for statement in &self.statements {
+            statement.conditions.iter().for_each(|condition| condition.claim_names(&mut names));
+        }
+        self.grant.claim_names(&mut names);
+        names
+    }
+
     /// The role name, unique in a policy set.
     pub fn role(&self) -> &str {
         &self.role

@@ -59,8 +59,10 @@ pub(super) fn from_sources(sources: &[(String, String)], known: &[KnownIssuer]) 
     refuse_aws_audiences_in_token_grants(&policies)?;
     let (by_role_arn, duplicates) = index_role_arns(&policies);
     lints.extend(duplicates);
+    let referenced =
+        policies.values().flat_map(|(policy, _)| policy.claim_names()).map(|name| name.to_ascii_lowercase()).collect();
     let by_role = policies.into_iter().map(|(role, (policy, _))| (role, policy)).collect();
-    Ok(PolicySet { by_role, by_role_arn, lints })
+    Ok(PolicySet { by_role, by_role_arn, lints, referenced })
 }
 
 /// A token grant must never mint what AWS would accept for an aws grant: its audiences may not include

@@ -1,7 +1,7 @@
 //! [`PolicySet`]: every loaded policy by role and by the role ARN of its aws grant, with the linter's warnings,
 //! and the broker's decision path over it ([`PolicySet::evaluate_case`] → [`CaseOutcome`]). `load` builds it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -18,6 +18,8 @@ pub struct PolicySet {
     pub(super) by_role: HashMap<String, Arc<Policy>>,
     pub(super) by_role_arn: HashMap<String, Arc<Policy>>,
     pub(super) lints: Vec<Lint>,
+    /// Every claim some policy reads, in ASCII lower case (see [`PolicySet::references`]).
+    pub(super) referenced: BTreeSet<String>,
 }
 
 /// The outcome of one exchange request against a policy set: the broker's decision path.
@@ -61,6 +63,21 @@ impl PolicySet {
     /// caller logs them.
     pub fn lints(&self) -> &[Lint] {
         &self.lints
+    }
+
+    /// Whether some policy reads the claim `name` (in a condition, a variable or its grant). Compared in ASCII
+    /// lower case, as the pasted AWS form names claims: at worst a claim differing only in case also counts.
+    pub fn references(&self, name: &str) -> bool {
+        if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
+            self.referenced.contains(&name.to_ascii_lowercase())
+        } else {
+            self.referenced.contains(name)
+        }
+    }
+
+    /// Every claim some policy reads (ASCII lower case), sorted.
+    pub fn referenced_claims(&self) -> impl Iterator<Item = &str> {
+        self.referenced.iter().map(String::as_str)
     }
 
     /// The same as [`PolicySet::lints`].

@@ -21,6 +21,7 @@ mod operators_runners;
 mod operators_signin;
 mod peers;
 mod policies;
+mod policy_review;
 mod prometheus;
 mod rejections;
 mod replay;

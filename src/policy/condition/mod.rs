@@ -63,6 +63,18 @@ enum Values {
 const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
 impl Condition {
+    /// Adds the claim it tests and those its values' variables name.
+    pub(in crate::policy) fn claim_names(&self, out: &mut std::collections::BTreeSet<String>) {
+        out.insert(self.claim.clone());
+        match &self.values {
+            Values::Equals(values) | Values::EqualsIgnoreCase(values) => {
+                values.iter().for_each(|value| value.claim_names(out));
+            }
+            Values::Like(values) => values.iter().for_each(|value| value.claim_names(out)),
+            _ => {}
+        }
+    }
+
     /// Compiles one condition on the key `key` (resolved through `resolver`) with canonical `values`.
     pub(in crate::policy) fn compile(
         operator: Operator,

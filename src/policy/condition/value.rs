@@ -35,6 +35,15 @@ pub(in crate::policy) enum LikeValue {
 }
 
 impl TextValue {
+    /// Adds the claims its `${…}` variables name.
+    pub(in crate::policy) fn claim_names(&self, out: &mut std::collections::BTreeSet<String>) {
+        for part in &self.parts {
+            if let Part::Claim(name) = part {
+                out.insert(name.clone());
+            }
+        }
+    }
+
     /// Parses `written`; variables name claims through `resolver` (bare or `host:claim`).
     pub(in crate::policy) fn parse(written: &str, resolver: KeyResolver<'_>) -> Result<TextValue, String> {
         let pieces = split_placeholders(written).ok_or_else(|| format!("value {written:?} has an unclosed \"${{\""))?;
@@ -105,6 +114,13 @@ impl TextValue {
 }
 
 impl LikeValue {
+    /// Adds the claims its `${…}` variables name.
+    pub(in crate::policy) fn claim_names(&self, out: &mut std::collections::BTreeSet<String>) {
+        if let LikeValue::WithVariables(text) = self {
+            text.claim_names(out);
+        }
+    }
+
     pub(in crate::policy) fn compile(value: TextValue) -> LikeValue {
         if value.has_variables() {
             return LikeValue::WithVariables(value);

@@ -67,6 +67,12 @@ pub(in crate::policy) const AWS_FIELDS: &[&str] =
     &["type", "role_arn", "duration", "session_name", "mode", "audience", "session_tags", "transitive_tag_keys"];
 
 impl AwsGrant {
+    /// Adds the inbound claims its session name and tags read.
+    pub(in crate::policy) fn claim_names(&self, out: &mut std::collections::BTreeSet<String>) {
+        self.session_name.claim_names(out);
+        self.session_tags.iter().for_each(|tag| tag.value.claim_names(out));
+    }
+
     /// The role to assume, a checked IAM role ARN.
     pub fn role_arn(&self) -> &str {
         &self.role_arn

@@ -54,7 +54,31 @@ const TOKEN_FIELDS: &[&str] = &["type", "audience", "ttl", "subject", "claims"];
 /// The longest lifetime a grant may ask for: 24 hours.
 pub(in crate::policy) const MAX_TTL_SECONDS: u32 = 24 * 60 * 60;
 
+impl Grant {
+    /// Adds the inbound claims the grant reads.
+    pub(in crate::policy) fn claim_names(&self, out: &mut std::collections::BTreeSet<String>) {
+        match self {
+            Grant::Token(grant) => grant.claim_names(out),
+            Grant::Aws(grant) => grant.claim_names(out),
+        }
+    }
+}
+
 impl TokenGrant {
+    /// Adds the inbound claims its subject and claim templates read.
+    pub(in crate::policy) fn claim_names(&self, out: &mut std::collections::BTreeSet<String>) {
+        self.subject.iter().for_each(|subject| subject.claim_names(out));
+        for (_, source) in &self.claims {
+            match source {
+                ClaimSource::Copy(name) => {
+                    out.insert(name.clone());
+                }
+                ClaimSource::Text(template) => template.claim_names(out),
+                ClaimSource::Literal(_) => {}
+            }
+        }
+    }
+
     /// The audiences the minted token may carry; never empty; the first is the default.
     pub fn audiences(&self) -> &[String] {
         &self.audiences

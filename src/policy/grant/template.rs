@@ -38,6 +38,15 @@ enum Part {
 }
 
 impl Template {
+    /// Adds the claims it names.
+    pub(in crate::policy) fn claim_names(&self, out: &mut std::collections::BTreeSet<String>) {
+        for part in &self.parts {
+            if let Part::Claim(name) = part {
+                out.insert(name.clone());
+            }
+        }
+    }
+
     /// Parses `text`; the error is a sentence.
     pub(in crate::policy) fn parse(text: &str) -> Result<Template, String> {
         let pieces = split_placeholders(text).ok_or_else(|| format!("template {text:?} has an unclosed \"${{\""))?;
