@@ -1,6 +1,6 @@
-//! `tollgate policy …`: the tools for changing a policy safely — `test` (the `*.test.yaml` cases), `replay`
-//! (recorded decisions re-decided under a candidate folder) and `promote` (the candidate set of shadow
-//! evaluation put in force, through the admin API).
+//! `tollgate policy …`: the tools for changing a policy safely — `test` (the `*.test.yaml` cases), `diff` (two
+//! folders compared without traffic), `replay` (recorded decisions re-decided under a candidate folder) and
+//! `promote` (the candidate set of shadow evaluation put in force, through the admin API).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,7 +9,7 @@ use anyhow::Context;
 use serde_json::{Value, json};
 use tollgate::clock::UnixTime;
 use tollgate::config::{Config, process_env, profile_known_issuers};
-use tollgate::policy::PolicySet;
+use tollgate::policy::{KnownIssuer, PolicySet};
 use tollgate::review::{self, Format, ReplayOptions};
 
 use super::admin::signed_in;
@@ -53,6 +53,24 @@ pub enum PolicyCommand {
         #[arg(long)]
         allow_new_access: bool,
     },
+    /// Compare two policy folders without traffic: per role, what changed, and whether NEW allows a claim set
+    /// OLD denies (with a witness checked under both), or "cannot decide" and why. Exit 1 on new access unless
+    /// --allow-new-access; 2 when a folder does not load.
+    #[command(
+        after_help = "Example, in a pull request (the base branch's policies checked out in base/):\n  tollgate policy diff base/policies policies --config tollgate.yaml --format markdown"
+    )]
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// The server config, for its trusted issuers (default: the built-in profiles' issuers).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit 0 even when NEW allows what OLD denies.
+        #[arg(long)]
+        allow_new_access: bool,
+    },
     /// Put the candidate policies (shadow.policies) in force on the instance answering, and the policies in
     /// force in shadow; promoting again swaps back. Needs an admin session with scope admin
     /// (`tollgate admin login --scope admin`). The swap lasts until that instance restarts: make the config say
@@ -71,6 +89,9 @@ pub async fn run(command: PolicyCommand) -> anyhow::Result<ExitCode> {
     match command {
         PolicyCommand::Test { dir, config } => super::policy::test(dir, config),
         PolicyCommand::Promote { url, output } => promote(url.as_deref(), output).await,
+        PolicyCommand::Diff { old, new, config, format, allow_new_access } => {
+            Ok(exit_2_on_error(diff(&old, &new, config, format, allow_new_access)))
+        }
         PolicyCommand::Replay { audit, policies, config, since, examples, format, allow_new_access } => {
             Ok(exit_2_on_error((|| {
                 let options = ReplayOptions { since: since.as_deref().map(instant).transpose()?, examples };
@@ -92,13 +113,40 @@ fn instant(text: &str) -> anyhow::Result<UnixTime> {
     UnixTime::parse_rfc3339(text).with_context(|| format!("--since {text:?} is not an RFC 3339 instant"))
 }
 
-/// The candidate folder, loaded with the config's trusted issuers (or the built-in profiles').
-fn candidate(dir: &std::path::Path, config: Option<PathBuf>) -> anyhow::Result<PolicySet> {
-    let known = match config {
+/// The trusted issuers of the config, or the built-in profiles'.
+fn known_issuers(config: Option<PathBuf>) -> anyhow::Result<Vec<KnownIssuer>> {
+    Ok(match config {
         Some(path) => Config::load(&path, &process_env)?.known_issuers(),
         None => profile_known_issuers(),
+    })
+}
+
+/// A policy folder, loaded with the config's trusted issuers (or the built-in profiles').
+fn candidate(dir: &std::path::Path, config: Option<PathBuf>) -> anyhow::Result<PolicySet> {
+    let known = known_issuers(config)?;
+    PolicySet::load_dir(dir, &known).with_context(|| format!("the policies in {}", dir.display()))
+}
+
+fn diff(
+    old: &std::path::Path,
+    new: &std::path::Path,
+    config: Option<PathBuf>,
+    format: Format,
+    allow_new_access: bool,
+) -> anyhow::Result<ExitCode> {
+    let known = known_issuers(config)?;
+    let load = |dir: &std::path::Path| {
+        PolicySet::load_dir(dir, &known).with_context(|| format!("the policies in {}", dir.display()))
     };
-    PolicySet::load_dir(dir, &known).with_context(|| format!("the candidate policies in {}", dir.display()))
+    let roles = tollgate::policy::diff::diff(&load(old)?, &load(new)?);
+    print!("{}", review::diff::render(&roles, format, &old.display().to_string(), &new.display().to_string()));
+    if review::diff::new_access(&roles) > 0 && !allow_new_access {
+        if format != Format::Json {
+            eprintln!("exit 1: new access (pass --allow-new-access to accept it)");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn replay(

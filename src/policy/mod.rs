@@ -21,10 +21,13 @@
 //! - `compile/`: the only constructor of [`Policy`], from one raw file (`aws_form` for the pasted form, `draft`
 //!   the statement both forms produce, `tenant` for pinning);
 //! - `set` ([`PolicySet`] and the broker's decision path) and `load` (files, all-or-nothing);
-//! - `testing`: `*.test.yaml` cases through [`PolicySet::evaluate_case`], the path the broker uses.
+//! - `testing`: `*.test.yaml` cases through [`PolicySet::evaluate_case`], the path the broker uses; `diff`:
+//!   two sets compared without traffic (what changed per role, and whether the new one allows a claim set the
+//!   old one denies).
 //!
 mod compile;
 mod condition;
+pub mod diff;
 mod error;
 mod eval;
 mod explain;

@@ -176,7 +176,7 @@ fn skipped_sentence(skipped: &Skipped) -> String {
 }
 
 /// `text` as a Markdown code span: quoted and escaped like `{:?}`, its backticks and pipes neutralised.
-fn code(text: &str) -> String {
+pub(super) fn code(text: &str) -> String {
     let escaped = format!("{text:?}").replace('`', "'").replace('|', "\\|");
     format!("`{escaped}`")
 }

@@ -150,3 +150,52 @@ async fn a_candidate_reading_an_unrecorded_claim_is_undetermined_not_guessed() {
     let (code, _, err) = tollgate(&["policy", "replay", "--audit", "/nonexistent/audit.jsonl", "--policies", &dir]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn diff_reports_new_access_with_a_checked_witness_and_says_when_it_cannot_decide() {
+    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_candidate(&old, &[policy("deploy", "github", "repo:acme/web:ref:refs/heads/main")]);
+    write_candidate(&new, &[policy("deploy", "github", "repo:acme/web:ref:refs/heads/*")]);
+    // `policy()` writes no tenant pin; github is shared, so pin it for both (as a real policy must).
+    for dir in [&old, &new] {
+        let path = dir.path().join("deploy.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replace(
+                "      StringLike:\n",
+                "      StringEquals:\n        repository_owner_id: \"1000\"\n      StringLike:\n",
+            ),
+        )
+        .unwrap();
+    }
+    let (old_dir, new_dir) = (old.path().display().to_string(), new.path().display().to_string());
+    let (code, out, err) = tollgate(&["policy", "diff", &old_dir, &new_dir, "--format", "json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let role = &report["roles"][0];
+    assert_eq!((role["role"].as_str(), role["status"].as_str()), (Some("deploy"), Some("changed")));
+    let witness = &role["access"]["witness"];
+    assert_eq!(witness["issuer"], "github");
+    let sub = witness["claims"]["sub"].as_str().unwrap();
+    assert!(sub.starts_with("repo:acme/web:ref:refs/heads/") && !sub.ends_with("/main"), "{witness}");
+    assert!(role["changes"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().starts_with("+ allow statement")));
+
+    let (code, out, _) = tollgate(&["policy", "diff", &new_dir, &old_dir, "--format", "markdown"]);
+    assert_eq!(code, 0, "narrowing grants nothing new: {out}");
+    assert!(out.contains("`\"deploy\"`: no new access"), "{out}");
+
+    // A regex the automata cannot read: said so, exit 0 (nothing found), never a guess.
+    let path = new.path().join("deploy.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("      StringLike:\n        sub:", "      StringMatches:\n        sub:")
+            .replace("refs/heads/*", "refs/heads/.+"),
+    )
+    .unwrap();
+    let (code, out, _) = tollgate(&["policy", "diff", &old_dir, &new_dir]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("cannot decide") && out.contains("regular expression"), "{out}");
+    assert_eq!(tollgate(&["policy", "diff", &old_dir, "/nonexistent"]).0, 2);
+}

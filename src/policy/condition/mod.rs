@@ -26,6 +26,7 @@ use crate::policy::condition::claim::{
 };
 use crate::policy::condition::operator::{Comparison, Operator, SetQualifier};
 use crate::policy::condition::value::{LikeValue, TextValue};
+use crate::policy::condition::wildcard::Pattern;
 use crate::policy::issuer::KeyResolver;
 
 /// One compiled condition.
@@ -62,7 +63,37 @@ enum Values {
 /// Largest compiled regex program, in bytes: ample for CI patterns, small enough to bound load time.
 const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 
+/// A condition's values as `policy diff` reads them: literal strings, globs, `Null`/`Bool` flags, or something
+/// its automata do not cover (regexes, numbers, instants, case folding, variables).
+pub(in crate::policy) enum ValuesView {
+    Literals(Vec<String>),
+    Globs(Vec<Vec<crate::policy::condition::wildcard::GlobPiece>>),
+    Null(Vec<bool>),
+    Undecidable(&'static str),
+}
+
 impl Condition {
+    /// The values for `policy diff`.
+    pub(in crate::policy) fn values_view(&self) -> ValuesView {
+        let literals = |values: &[TextValue]| values.iter().map(TextValue::literal).collect::<Option<Vec<_>>>();
+        match &self.values {
+            Values::Equals(values) => {
+                literals(values).map_or(ValuesView::Undecidable("a ${} variable"), ValuesView::Literals)
+            }
+            Values::Like(values) => values
+                .iter()
+                .map(|value| value.fixed().map(Pattern::glob_pieces))
+                .collect::<Option<Vec<_>>>()
+                .map_or(ValuesView::Undecidable("a ${} variable"), ValuesView::Globs),
+            Values::Bools(values) => ValuesView::Literals(values.iter().map(bool::to_string).collect()),
+            Values::Null(values) => ValuesView::Null(values.clone()),
+            Values::EqualsIgnoreCase(_) => ValuesView::Undecidable("case-insensitive comparison"),
+            Values::Matches(_) => ValuesView::Undecidable("a regular expression (StringMatches)"),
+            Values::Numbers(_) => ValuesView::Undecidable("a numeric comparison"),
+            Values::Instants(_) => ValuesView::Undecidable("a date comparison"),
+        }
+    }
+
     /// Adds the claim it tests and those its values' variables name.
     pub(in crate::policy) fn claim_names(&self, out: &mut std::collections::BTreeSet<String>) {
         out.insert(self.claim.clone());

@@ -35,6 +35,19 @@ pub(in crate::policy) enum LikeValue {
 }
 
 impl TextValue {
+    /// The value when it has no `${claim}` variable.
+    pub(in crate::policy) fn literal(&self) -> Option<String> {
+        let mut text = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Written(written) => text.push_str(written),
+                Part::Escaped(c) => text.push(*c),
+                Part::Claim(_) => return None,
+            }
+        }
+        Some(text)
+    }
+
     /// Adds the claims its `${…}` variables name.
     pub(in crate::policy) fn claim_names(&self, out: &mut std::collections::BTreeSet<String>) {
         for part in &self.parts {
@@ -114,6 +127,14 @@ impl TextValue {
 }
 
 impl LikeValue {
+    /// The pattern when it has no `${claim}` variable.
+    pub(in crate::policy) fn fixed(&self) -> Option<&Pattern> {
+        match self {
+            LikeValue::Fixed(pattern) => Some(pattern),
+            LikeValue::WithVariables(_) => None,
+        }
+    }
+
     /// Adds the claims its `${…}` variables name.
     pub(in crate::policy) fn claim_names(&self, out: &mut std::collections::BTreeSet<String>) {
         if let LikeValue::WithVariables(text) = self {

@@ -28,6 +28,14 @@ enum Token {
     AnyChars(usize),
 }
 
+/// A piece of a pattern as a language: one character, `?` (any one character) or `*` (any run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::policy) enum GlobPiece {
+    Char(char),
+    AnyChar,
+    AnyRun,
+}
+
 /// Builds a [`Pattern`] from pieces: pattern text (where `*` and `?` are wildcards) and literal text (where
 /// they are plain characters, as for policy-variable values and the `${*}`/`${?}` escapes).
 #[derive(Debug, Default)]
@@ -43,6 +51,23 @@ impl Pattern {
         let mut builder = PatternBuilder::default();
         builder.push_pattern(pattern);
         builder.finish()
+    }
+
+    /// The pattern as a sequence of characters, `?` and `*` (for `policy diff`'s automata).
+    pub(in crate::policy) fn glob_pieces(&self) -> Vec<GlobPiece> {
+        let mut pieces = Vec::new();
+        for (index, segment) in self.segments.iter().enumerate() {
+            if index > 0 {
+                pieces.push(GlobPiece::AnyRun);
+            }
+            for token in &segment.tokens {
+                match token {
+                    Token::Literal(text) => pieces.extend(text.chars().map(GlobPiece::Char)),
+                    Token::AnyChars(count) => pieces.extend(std::iter::repeat_n(GlobPiece::AnyChar, *count)),
+                }
+            }
+        }
+        pieces
     }
 
     /// True iff the whole of `text` matches the pattern.

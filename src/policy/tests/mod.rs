@@ -5,6 +5,7 @@
 mod aws_form;
 mod aws_load;
 mod aws_render;
+mod diff;
 mod eval;
 mod fuzz;
 mod lints;
