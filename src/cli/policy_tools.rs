@@ -25,8 +25,9 @@ pub enum PolicyCommand {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Re-decide the decisions recorded in audit logs under a candidate policy folder: per role, how many flip
-    /// each way, with examples. Exit 1 when a decision denied today would be allowed (new access), unless
+    /// Re-decide the decisions recorded in audit logs under a candidate policy folder.
+    ///
+    /// Prints, per role, how many decisions flip each way, with examples. Exit 1 when a decision denied today would be allowed (new access), unless
     /// --allow-new-access; 2 when the inputs cannot be read.
     #[command(
         after_help = "Example, in a pull request:\n  tollgate policy replay --audit audit.jsonl --policies policies --config tollgate.yaml --since 2026-11-01T00:00:00Z --format markdown"
@@ -53,8 +54,10 @@ pub enum PolicyCommand {
         #[arg(long)]
         allow_new_access: bool,
     },
-    /// Compare two policy folders without traffic: per role, what changed, and whether NEW allows a claim set
-    /// OLD denies (with a witness checked under both), or "cannot decide" and why. Exit 1 on new access unless
+    /// Compare two policy folders without traffic: what changed, and whether NEW allows what OLD denies.
+    ///
+    /// Per role: the changes, and new access with a witness claim set checked under both folders, or "cannot
+    /// decide" and why. Exit 1 on new access unless
     /// --allow-new-access; 2 when a folder does not load.
     #[command(
         after_help = "Example, in a pull request (the base branch's policies checked out in base/):\n  tollgate policy diff base/policies policies --config tollgate.yaml --format markdown"
@@ -71,8 +74,9 @@ pub enum PolicyCommand {
         #[arg(long)]
         allow_new_access: bool,
     },
-    /// Put the candidate policies (shadow.policies) in force on the instance answering, and the policies in
-    /// force in shadow; promoting again swaps back. Needs an admin session with scope admin
+    /// Put the candidate policies (shadow.policies) in force, and the policies in force in shadow.
+    ///
+    /// Acts on the instance answering; promoting again swaps back. Needs an admin session with scope admin
     /// (`tollgate admin login --scope admin`). The swap lasts until that instance restarts: make the config say
     /// the same before then.
     Promote {

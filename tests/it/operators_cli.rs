@@ -194,3 +194,44 @@ async fn break_glass_login_opens_an_admin_session_and_a_wrong_secret_is_refused(
     .await
     .expect("the test took longer than its limit");
 }
+
+#[tokio::test]
+async fn policy_promote_through_the_cli_swaps_and_swaps_back() {
+    tokio::time::timeout(TEST_LIMIT, async {
+        let secret = "break-glass-secret-0123456789abcdef";
+        let candidate = tempfile::tempdir().unwrap();
+        for (name, text) in [
+            crate::support::policy("deploy", "ci", "repo:acme/web:*"),
+            crate::support::policy("release", "ci", "repo:acme/web:*"),
+        ] {
+            std::fs::write(candidate.path().join(name), text).unwrap();
+        }
+        let operators = format!(
+            "operators:\n  bootstrap:\n    secret_file: bootstrap-secret\nshadow:\n  policies: {}\n",
+            candidate.path().display()
+        );
+        let server = AdminServer::start(&operators, &[("bootstrap-secret", secret)]).await;
+        let config = tempfile::tempdir().unwrap();
+        let not_signed_in = run(config.path(), &["policy", "promote", "--url", &server.admin_url]).await;
+        assert_eq!(not_signed_in.code, 1);
+        assert!(not_signed_in.stderr.contains("tollgate admin login"), "{}", not_signed_in.stderr);
+        let secrets = tempfile::tempdir().unwrap();
+        let file = secrets.path().join("secret");
+        std::fs::write(&file, format!("{secret}\n")).unwrap();
+        let file = file.to_str().unwrap();
+        let args = ["admin", "login", "--url", &server.admin_url, "--bootstrap-secret-file", file, "--scope", "admin"];
+        assert_eq!(run(config.path(), &args).await.code, 0);
+        let promoted = run(config.path(), &["policy", "promote"]).await;
+        assert_eq!(promoted.code, 0, "{}", promoted.stderr);
+        let expected = format!("in force now {} (2 roles)", candidate.path().display());
+        assert!(promoted.stdout.contains(&expected), "{}", promoted.stdout);
+        assert!(promoted.stderr.contains("Until this instance restarts"), "{}", promoted.stderr);
+        let back = run(config.path(), &["policy", "promote", "--output", "json"]).await;
+        assert_eq!(back.code, 0, "{}", back.stderr);
+        let body: Value = serde_json::from_str(&back.stdout).unwrap();
+        assert_eq!(body["shadow"]["dir"], json!(candidate.path()), "swapped back: {body}");
+        assert_eq!(body["live"]["roles"], 1);
+    })
+    .await
+    .expect("the test took longer than its limit");
+}
