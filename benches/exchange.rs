@@ -126,6 +126,7 @@ fn request(token: &RawToken) -> ExchangeRequest {
     ExchangeRequest {
         token: token.clone().into(),
         role: "deploy-web".into(),
+        role_arn: None,
         audience: None,
         ttl_secs: None,
         session_policy: None,

@@ -142,36 +142,72 @@ impl PolicyReloader {
 /// What a promotion did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Promoted {
-    /// The folder now in force (the former candidate) and its roles.
-    pub live_dir: PathBuf,
-    pub live_roles: usize,
-    /// The folder now evaluated in shadow (the former live one) and its roles.
-    pub shadow_dir: PathBuf,
-    pub shadow_roles: usize,
+    /// The folder now in force (the former candidate), its roles and its fingerprint.
+    pub live: SetInfo,
+    /// The folder now evaluated in shadow (the former live one).
+    pub shadow: SetInfo,
 }
 
-/// Promotes the candidate set: loads the candidate folder afresh (all-or-nothing, the same checks as any
-/// load; on failure nothing changes), puts it in force, and puts the set that was in force in shadow, its
-/// folder now watched as the candidate. Promoting again swaps back. Holds both reloaders' folders meanwhile.
-/// The swap lives in this process: the config's `policies:` and `shadow.policies:` decide again at the next
-/// start.
-pub fn promote(live: &PolicyReloader, shadow: &PolicyReloader) -> Result<Promoted, PolicyError> {
+/// A policy set as the admin API shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetInfo {
+    pub dir: PathBuf,
+    pub roles: usize,
+    /// [`PolicySet::fingerprint`].
+    pub sha256: String,
+}
+
+/// Why a promotion did not happen; nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum PromoteError {
+    #[error("no candidate policies are loaded")]
+    NoCandidate,
+    #[error(
+        "the candidate set is {actual}, not the {expected} the request expects (it changed, or was promoted already)"
+    )]
+    Changed { expected: String, actual: String },
+}
+
+impl PolicyReloader {
+    /// The set this reloader's slot holds now, with its folder.
+    pub fn info(&self) -> Option<SetInfo> {
+        let set = match self.slot {
+            PolicySlot::Live => self.broker.policies(),
+            PolicySlot::Shadow => self.broker.shadow_policies()?,
+        };
+        Some(SetInfo { dir: self.dir(), roles: set.len(), sha256: set.fingerprint() })
+    }
+}
+
+/// Promotes the candidate set: the very set shadow evaluation has been comparing (in memory, not read again
+/// from disk) goes in force, and the set that was in force goes to shadow, its folder now reloaded as the
+/// candidate's. Promoting again swaps back. With `expect`, the candidate's fingerprint must be that one, so a
+/// retried request cannot swap back by accident. Holds both reloaders' folders meanwhile. The swap lives in
+/// this process: the config's `policies:` and `shadow.policies:` decide again at the next start.
+pub fn promote(live: &PolicyReloader, shadow: &PolicyReloader, expect: Option<&str>) -> Result<Promoted, PromoteError> {
     let mut live_dir = live.lock_dir();
     let mut shadow_dir = shadow.lock_dir();
-    let candidate = PolicySet::load_dir(&shadow_dir, &shadow.issuers)?;
     let broker = &live.broker;
+    let candidate = broker.shadow_policies().ok_or(PromoteError::NoCandidate)?;
+    let fingerprint = candidate.fingerprint();
+    if let Some(expected) = expect.filter(|expected| !expected.eq_ignore_ascii_case(&fingerprint)) {
+        return Err(PromoteError::Changed { expected: expected.to_owned(), actual: fingerprint });
+    }
     let previous = broker.policies();
-    let (live_roles, shadow_roles) = (candidate.len(), previous.len());
-    broker.replace_policies(candidate);
+    let promoted = Promoted {
+        live: SetInfo { dir: shadow_dir.clone(), roles: candidate.len(), sha256: fingerprint },
+        shadow: SetInfo { dir: live_dir.clone(), roles: previous.len(), sha256: previous.fingerprint() },
+    };
+    broker.replace_policies_with(candidate);
     broker.replace_shadow_with(previous);
     std::mem::swap(&mut *live_dir, &mut *shadow_dir);
     live.loaded_now();
     shadow.loaded_now();
-    let promoted = Promoted { live_dir: live_dir.clone(), live_roles, shadow_dir: shadow_dir.clone(), shadow_roles };
     tracing::warn!(
-        live = %promoted.live_dir.display(),
-        roles = live_roles,
-        shadow = %promoted.shadow_dir.display(),
+        live = %promoted.live.dir.display(),
+        roles = promoted.live.roles,
+        sha256 = promoted.live.sha256,
+        shadow = %promoted.shadow.dir.display(),
         "Candidate policies promoted: now in force; the previous set is evaluated in shadow. Until the config says so too, the next start serves the config's folders again."
     );
     Ok(promoted)

@@ -1,5 +1,5 @@
-//! The admin API's reads (`role/viewer`): trusted issuers with their key status, roles with their policy's file
-//! and hash, lints and trusted issuers, signing keys and their states, the recent decisions of this replica,
+//! The admin API's reads (`role/viewer`): trusted issuers with their key status, the policy sets in force and
+//! in shadow, roles with their policy's file and hash, lints and trusted issuers, signing keys and their states, the recent decisions of this replica,
 //! revocations, and runners (never a secret).
 
 use std::sync::Arc;
@@ -21,10 +21,25 @@ pub(super) fn routes(routes: Routes) -> Routes {
     routes
         .add(Method::GET, ("/admin/v1/issuers", "issuers.list", Permission::View), issuers)
         .add(Method::GET, ("/admin/v1/roles", "roles.list", Permission::View), roles)
+        .add(Method::GET, ("/admin/v1/policies", "policies.show", Permission::View), policies)
         .add(Method::GET, ("/admin/v1/keys", "keys.list", Permission::View), keys)
         .add(Method::GET, ("/admin/v1/decisions", "decisions.list", Permission::View), decisions)
         .add(Method::GET, ("/admin/v1/revocations", "revocations.list", Permission::View), revocations)
         .add(Method::GET, ("/admin/v1/runners", "runners.list", Permission::ViewRunners), runners)
+}
+
+/// The set in force and the candidate set (shadow evaluation): folder, roles, fingerprint (what `promote` may
+/// be asked to expect).
+async fn policies(
+    State(state): State<Arc<AdminState>>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Json<Value>, AdminError> {
+    ctx.act(&state, "", async {
+        let live = state.reloader.info().map(|info| super::write::set_info(&info));
+        let shadow = state.shadow_reloader.as_ref().and_then(|reloader| reloader.info());
+        Ok(Json(json!({"live": live, "shadow": shadow.map(|info| super::write::set_info(&info))})))
+    })
+    .await
 }
 
 async fn issuers(

@@ -59,11 +59,21 @@ async fn reload(
     .await
 }
 
+/// `{"expect_candidate_sha256": HEX}`, optional.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PromoteBody {
+    expect_candidate_sha256: Option<String>,
+}
+
 /// Puts the candidate set (`shadow.policies`) in force and the set in force in shadow (see `reload::promote`).
 async fn promote(
     State(state): State<Arc<AdminState>>,
     Extension(ctx): Extension<Ctx>,
+    body: Bytes,
 ) -> Result<Json<Value>, AdminError> {
+    let body: PromoteBody =
+        if body.iter().all(u8::is_ascii_whitespace) { PromoteBody::default() } else { json_body(&body)? };
     let Some(shadow) = state.shadow_reloader.clone() else {
         let description = "no candidate policies to promote: shadow.policies is not configured".into();
         return Err(AdminError::Conflict { code: "no_candidate", description });
@@ -71,25 +81,30 @@ async fn promote(
     let target = shadow.dir().display().to_string();
     ctx.act(&state, &target, async {
         let live = Arc::clone(&state.reloader);
-        let promoted = tokio::task::spawn_blocking(move || crate::reload::promote(&live, &shadow))
+        let expect = body.expect_candidate_sha256;
+        let promoted = tokio::task::spawn_blocking(move || crate::reload::promote(&live, &shadow, expect.as_deref()))
             .await
             .map_err(|e| AdminError::BadRequest(e.to_string()))?;
-        match promoted {
-            Ok(promoted) => Ok(Json(json!({
-                "promoted": true,
-                "live": {"dir": promoted.live_dir, "roles": promoted.live_roles},
-                "shadow": {"dir": promoted.shadow_dir, "roles": promoted.shadow_roles},
-                "durable": false,
-                "note": "this process only, until it restarts: make the config's policies: and shadow.policies: say the same (or move the files) before then; promote again to swap back",
-            }))),
-            // Nothing changed; the error names the file and line.
-            Err(error) => Err(AdminError::Conflict {
-                code: "candidate_invalid",
-                description: format!("the candidate policies did not load; nothing changed: {error}"),
-            }),
-        }
+        let promoted = promoted.map_err(|error| {
+            let code = match error {
+                crate::reload::PromoteError::NoCandidate => "no_candidate",
+                crate::reload::PromoteError::Changed { .. } => "candidate_changed",
+            };
+            AdminError::Conflict { code, description: format!("nothing changed: {error}") }
+        })?;
+        Ok(Json(json!({
+            "promoted": true,
+            "live": set_info(&promoted.live),
+            "shadow": set_info(&promoted.shadow),
+            "durable": false,
+            "note": "this process only, until it restarts: make the config's policies: and shadow.policies: say the same (or move the files) before then; promote again to swap back",
+        })))
     })
     .await
+}
+
+pub(super) fn set_info(info: &crate::reload::SetInfo) -> Value {
+    json!({"dir": info.dir, "roles": info.roles, "sha256": info.sha256})
 }
 
 async fn rotate_key(

@@ -205,12 +205,10 @@ impl App {
             Mode::Dev => Some(Arc::new(DevIssuer::generate(&config.minter.issuer_url)?)),
             Mode::Production => None,
         };
-        let exporter = Arc::new(Exporter::new(
-            Arc::clone(&metrics),
-            Arc::clone(&issuers),
-            Arc::clone(&reloader),
-            Arc::clone(&broker),
-        ));
+        let exporter = Arc::new(
+            Exporter::new(Arc::clone(&metrics), Arc::clone(&issuers), Arc::clone(&reloader), Arc::clone(&broker))
+                .with_shadow(shadow_reloader.clone()),
+        );
         let tls = config.tls.clone().map(ServerTls::load).transpose()?.map(Arc::new);
         let admin_tls = config.admin_tls.clone().map(ServerTls::load).transpose()?.map(Arc::new);
         let admin = Arc::new(AdminState {

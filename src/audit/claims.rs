@@ -1,13 +1,14 @@
 //! Which claims a decision line records (`audit.claims`), so that `tollgate policy replay` can re-decide it
 //! under other policies. Never a token: only claim values, which the token's issuer signed and every relying
-//! party reads; `hashed` and `none` keep even those out of the log.
+//! party reads. `none` keeps them out of the log; `hashed` only from a casual reader (see below).
 //!
 //! - `referenced` (the default): the claims the live or candidate policies read (conditions, variables,
 //!   grants) plus `iss`, `sub`, `aud`, `jti`, by value; the names of the others in `omitted_claims`, so a replay
 //!   knows a claim was in the token but not recorded (undecidable) from one the token lacked (decidable);
 //! - `all`: every claim by value;
-//! - `hashed`: the referenced claims, each value as `sha256:` and the hex SHA-256 of its JSON (replay cannot
-//!   re-decide these lines; the log can still be matched against known values);
+//! - `hashed`: the referenced claims, each value as `sha256:` and the hex SHA-256 of its JSON. Unsalted, so
+//!   anyone can confirm a guess (repository names and ids are easy to guess), and the line's own `sub` and
+//!   `issuer` fields stay readable; replay cannot re-decide these lines;
 //! - `none`: no claims.
 
 use serde::Serialize;

@@ -154,6 +154,8 @@ struct DecisionLine<'a> {
     sub: Option<&'a str>,
     jti: Option<&'a str>,
     role: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_arn: Option<&'a str>,
     decision: &'static str,
     reason: &'static str,
     detail: &'a str,
@@ -182,6 +184,7 @@ pub fn write_line(event: &DecisionEvent<'_>, claims: ClaimsRecord, out: &mut Vec
         sub: event.sub,
         jti: event.inbound_jti,
         role: event.role,
+        role_arn: event.role_arn,
         decision: event.outcome.as_str(),
         reason: event.reason.as_str(),
         detail: &event.detail,
@@ -205,6 +208,7 @@ pub fn write_line(event: &DecisionEvent<'_>, claims: ClaimsRecord, out: &mut Vec
             sub: event.sub,
             jti: event.inbound_jti,
             role: event.role,
+            candidate_role: shadow.candidate_role.as_deref(),
             live: shadow.live.as_str(),
             candidate: shadow.candidate.as_str(),
             candidate_detail: &shadow.candidate_detail,
@@ -236,6 +240,8 @@ struct ShadowLine<'a> {
     sub: Option<&'a str>,
     jti: Option<&'a str>,
     role: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    candidate_role: Option<&'a str>,
     live: &'static str,
     candidate: &'static str,
     candidate_detail: &'a str,

@@ -84,6 +84,8 @@ pub struct DecisionEvent<'a> {
     pub sub: Option<&'a str>,
     pub inbound_jti: Option<&'a str>,
     pub role: &'a str,
+    /// The STS door's `RoleArn`, when the role came from one.
+    pub role_arn: Option<&'a str>,
     /// Whether `role` names a loaded policy (otherwise metrics label it `other`).
     pub role_known: bool,
     pub outcome: Outcome,

@@ -26,6 +26,7 @@ impl Broker {
             front_door: request.front_door,
             context: &request.context,
             role: &request.role,
+            role_arn: None,
             now,
             stopwatch: Stopwatch::start(),
             shadow: None,

@@ -7,7 +7,7 @@ use serde_json::Map;
 use super::{Broker, BrokerError, Credential, ExchangeRequest, Presented};
 use crate::clock::UnixTime;
 use crate::credentials::TokenRequest;
-use crate::policy::{AwsGrant, AwsMode, Grant, TokenGrant};
+use crate::policy::{AwsGrant, AwsMode, TokenGrant};
 use crate::sts::{AssumeRequest, StsError};
 use crate::verify::VerifiedToken;
 
@@ -133,24 +133,8 @@ fn fill_if_empty(field: &mut String, value: &str) {
 }
 
 impl Broker {
-    /// The role an STS `RoleArn` names, and whether its grant is an aws grant: the policy whose aws grant has
-    /// exactly this ARN, or, for Tollgate's own token grants, `arn:<partition>:iam::<12 digits>:role/<role name>`.
+    /// The role an STS `RoleArn` names in the policy set in force (see [`PolicySet::role_for_arn`]).
     pub fn role_for_arn(&self, role_arn: &str) -> Option<(String, bool)> {
-        let policies = self.policies();
-        if let Some(policy) = policies.by_role_arn(role_arn) {
-            return Some((policy.role().to_owned(), true));
-        }
-        let name = token_role_name(role_arn)?;
-        policies.get(name).filter(|p| matches!(p.grant(), Grant::Token(_))).map(|p| (p.role().to_owned(), false))
+        self.policies().role_for_arn(role_arn)
     }
-}
-
-/// The role name of `arn:aws|aws-cn|aws-us-gov:iam::<12 digits>:role/<name>` (no path).
-fn token_role_name(role_arn: &str) -> Option<&str> {
-    let rest =
-        ["arn:aws:iam::", "arn:aws-cn:iam::", "arn:aws-us-gov:iam::"].iter().find_map(|p| role_arn.strip_prefix(p))?;
-    let (account, name) = rest.split_once(":role/")?;
-    let plain = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
-    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() && name.chars().all(plain))
-        .then_some(name)
 }

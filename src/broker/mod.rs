@@ -56,6 +56,9 @@ impl From<RawToken> for Presented {
 pub struct ExchangeRequest {
     pub token: Presented,
     pub role: String,
+    /// The STS door's `RoleArn`, which `role` was resolved from in the set in force: shadow evaluation resolves
+    /// it in the candidate set too, and the audit line records it for replay.
+    pub role_arn: Option<String>,
     /// One of the grant's audiences; default the grant's first.
     pub audience: Option<String>,
     /// May only shorten the grant's TTL (for AWS grants: the session duration, at least 900 s).
@@ -114,6 +117,8 @@ struct Observed<'a> {
     front_door: FrontDoor,
     context: &'a RequestContext,
     role: &'a str,
+    /// The STS door's `RoleArn`, when the role came from one.
+    role_arn: Option<&'a str>,
     now: UnixTime,
     stopwatch: Stopwatch,
     /// The candidate policy set's verdict beside the live one's, once the policy was reached (`shadow`).
@@ -240,15 +245,29 @@ impl Broker {
 
     /// Replaces the whole policy set at once.
     pub fn replace_policies(&self, policies: PolicySet) {
-        self.policies.store(Arc::new(policies));
+        self.replace_policies_with(Arc::new(policies));
+    }
+
+    /// The same with a shared set (a promotion puts the candidate set here).
+    pub fn replace_policies_with(&self, policies: Arc<PolicySet>) {
+        self.policies.store(policies);
     }
 
     pub async fn exchange(&self, request: ExchangeRequest) -> Result<Exchanged, BrokerError> {
         let stopwatch = Stopwatch::start();
         let now = self.clock.now();
         let (front_door, context, role) = (request.front_door, request.context.clone(), request.role.clone());
-        let observed =
-            Observed { front_door, context: &context, role: &role, now, stopwatch, shadow: None, policy: None };
+        let role_arn = request.role_arn.clone();
+        let observed = Observed {
+            front_door,
+            context: &context,
+            role: &role,
+            role_arn: role_arn.as_deref(),
+            now,
+            stopwatch,
+            shadow: None,
+            policy: None,
+        };
         let client = context.client_addr.as_deref();
         let verified = match self.identify(&request, now, client).await {
             Ok(verified) => verified,
@@ -261,9 +280,11 @@ impl Broker {
             self.observe(&observed, Some(&verified), Err(&error));
             return Err(error);
         }
-        let shadow = self.compare_shadow(&role, &verified);
+        // One policy set for the decision and its shadow comparison, even if a reload lands in between.
+        let policies = self.policies();
+        let shadow = self.compare_shadow(&policies, &request, &verified);
         let observed = Observed { shadow: shadow.as_ref(), ..observed };
-        let result = self.authorize_and_issue(&verified, request, now).await;
+        let result = self.authorize_and_issue(&policies, &verified, request, now).await;
         let observed = Observed { policy: Some(policy_verdict(&result)), ..observed };
         self.observe(&observed, Some(&verified), result.as_ref());
         result.map_err(|error| self.redact(error))
@@ -308,11 +329,11 @@ impl Broker {
 
     async fn authorize_and_issue(
         &self,
+        policies: &PolicySet,
         verified: &VerifiedToken,
         request: ExchangeRequest,
         now: UnixTime,
     ) -> Result<Exchanged, BrokerError> {
-        let policies = self.policies();
         let role = request.role.clone();
         let (policy, allowed_by) = match policies.evaluate_case(&role, verified.issuer_name(), verified.claims()) {
             CaseOutcome::Allow { policy, statement } => (Arc::clone(policy), statement),

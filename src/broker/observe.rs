@@ -72,6 +72,7 @@ impl Broker {
             sub: verified.map(VerifiedToken::sub),
             inbound_jti: verified.and_then(VerifiedToken::jti),
             role: seen.role,
+            role_arn: seen.role_arn,
             role_known: live.get(seen.role).is_some(),
             outcome: verdict.outcome,
             reason: verdict.reason,

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::{Broker, Outcome};
+use super::{Broker, ExchangeRequest, Outcome};
 use crate::policy::{CaseOutcome, PolicySet};
 use crate::verify::VerifiedToken;
 
@@ -18,6 +18,9 @@ use crate::verify::VerifiedToken;
 pub struct ShadowComparison {
     pub live: Outcome,
     pub candidate: Outcome,
+    /// The role the candidate set evaluated when it differs from the live one's (an STS `RoleArn` the candidate
+    /// maps to another role).
+    pub candidate_role: Option<String>,
     /// Whether the role names a policy of either set (metrics label other roles `other`).
     pub role_known: bool,
     /// Why the candidate decided as it did: `allowed by statement N`, or its failing condition or reason.
@@ -53,19 +56,34 @@ impl Broker {
         self.shadow.store(Some(candidate));
     }
 
-    /// Both verdicts for `role` and `verified`; `None` without a candidate set. Pure and cheap: two lookups
-    /// and two evaluations of compiled policies; the candidate's detail is formatted only when it disagrees.
-    pub(super) fn compare_shadow(&self, role: &str, verified: &VerifiedToken) -> Option<ShadowComparison> {
+    /// Both verdicts for the request's role under `live_set` (the set deciding this request) and the candidate
+    /// set; `None` without a candidate set. An STS `RoleArn` is resolved in each set. Pure and cheap: lookups and
+    /// two evaluations of compiled policies; the candidate's detail is formatted only when it disagrees.
+    pub(super) fn compare_shadow(
+        &self,
+        live_set: &PolicySet,
+        request: &ExchangeRequest,
+        verified: &VerifiedToken,
+    ) -> Option<ShadowComparison> {
         let candidate_set = self.shadow.load();
         let candidate_set = candidate_set.as_ref()?;
-        let live_set = self.policies.load();
+        let role = request.role.as_str();
+        let resolved = request.role_arn.as_deref().and_then(|arn| candidate_set.role_for_arn(arn)).map(|(r, _)| r);
+        let candidate_role = resolved.filter(|resolved| resolved != role);
         let issuer = verified.issuer_name();
         let live = live_set.evaluate_case(role, issuer, verified.claims());
-        let candidate = candidate_set.evaluate_case(role, issuer, verified.claims());
+        let candidate =
+            candidate_set.evaluate_case(candidate_role.as_deref().unwrap_or(role), issuer, verified.claims());
         let (live_outcome, candidate_outcome) = (verdict(&live), verdict(&candidate));
         let role_known = live_set.get(role).is_some() || candidate_set.get(role).is_some();
         let candidate_detail = if live_outcome == candidate_outcome { String::new() } else { candidate.to_string() };
-        Some(ShadowComparison { live: live_outcome, candidate: candidate_outcome, role_known, candidate_detail })
+        Some(ShadowComparison {
+            live: live_outcome,
+            candidate: candidate_outcome,
+            candidate_role,
+            role_known,
+            candidate_detail,
+        })
     }
 }
 

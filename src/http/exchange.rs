@@ -110,6 +110,7 @@ fn to_request(query: ExchangeQuery, headers: &HeaderMap, body: &[u8]) -> Result<
     Ok(ExchangeRequest {
         token: presented(&token)?,
         role,
+        role_arn: None,
         audience: body.audience,
         ttl_secs: body.ttl_seconds,
         session_policy: None,

@@ -143,6 +143,7 @@ async fn assume(
     let request = ExchangeRequest {
         token: token.into(),
         role,
+        role_arn: Some(role_arn.to_owned()),
         audience: None,
         ttl_secs: duration,
         session_policy: policy,

@@ -119,6 +119,7 @@ pub async fn token(
     let request = ExchangeRequest {
         token: token.into(),
         role: role.clone(),
+        role_arn: None,
         audience,
         ttl_secs: None,
         session_policy: None,

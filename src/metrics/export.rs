@@ -19,6 +19,8 @@ pub struct Exporter {
     metrics: Arc<Metrics>,
     issuers: Arc<Issuers>,
     reloader: Arc<PolicyReloader>,
+    /// The candidate set's reloader (`shadow.policies`), when configured.
+    shadow_reloader: Option<Arc<PolicyReloader>>,
     broker: Arc<Broker>,
 }
 
@@ -40,7 +42,13 @@ impl Exporter {
         reloader: Arc<PolicyReloader>,
         broker: Arc<Broker>,
     ) -> Self {
-        Self { metrics, issuers, reloader, broker }
+        Self { metrics, issuers, reloader, shadow_reloader: None, broker }
+    }
+
+    /// Also reports the candidate set's reloads.
+    pub fn with_shadow(mut self, shadow_reloader: Option<Arc<PolicyReloader>>) -> Self {
+        self.shadow_reloader = shadow_reloader;
+        self
     }
 
     pub fn metrics(&self) -> &Arc<Metrics> {
@@ -93,6 +101,13 @@ impl Exporter {
         catch_up(&self.metrics.policy_reloads, &[error], stats.failed);
         self.metrics.policies_loaded.set(i64::try_from(self.broker.policies().len()).unwrap_or(i64::MAX));
         self.metrics.policy_last_reload.set(stats.loaded_at.as_secs());
+        if let Some(shadow) = &self.shadow_reloader {
+            let stats = shadow.stats();
+            catch_up(&self.metrics.shadow_policy_reloads, &[ok], stats.succeeded);
+            catch_up(&self.metrics.shadow_policy_reloads, &[error], stats.failed);
+        }
+        let candidates = self.broker.shadow_policies().map_or(0, |set| set.len());
+        self.metrics.shadow_policies_loaded.set(i64::try_from(candidates).unwrap_or(i64::MAX));
     }
 
     /// Replaced whole on every scrape, so a key that stopped being published stops being reported.

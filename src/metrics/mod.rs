@@ -33,6 +33,8 @@ pub const JWKS_KEYS: &str = "tollgate_jwks_keys";
 pub const JWKS_STALE: &str = "tollgate_jwks_stale";
 pub const POLICY_RELOADS_TOTAL: &str = "tollgate_policy_reloads_total";
 pub const POLICIES_LOADED: &str = "tollgate_policies_loaded";
+pub const SHADOW_POLICY_RELOADS_TOTAL: &str = "tollgate_shadow_policy_reloads_total";
+pub const SHADOW_POLICIES_LOADED: &str = "tollgate_shadow_policies_loaded";
 pub const POLICY_LAST_RELOAD_TIMESTAMP_SECONDS: &str = "tollgate_policy_last_reload_timestamp_seconds";
 pub const STS_REQUESTS_TOTAL: &str = "tollgate_sts_requests_total";
 pub const STS_DURATION_SECONDS: &str = "tollgate_sts_duration_seconds";
@@ -114,6 +116,9 @@ pub struct Metrics {
     jwks_stale: IntGaugeVec,
     policy_reloads: IntCounterVec,
     policies_loaded: IntGauge,
+    /// The candidate set of shadow evaluation: its reloads, and its roles (0 without one).
+    shadow_policy_reloads: IntCounterVec,
+    shadow_policies_loaded: IntGauge,
     policy_last_reload: IntGauge,
     signing_key_info: IntGaugeVec,
     store_pool: IntGaugeVec,
@@ -187,6 +192,18 @@ impl Metrics {
             )?,
             policy_reloads: register(r, counters(POLICY_RELOADS_TOTAL, "Policy reloads by result.", &["result"])?)?,
             policies_loaded: register(r, IntGauge::new(POLICIES_LOADED, "Policies in force.")?)?,
+            shadow_policy_reloads: register(
+                r,
+                counters(
+                    SHADOW_POLICY_RELOADS_TOTAL,
+                    "Reloads of the candidate policies (shadow) by result.",
+                    &["result"],
+                )?,
+            )?,
+            shadow_policies_loaded: register(
+                r,
+                IntGauge::new(SHADOW_POLICIES_LOADED, "Candidate policies evaluated in shadow (0: none).")?,
+            )?,
             policy_last_reload: register(
                 r,
                 IntGauge::new(
@@ -281,6 +298,7 @@ impl Metrics {
         }
         for result in RESULTS {
             let _ = self.policy_reloads.get_metric_with_label_values(&[result]);
+            let _ = self.shadow_policy_reloads.get_metric_with_label_values(&[result]);
             for issuer in &self.issuers {
                 let _ = self.jwks_fetches.get_metric_with_label_values(&[issuer.as_str(), result]);
             }

@@ -27,6 +27,7 @@ fn event<'a>(
         sub: Some("repo:acme/web:ref:refs/heads/main"),
         inbound_jti: Some("jti-1"),
         role,
+        role_arn: None,
         role_known,
         outcome,
         reason,

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::policy::eval::Policy;
 use crate::policy::explain::{Decision, Explanation};
+use crate::policy::grant::Grant;
 use crate::policy::lint::Lint;
 
 /// Every loaded policy, by role and by the role ARN of its aws grant, and the linter's warnings on them. Lookup
@@ -44,6 +45,31 @@ impl PolicySet {
     /// others are linted `duplicate-role-arn`). Used by the STS-compatible endpoint.
     pub fn by_role_arn(&self, role_arn: &str) -> Option<&Arc<Policy>> {
         self.by_role_arn.get(role_arn)
+    }
+
+    /// The role an STS `RoleArn` names, and whether its grant is an aws grant: the policy whose aws grant has
+    /// exactly this ARN, or, for Tollgate's own token grants, `arn:<partition>:iam::<12 digits>:role/<role name>`.
+    pub fn role_for_arn(&self, role_arn: &str) -> Option<(String, bool)> {
+        if let Some(policy) = self.by_role_arn(role_arn) {
+            return Some((policy.role().to_owned(), true));
+        }
+        let name = token_role_name(role_arn)?;
+        self.get(name).filter(|p| matches!(p.grant(), Grant::Token(_))).map(|p| (p.role().to_owned(), false))
+    }
+
+    /// SHA-256 (hex) over every role and the SHA-256 of its file, in role order: names one exact set (what
+    /// `promote` may be asked to expect).
+    pub fn fingerprint(&self) -> String {
+        let mut roles: Vec<(&String, &Arc<Policy>)> = self.by_role.iter().collect();
+        roles.sort_by(|a, b| a.0.cmp(b.0));
+        let mut text = String::new();
+        for (role, policy) in roles {
+            text.push_str(role);
+            text.push('\0');
+            text.push_str(&policy.source().sha256);
+            text.push('\n');
+        }
+        crate::text::hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes()).as_ref())
     }
 
     pub fn len(&self) -> usize {
@@ -125,4 +151,14 @@ impl fmt::Display for CaseOutcome<'_> {
             CaseOutcome::Deny { explanation, .. } => write!(formatter, "{explanation}"),
         }
     }
+}
+
+/// The role name of `arn:aws|aws-cn|aws-us-gov:iam::<12 digits>:role/<name>` (no path).
+fn token_role_name(role_arn: &str) -> Option<&str> {
+    let rest =
+        ["arn:aws:iam::", "arn:aws-cn:iam::", "arn:aws-us-gov:iam::"].iter().find_map(|p| role_arn.strip_prefix(p))?;
+    let (account, name) = rest.split_once(":role/")?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c);
+    (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty() && name.chars().all(plain))
+        .then_some(name)
 }

@@ -1,6 +1,6 @@
 //! Rendering `policy diff`: per role, what changed and whether the new set grants access the old one does not
-//! (with the checked witness), as text, Markdown or JSON. Policy text is the reviewer's own, but claim values
-//! in witnesses are printed escaped all the same.
+//! (with the checked witness), as text, Markdown or JSON. In a pull request the author writes NEW: everything
+//! from the policies (values, sids, issuers, witnesses) goes into Markdown as escaped code spans only.
 
 use std::fmt::Write as _;
 
@@ -14,8 +14,47 @@ pub fn new_access(roles: &[RoleDiff]) -> usize {
     count_new(roles)
 }
 
+/// Roles the diff could not decide.
+pub fn undecided(roles: &[RoleDiff]) -> usize {
+    count_undecided(roles)
+}
+
 fn count_new<'a>(roles: impl IntoIterator<Item = &'a RoleDiff>) -> usize {
     roles.into_iter().filter(|role| matches!(role.access, Access::New { .. })).count()
+}
+
+fn count_undecided<'a>(roles: impl IntoIterator<Item = &'a RoleDiff>) -> usize {
+    roles.into_iter().filter(|role| matches!(role.access, Access::Undecided(_))).count()
+}
+
+/// Roles whose grant or replay rule changed: not new claim sets, but what an allowed token may do.
+fn count_grant_changes<'a>(roles: impl IntoIterator<Item = &'a RoleDiff>) -> usize {
+    roles
+        .into_iter()
+        .filter(|role| {
+            role.changes.iter().any(|change| change.starts_with("~ grant") || change.starts_with("~ single use"))
+        })
+        .count()
+}
+
+/// The closing sentences: new access, undecided roles, changed grants.
+fn summary(changed: &[&RoleDiff]) -> String {
+    let (new, undecided) = (count_new(changed.iter().copied()), count_undecided(changed.iter().copied()));
+    let mut out = match new {
+        0 => "No role allows a claim set it denied before".to_owned(),
+        n => format!("NEW ACCESS in {n} roles"),
+    };
+    if undecided > 0 {
+        out.push_str(&format!("; {undecided} roles could not be decided (see above): review them by hand"));
+    }
+    let grants = count_grant_changes(changed.iter().copied());
+    if grants > 0 {
+        out.push_str(&format!(
+            "; {grants} roles changed their grant or single-use rule (what an allowed token may do)"
+        ));
+    }
+    out.push('.');
+    out
 }
 
 /// The report of `roles` (unchanged roles left out) in `format`.
@@ -44,19 +83,14 @@ pub fn render(roles: &[RoleDiff], format: Format, old: &str, new: &str) -> Strin
                     access_line(&role.access, markdown)
                 );
                 for change in &role.changes {
-                    let _ = writeln!(out, "{}{change}", if markdown { "- " } else { "  " });
+                    if markdown {
+                        let _ = writeln!(out, "- {}", code(change));
+                    } else {
+                        let _ = writeln!(out, "  {change}");
+                    }
                 }
             }
-            let count = count_new(changed.iter().copied());
-            let _ = writeln!(
-                out,
-                "\n{}",
-                if count == 0 {
-                    "No role grants access it did not grant before.".to_owned()
-                } else {
-                    format!("NEW ACCESS in {count} roles.")
-                }
-            );
+            let _ = writeln!(out, "\n{}", summary(&changed));
             out
         }
     }
@@ -73,6 +107,9 @@ fn access_line(access: &Access, markdown: bool) -> String {
             } else {
                 format!("NEW ACCESS, e.g. issuer {issuer:?} with claims {claims}")
             }
+        }
+        Access::Undecided(reasons) if markdown => {
+            format!("**cannot decide**: {}", reasons.iter().map(|reason| code(reason)).collect::<Vec<_>>().join("; "))
         }
         Access::Undecided(reasons) => format!("cannot decide: {}", reasons.join("; ")),
     }

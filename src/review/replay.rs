@@ -1,9 +1,9 @@
 //! Re-deciding recorded decisions under a candidate policy set.
 //!
 //! A decision line qualifies when it reached a policy (it has `policy`: `allow` or `deny`, the live set's
-//! verdict), came through an exchange front door (not `explain`), and recorded its claims by value. Its role,
-//! issuer (the configured name) and claims then go through the candidate's `PolicySet::evaluate_case`, the
-//! broker's own path. A line is *undetermined* when the candidate's policy for its role reads a claim the
+//! verdict), came through an exchange front door (not `explain`), and recorded its claims by value. Its role
+//! (resolved again from `role_arn` in the candidate when the STS door recorded one), issuer (the configured
+//! name) and claims then go through the candidate's `PolicySet::evaluate_case`, the broker's own path. A line is *undetermined* when the candidate's policy for its role reads a claim the
 //! token had but the log left out (`omitted_claims`): the answer would be a guess. Everything else is counted
 //! as skipped, with the reason.
 
@@ -91,6 +91,11 @@ impl Replayed {
         self.roles.values().map(|tally| tally.deny_to_allow).sum()
     }
 
+    /// Decisions the candidate could not re-decide (it reads a claim the log did not record).
+    pub fn undetermined(&self) -> u64 {
+        self.roles.values().map(|tally| tally.undetermined).sum()
+    }
+
     /// Decisions re-decided (flipped or not, undetermined included).
     pub fn decisions(&self) -> u64 {
         self.roles.values().map(|tally| tally.decisions).sum()
@@ -140,6 +145,8 @@ struct Recorded<'a> {
     time: &'a str,
     request_id: &'a str,
     role: &'a str,
+    /// The STS door's `RoleArn`: the candidate resolves it itself.
+    role_arn: Option<&'a str>,
     issuer: &'a str,
     sub: &'a str,
     live_allowed: bool,
@@ -199,6 +206,7 @@ fn replay_line(line: &[u8], candidate: &PolicySet, options: &ReplayOptions, repl
         time,
         request_id: text("request_id").unwrap_or_default(),
         role,
+        role_arn: text("role_arn"),
         issuer,
         sub: text("sub").unwrap_or_default(),
         live_allowed,
@@ -212,7 +220,9 @@ fn replay_line(line: &[u8], candidate: &PolicySet, options: &ReplayOptions, repl
 fn decide(recorded: &Recorded<'_>, candidate: &PolicySet, options: &ReplayOptions, replayed: &mut Replayed) {
     let tally = replayed.roles.entry(recorded.role.to_owned()).or_default();
     tally.decisions += 1;
-    if let Some(policy) = candidate.get(recorded.role) {
+    let resolved = recorded.role_arn.and_then(|arn| candidate.role_for_arn(arn)).map(|(role, _)| role);
+    let role = resolved.as_deref().unwrap_or(recorded.role);
+    if let Some(policy) = candidate.get(role) {
         let reads = policy.claim_names();
         let unrecorded = |name: &&str| reads.iter().any(|read| read.eq_ignore_ascii_case(name));
         if recorded.omitted.iter().any(unrecorded) {
@@ -220,7 +230,7 @@ fn decide(recorded: &Recorded<'_>, candidate: &PolicySet, options: &ReplayOption
             return;
         }
     }
-    let outcome = candidate.evaluate_case(recorded.role, recorded.issuer, recorded.claims);
+    let outcome = candidate.evaluate_case(role, recorded.issuer, recorded.claims);
     let flip = match (recorded.live_allowed, outcome.is_allow()) {
         (true, false) => Flip::AllowToDeny,
         (false, true) => Flip::DenyToAllow,

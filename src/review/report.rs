@@ -133,6 +133,7 @@ impl Replayed {
             "files": self.files,
             "decisions": self.decisions(),
             "new_access": self.new_access(),
+            "undetermined": self.undetermined(),
             "roles": roles,
             "skipped": {
                 "unreadable": unreadable, "not_policy_decisions": not_policy_decisions, "too_old": too_old,
@@ -152,10 +153,17 @@ impl Replayed {
     }
 
     fn verdict(&self) -> String {
-        match self.new_access() {
+        let mut verdict = match self.new_access() {
             0 => "No decision denied today would be allowed.".to_owned(),
             n => format!("NEW ACCESS: {n} decisions denied today would be allowed."),
+        };
+        if self.undetermined() > 0 {
+            verdict.push_str(&format!(
+                " {} decisions are undetermined: the candidate reads claims the log did not record (audit.claims: all records them).",
+                self.undetermined()
+            ));
         }
+        verdict
     }
 }
 

@@ -31,6 +31,7 @@ fn request(token: String) -> ExchangeRequest {
     ExchangeRequest {
         token: RawToken::parse(&token).unwrap().into(),
         role: "deploy".into(),
+        role_arn: None,
         audience: None,
         ttl_secs: None,
         session_policy: None,

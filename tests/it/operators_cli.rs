@@ -223,7 +223,7 @@ async fn policy_promote_through_the_cli_swaps_and_swaps_back() {
         assert_eq!(run(config.path(), &args).await.code, 0);
         let promoted = run(config.path(), &["policy", "promote"]).await;
         assert_eq!(promoted.code, 0, "{}", promoted.stderr);
-        let expected = format!("in force now {} (2 roles)", candidate.path().display());
+        let expected = format!("in force now {} (2 roles, sha256 ", candidate.path().display());
         assert!(promoted.stdout.contains(&expected), "{}", promoted.stdout);
         assert!(promoted.stderr.contains("Until this instance restarts"), "{}", promoted.stderr);
         let back = run(config.path(), &["policy", "promote", "--output", "json"]).await;

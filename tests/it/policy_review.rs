@@ -142,10 +142,19 @@ async fn a_candidate_reading_an_unrecorded_claim_is_undetermined_not_guessed() {
     let dir = candidate.path().display().to_string();
     let (code, out, err) =
         tollgate(&["policy", "replay", "--audit", &audit, "--policies", &dir, "--config", &config, "--format", "json"]);
-    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(code, 3, "undetermined is not a pass: {out}{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["roles"]["deploy"]["undetermined"], 3, "{report}");
-    assert_eq!(report["new_access"], 0);
+    assert_eq!((report["new_access"].as_u64(), report["undetermined"].as_u64()), (Some(0), Some(3)));
+    let accepted = ["policy", "replay", "--audit", &audit, "--policies", &dir, "--config", &config];
+    assert_eq!(tollgate(&[&accepted[..], &["--allow-undetermined"]].concat()).0, 0);
+    // A file with no replayable decision is not a pass either.
+    let empty = app.dir_path.join("empty.jsonl");
+    std::fs::write(&empty, "{\"type\": \"admin\"}\nnot json\n").unwrap();
+    let (code, _, err) =
+        tollgate(&["policy", "replay", "--audit", empty.to_str().unwrap(), "--policies", &dir, "--config", &config]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no decision in the audit files could be replayed"), "{err}");
     // Unreadable inputs are exit 2, not a finding.
     let (code, _, err) = tollgate(&["policy", "replay", "--audit", "/nonexistent/audit.jsonl", "--policies", &dir]);
     assert_eq!(code, 2, "{err}");
@@ -185,7 +194,7 @@ fn diff_reports_new_access_with_a_checked_witness_and_says_when_it_cannot_decide
     assert_eq!(code, 0, "narrowing grants nothing new: {out}");
     assert!(out.contains("`\"deploy\"`: no new access"), "{out}");
 
-    // A regex the automata cannot read: said so, exit 0 (nothing found), never a guess.
+    // A regex the automata cannot read: said so, exit 3 (not a pass), never a guess.
     let path = new.path().join("deploy.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(
@@ -195,7 +204,9 @@ fn diff_reports_new_access_with_a_checked_witness_and_says_when_it_cannot_decide
     )
     .unwrap();
     let (code, out, _) = tollgate(&["policy", "diff", &old_dir, &new_dir]);
-    assert_eq!(code, 0, "{out}");
+    assert_eq!(code, 3, "{out}");
     assert!(out.contains("cannot decide") && out.contains("regular expression"), "{out}");
+    assert!(out.contains("1 roles could not be decided"), "{out}");
+    assert_eq!(tollgate(&["policy", "diff", &old_dir, &new_dir, "--allow-undecided"]).0, 0);
     assert_eq!(tollgate(&["policy", "diff", &old_dir, "/nonexistent"]).0, 2);
 }

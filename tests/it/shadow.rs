@@ -124,6 +124,10 @@ async fn the_candidate_set_reloads_all_or_nothing() {
     assert_eq!(app.exchange(&feature, "deploy").await.0, 200);
     assert!(shadow_lines(&app).is_empty());
     assert_eq!(reloader.stats().failed, 1);
+    let text = app.client.get(format!("{}/metrics", app.admin_url)).send().await.unwrap().text().await.unwrap();
+    for series in ["tollgate_shadow_policy_reloads_total{result=\"error\"} 1", "tollgate_shadow_policies_loaded 2"] {
+        assert!(text.lines().any(|line| line == series), "{series} in\n{text}");
+    }
 }
 
 #[tokio::test]
@@ -194,15 +198,21 @@ async fn promotion_swaps_the_candidate_in_and_back_audited_and_admin_only() {
     assert_eq!(app.reloader.dir(), candidate.path());
     assert_eq!(app.reloader.reload().unwrap(), 2);
 
-    // A candidate that no longer loads cannot be promoted back; nothing changes.
-    let former_live = app.shadow_reloader.as_ref().unwrap().dir();
-    std::fs::write(former_live.join("broken.yaml"), "role: [").unwrap();
-    let (status, body) = plane.call("POST", "/admin/v1/policies/promote", Some(&admin), None).await;
-    assert_eq!((status, body["error"].as_str()), (409, Some("candidate_invalid")), "{body}");
-    assert_eq!(app.exchange(&feature, "deploy").await.0, 403);
-    // Fixed, promoting again swaps back.
-    std::fs::remove_file(former_live.join("broken.yaml")).unwrap();
-    assert_eq!(plane.call("POST", "/admin/v1/policies/promote", Some(&admin), None).await.0, 200);
+    // A retry that expects the candidate it meant cannot swap back: that set is now in force.
+    let promoted_sha = body["live"]["sha256"].as_str().unwrap().to_owned();
+    let retry = json!({"expect_candidate_sha256": promoted_sha});
+    let (status, body) = plane.call("POST", "/admin/v1/policies/promote", Some(&admin), Some(retry)).await;
+    assert_eq!((status, body["error"].as_str()), (409, Some("candidate_changed")), "{body}");
+    assert_eq!(app.exchange(&feature, "deploy").await.0, 403, "nothing changed");
+    // The sets as a viewer sees them; promoting what they show swaps back.
+    let (status, sets) = plane.call("GET", "/admin/v1/policies", Some(&viewer), None).await;
+    assert_eq!(status, 200, "{sets}");
+    assert_eq!(
+        (sets["live"]["sha256"].as_str(), sets["shadow"]["roles"].as_u64()),
+        (Some(promoted_sha.as_str()), Some(2))
+    );
+    let back = json!({"expect_candidate_sha256": sets["shadow"]["sha256"]});
+    assert_eq!(plane.call("POST", "/admin/v1/policies/promote", Some(&admin), Some(back)).await.0, 200);
     assert_eq!(app.exchange(&feature, "deploy").await.0, 200);
     assert_eq!(app.exchange(&main, "release").await.0, 403);
 
@@ -219,7 +229,7 @@ async fn promotion_swaps_the_candidate_in_and_back_audited_and_admin_only() {
             "alice@acme.com denied: forbidden",
             "alice@acme.com allowed",
             "alice@acme.com allowed",
-            "alice@acme.com failed: candidate_invalid",
+            "alice@acme.com failed: candidate_changed",
             "alice@acme.com allowed"
         ],
     );
@@ -231,4 +241,25 @@ async fn promotion_without_a_candidate_is_a_conflict() {
     let admin = plane.session("alice@acme.com", &[], true).await;
     let (status, body) = plane.call("POST", "/admin/v1/policies/promote", Some(&admin), None).await;
     assert_eq!((status, body["error"].as_str()), (409, Some("no_candidate")), "{body}");
+}
+
+#[tokio::test]
+async fn an_sts_role_arn_is_resolved_in_each_set() {
+    let Shadowed { ci, app, candidate_dir: _keep } = shadowed().await;
+    // `release` exists only in the candidate; the STS door names it by ARN.
+    let form = [
+        ("Action", "AssumeRoleWithWebIdentity"),
+        ("Version", "2011-06-15"),
+        ("RoleArn", "arn:aws:iam::123456789012:role/release"),
+        ("RoleSessionName", "s1"),
+        ("WebIdentityToken", &token(&ci, "repo:acme/web:ref:refs/heads/main")),
+    ];
+    let status = app.client.post(format!("{}/sts", app.url)).form(&form).send().await.unwrap().status();
+    assert_eq!(status.as_u16(), 403, "live has no such role");
+    let lines = shadow_lines(&app);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!((lines[0]["front_door"].as_str(), lines[0]["candidate_role"].as_str()), (Some("sts"), Some("release")));
+    assert_eq!((lines[0]["live"].as_str(), lines[0]["candidate"].as_str()), (Some("deny"), Some("allow")));
+    let decision = audit_lines(&app).into_iter().find(|line| line["front_door"] == "sts").unwrap();
+    assert_eq!(decision["role_arn"], "arn:aws:iam::123456789012:role/release", "recorded for replay");
 }

@@ -1,6 +1,7 @@
 //! Does NEW allow a claim set OLD denies? Decided for one role on the decidable part of the condition language:
 //! literal (`StringEquals`, `Bool`) and glob (`StringLike`) values, their negations, `…IfExists` and `Null`, on
-//! claims that hold one value each (as every CI provider's claims the policies name do). A statement is a box:
+//! claims that hold one value each (a list-valued claim can satisfy different conditions with different
+//! elements; a negated condition on `aud`, which is a list in some tokens, is left undecided for that reason). A statement is a box:
 //! one language per claim. NEW's allowed region minus OLD's is searched box by box; any witness found is then
 //! checked by evaluating it under both sets (the broker's own path), so a reported witness is never a guess.
 //! Where a condition falls outside that part (regexes, numbers, dates, case folding, variables, `ForAnyValue:`
@@ -44,8 +45,9 @@ struct Statements {
 pub(super) fn new_access(role: &str, old_set: &PolicySet, new_set: &PolicySet) -> Access {
     let Some(new) = new_set.get(role) else { return Access::NoNew };
     let old = old_set.get(role);
-    let alphabet = alphabet(old.map(AsRef::as_ref).into_iter().chain([new.as_ref()]));
-    let mut undecidable = BTreeSet::new();
+    let both = || old.map(AsRef::as_ref).into_iter().chain([new.as_ref()]);
+    let alphabet = alphabet(both());
+    let mut undecidable = key_case_mixes(both());
     let compiled = (|| {
         let new_statements = statements(new, &alphabet, &mut undecidable)?;
         let old_statements = old.map(|old| statements(old, &alphabet, &mut undecidable)).transpose()?;
@@ -61,8 +63,13 @@ pub(super) fn new_access(role: &str, old_set: &PolicySet, new_set: &PolicySet) -
                 && !old_set.evaluate_case(role, issuer, claims).is_allow()
         });
         match found {
-            Ok(Some(claims)) => return Access::New { issuer: issuer.clone(), claims },
-            Ok(None) => {}
+            Ok(Found::Witness(claims)) => return Access::New { issuer: issuer.clone(), claims },
+            Ok(Found::Nothing) => {}
+            // Only possible when a condition was skipped (then listed already); said again in case it was not.
+            Ok(Found::Unconfirmed) => {
+                undecidable
+                    .insert(format!("role {role}: a claim set the automata found was not confirmed by evaluation"));
+            }
             Err(TooLarge) => {
                 undecidable.insert(format!("role {role}: the search grew too large"));
             }
@@ -71,13 +78,24 @@ pub(super) fn new_access(role: &str, old_set: &PolicySet, new_set: &PolicySet) -
     if undecidable.is_empty() { Access::NoNew } else { Access::Undecided(undecidable.into_iter().collect()) }
 }
 
+/// What the search found.
+enum Found {
+    /// A witness both sets confirmed.
+    Witness(Map<String, Value>),
+    /// Every region where NEW allows and OLD denies is empty.
+    Nothing,
+    /// Some region was not empty, but no witness of it confirmed (a condition was skipped): no proof either way.
+    Unconfirmed,
+}
+
 /// Regions where NEW allows and OLD (when it trusts the issuer) denies; the first whose witness `confirm`s.
 fn search(
     new: &Statements,
     old: Option<&Statements>,
     alphabet: &Alphabet,
     confirm: impl Fn(&Map<String, Value>) -> bool,
-) -> Result<Option<Map<String, Value>>, TooLarge> {
+) -> Result<Found, TooLarge> {
+    let mut unconfirmed = false;
     for allow in &new.allow {
         let mut allowed = vec![intersect(allow, &new.audience)?];
         for deny in &new.deny {
@@ -101,14 +119,15 @@ fn search(
             }
         };
         for region in candidates {
-            if let Some(claims) = witness(&region, alphabet)
-                && confirm(&claims)
-            {
-                return Ok(Some(claims));
+            if let Some(claims) = witness(&region, alphabet) {
+                if confirm(&claims) {
+                    return Ok(Found::Witness(claims));
+                }
+                unconfirmed = true;
             }
         }
     }
-    Ok(None)
+    Ok(if unconfirmed { Found::Unconfirmed } else { Found::Nothing })
 }
 
 fn intersect(a: &Region, b: &Region) -> Result<Region, TooLarge> {
@@ -199,6 +218,23 @@ fn statements(
     Ok(out)
 }
 
+/// Claims that conditions name with different spellings or case rules (the AWS form reads keys in any letter
+/// case, Tollgate's exactly): a token could then show each condition a different claim, which one variable per
+/// claim cannot model.
+fn key_case_mixes<'a>(policies: impl Iterator<Item = &'a Policy>) -> BTreeSet<String> {
+    let mut seen: BTreeMap<String, BTreeSet<(String, bool)>> = BTreeMap::new();
+    for policy in policies {
+        for condition in policy.statements.iter().flat_map(|statement| &statement.conditions) {
+            let key = (condition.claim.clone(), condition.ignore_key_case);
+            seen.entry(condition.claim.to_ascii_lowercase()).or_default().insert(key);
+        }
+    }
+    seen.into_iter()
+        .filter(|(_, spellings)| spellings.len() > 1)
+        .map(|(claim, _)| format!("claim {claim:?} is named with different letter cases or case rules"))
+        .collect()
+}
+
 /// The claim a condition reads: the AWS form names claims in any letter case.
 fn claim_key(condition: &Condition) -> String {
     if condition.ignore_key_case { condition.claim.to_ascii_lowercase() } else { condition.claim.clone() }
@@ -209,6 +245,10 @@ fn lang_of(condition: &Condition, alphabet: &Alphabet) -> Result<Result<Lang, &'
     let operator = &condition.operator;
     if operator.set != SetQualifier::Single {
         return Ok(Err("a set qualifier (ForAnyValue:/ForAllValues:)"));
+    }
+    // `aud` may hold several values, and then a negated condition and a positive one can each see another.
+    if operator.negated && condition.claim.eq_ignore_ascii_case("aud") {
+        return Ok(Err("a negated condition on aud, which may hold several values"));
     }
     let values = match condition.values_view() {
         ValuesView::Literals(values) => {

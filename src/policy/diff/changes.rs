@@ -1,5 +1,6 @@
 //! What changed in one role between two policy sets, as a reader of a pull request wants it: the file, the
-//! trusted issuers, the audience rule, each statement (effect and conditions as written) and the grant.
+//! trusted issuers, the audience rule, each statement (effect and conditions as written), the grant and the
+//! single-use rule.
 
 use crate::policy::eval::{AudienceRule, Policy, Statement};
 use crate::policy::grant::Grant;
@@ -29,6 +30,14 @@ pub(super) fn changes(old: &Policy, new: &Policy) -> Vec<String> {
     let (old_grant, new_grant) = (grant(old.grant()), grant(new.grant()));
     if old_grant != new_grant {
         out.push(format!("~ grant: {old_grant} -> {new_grant}"));
+    }
+    let (old_rule, new_rule) = (old.replay(), new.replay());
+    if old_rule != new_rule {
+        let rule = |rule: crate::policy::ReplayRule| {
+            let written = if rule.written { "written" } else { "default" };
+            format!("{:?} ({written}), on store error {:?}", rule.single_use, rule.on_store_error)
+        };
+        out.push(format!("~ single use: {} -> {}", rule(old_rule), rule(new_rule)));
     }
     if out.is_empty() {
         out.push("~ the file changed; its rules read the same".into());

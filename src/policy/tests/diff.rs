@@ -116,3 +116,29 @@ fn regexes_and_numbers_are_undecided_not_guessed() {
     // An unchanged file is no new access whatever it uses.
     assert_eq!(diff(&old, &old)[0].status, RoleStatus::Unchanged);
 }
+
+#[test]
+fn mixed_key_cases_negated_aud_and_rule_changes_are_never_called_safe() {
+    // The same rule in the AWS form (keys read in any letter case) and in Tollgate's (exact): a token with
+    // `Environment` could reach one and not the other, so the diff does not claim "no new access".
+    let aws = "role: r\nissuer: ci\naudience: tollgate\ngrant: {type: token, audience: x, ttl: 60}\nVersion: \"2012-10-17\"\nStatement:\n  - Effect: Allow\n    Principal: {Federated: \"arn:aws:iam::123456789012:oidc-provider/ci.example.com\"}\n    Action: sts:AssumeRoleWithWebIdentity\n    Condition: {StringEquals: {\"ci.example.com:sub\": a}}\n  - Effect: Deny\n    Principal: {Federated: \"arn:aws:iam::123456789012:oidc-provider/ci.example.com\"}\n    Action: sts:AssumeRoleWithWebIdentity\n    Condition: {StringEquals: {\"ci.example.com:environment\": prod}}\n";
+    let old = PolicySet::from_sources(&[("p.yaml".into(), aws.into())], &known()).unwrap();
+    let new = set("ci", &[("allow", "{StringEquals: {sub: a}}"), ("deny", "{StringEquals: {environment: prod}}")]);
+    let Access::Undecided(reasons) = access(&old, &new) else { panic!("mixed key cases must stay undecided") };
+    assert!(reasons.iter().any(|reason| reason.contains("letter cases")), "{reasons:?}");
+    // A negated condition on aud (a list in some tokens).
+    let old = set("ci", &[("allow", "{StringEquals: {sub: a}}"), ("deny", "{StringNotEquals: {aud: tollgate}}")]);
+    let new = set("ci", &[("allow", "{StringEquals: {sub: a}}")]);
+    assert!(matches!(access(&old, &new), Access::Undecided(_)));
+    // Dropping single use is a change the summary reports, though no claim set is newly allowed.
+    let text = |single_use: &str| {
+        format!(
+            "role: r\nissuer: ci\naudience: tollgate\nsingle_use: {single_use}\ngrant: {{type: token, audience: x, ttl: 60}}\nstatements:\n  - effect: allow\n    condition: {{StringEquals: {{sub: a}}}}\n"
+        )
+    };
+    let strict = PolicySet::from_sources(&[("p.yaml".into(), text("strict"))], &known()).unwrap();
+    let off = PolicySet::from_sources(&[("p.yaml".into(), text("off"))], &known()).unwrap();
+    let role = diff(&strict, &off).remove(0);
+    assert_eq!(role.access, Access::NoNew);
+    assert!(role.changes.iter().any(|change| change.starts_with("~ single use: Strict")), "{:?}", role.changes);
+}
