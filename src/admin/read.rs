@@ -1,6 +1,6 @@
 //! The admin API's reads (`role/viewer`): trusted issuers with their key status, the policy sets in force and
-//! in shadow, roles with their policy's file and hash, lints and trusted issuers, signing keys and their states, the recent decisions of this replica,
-//! revocations, and runners (never a secret).
+//! in shadow, roles with their policy's file and hash, lints and trusted issuers, signing keys and their states,
+//! the recent decisions of this replica, revocations, and runners (never a secret).
 
 use std::sync::Arc;
 

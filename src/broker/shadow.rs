@@ -68,7 +68,11 @@ impl Broker {
         let candidate_set = self.shadow.load();
         let candidate_set = candidate_set.as_ref()?;
         let role = request.role.as_str();
-        let resolved = request.role_arn.as_deref().and_then(|arn| candidate_set.role_for_arn(arn)).map(|(r, _)| r);
+        // The STS door names its role by ARN: under the candidate, the ARN resolves there, or to no role at all.
+        let resolved = request
+            .role_arn
+            .as_deref()
+            .map(|arn| candidate_set.role_for_arn(arn).map_or_else(|| crate::text::shorten(arn), |(name, _)| name));
         let candidate_role = resolved.filter(|resolved| resolved != role);
         let issuer = verified.issuer_name();
         let live = live_set.evaluate_case(role, issuer, verified.claims());

@@ -220,7 +220,10 @@ fn replay_line(line: &[u8], candidate: &PolicySet, options: &ReplayOptions, repl
 fn decide(recorded: &Recorded<'_>, candidate: &PolicySet, options: &ReplayOptions, replayed: &mut Replayed) {
     let tally = replayed.roles.entry(recorded.role.to_owned()).or_default();
     tally.decisions += 1;
-    let resolved = recorded.role_arn.and_then(|arn| candidate.role_for_arn(arn)).map(|(role, _)| role);
+    // The STS door names its role by ARN: under the candidate, the ARN resolves there, or to no role at all.
+    let resolved = recorded
+        .role_arn
+        .map(|arn| candidate.role_for_arn(arn).map_or_else(|| crate::text::shorten(arn), |(role, _)| role));
     let role = resolved.as_deref().unwrap_or(recorded.role);
     if let Some(policy) = candidate.get(role) {
         let reads = policy.claim_names();
