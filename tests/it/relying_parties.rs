@@ -1,6 +1,9 @@
-//! Issue 13, relying parties: Tollgate's own tokens, signed with each of its algorithms (ES256, EdDSA, RS256),
-//! are accepted by panva's `jose` on Node (tests/peers/node, installed by scripts/test-deps.sh) from discovery
-//! and the JWKS alone, and refused for another audience or once tampered with.
+//! Issue 13, relying parties: Tollgate's own tokens are accepted by software users run, from discovery and the
+//! JWKS alone, and refused for another audience, another subject or once tampered with:
+//! - panva's `jose` on Node (tests/peers/node, installed by scripts/test-deps.sh), for each signing algorithm
+//!   (ES256, EdDSA, RS256);
+//! - OpenBao's `auth/jwt` (the real `bao server -dev` from the test venv) with `oidc_discovery_url` = Tollgate,
+//!   a role with `bound_audiences` and `bound_claims`: "Using OIDC with Vault", with Tollgate in the middle.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -95,4 +98,52 @@ async fn node_jose_verifies_tollgate_tokens_of_every_algorithm_by_discovery() {
         assert_eq!(code, 1, "{name}: a tampered signature is refused");
         assert!(err.contains("ERR_JWS_SIGNATURE_VERIFICATION_FAILED") || err.contains("ERR_JWS_INVALID"), "{err}");
     }
+}
+
+#[tokio::test]
+async fn openbao_jwt_auth_logs_in_with_a_tollgate_token_found_by_discovery() {
+    let Some(bao) = crate::support::openbao::OpenBao::start().await else { return };
+    let ci = FakeIssuer::start(SigningAlg::Rs256).await;
+    let app = spawn_app(Setup {
+        issuers: issuer_entry("ci", &ci, ""),
+        policies: vec![policy("deploy", "ci", "repo:acme/*")],
+        extra: String::new(),
+    })
+    .await;
+    // OpenBao checks `exp` against the real clock: mint at the real time.
+    let now = tollgate::clock::SystemClock.now();
+    app.clock.set(now);
+    let mint = |sub: &str, repository: &str| {
+        let token = ci.token(now.as_secs(), json!({"sub": sub, "repository": repository}));
+        let app = &app;
+        async move {
+            let (status, body) = app.exchange(&token, "deploy").await;
+            assert_eq!(status, 200, "{body}");
+            body["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    bao.post("sys/auth/jwt", json!({"type": "jwt"})).await;
+    bao.post("auth/jwt/config", json!({"oidc_discovery_url": app.url, "bound_issuer": app.url})).await;
+    let role = |audience: &str| {
+        json!({
+            "role_type": "jwt", "user_claim": "sub", "bound_audiences": [audience],
+            "bound_claims": {"repository": "acme/web"}, "token_policies": ["default"], "token_ttl": "10m",
+        })
+    };
+    bao.post("auth/jwt/role/deploy", role("deploy-api")).await;
+    bao.post("auth/jwt/role/elsewhere", role("another-api")).await;
+
+    let web = mint("repo:acme/web:ref:refs/heads/main", "acme/web").await;
+    let (status, body) = bao.jwt_login("deploy", &web).await;
+    assert_eq!(status, 200, "OpenBao refused a Tollgate token: {body}\n{}", bao.log());
+    assert!(body["auth"]["client_token"].as_str().is_some_and(|token| !token.is_empty()), "{body}");
+    assert_eq!(body["auth"]["metadata"]["role"], "deploy", "{body}");
+    // Another audience, another repository: refused.
+    let (status, body) = bao.jwt_login("elsewhere", &web).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("aud"), "{body}");
+    let api = mint("repo:acme/api:ref:refs/heads/main", "acme/api").await;
+    let (status, body) = bao.jwt_login("deploy", &api).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("repository"), "{body}");
 }

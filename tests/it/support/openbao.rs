@@ -149,8 +149,17 @@ impl OpenBao {
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
-    async fn post(&self, path: &str, body: Value) -> Value {
+    /// A root-token POST; panics on a non-2xx answer.
+    pub async fn post(&self, path: &str, body: Value) -> Value {
         self.api(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// `POST /v1/auth/jwt/login` with no token of OpenBao's own: (status, JSON answer).
+    pub async fn jwt_login(&self, role: &str, jwt: &str) -> (u16, Value) {
+        let url = format!("{}/v1/auth/jwt/login", self.addr);
+        let response = self.client.post(url).json(&json!({"role": role, "jwt": jwt})).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     async fn get(&self, path: &str) -> Value {
