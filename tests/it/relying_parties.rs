@@ -147,3 +147,87 @@ async fn openbao_jwt_auth_logs_in_with_a_tollgate_token_found_by_discovery() {
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("repository"), "{body}");
 }
+
+/// The go-oidc verifier built from tests/peers/go-oidc (GOPATH mode, Debian's Go packages), or `None` with a
+/// notice when Go or go-oidc is missing outside CI.
+fn go_oidc_verifier(out: &Path) -> Option<PathBuf> {
+    let library = Path::new("/usr/share/gocode/src/github.com/coreos/go-oidc");
+    let go = Command::new("go").arg("version").output().is_ok_and(|output| output.status.success());
+    if !go || !library.is_dir() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but Go or go-oidc is missing (scripts/test-deps.sh)"
+        );
+        eprintln!(
+            "notice: golang-go or golang-github-coreos-go-oidc-dev is missing; skipping the go-oidc relying party"
+        );
+        return None;
+    }
+    let binary = out.join("go-oidc-verify");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/go-oidc/main.go");
+    let built = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&binary)
+        .arg(&source)
+        .env("GO111MODULE", "off")
+        .env("GOPATH", "/usr/share/gocode")
+        .env("GOCACHE", std::env::temp_dir().join("tollgate-test-go-cache"))
+        .env("GOFLAGS", "")
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "go build: {}", String::from_utf8_lossy(&built.stderr));
+    Some(binary)
+}
+
+/// Runs the go-oidc verifier (the token on stdin): (exit code, stdout, stderr), within 30 s.
+async fn go_oidc(binary: &Path, issuer: &str, client_id: &str, alg: &str, token: &str) -> (i32, String, String) {
+    let mut child = tokio::process::Command::new(binary)
+        .args([issuer, client_id, alg])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(token.as_bytes()).await.unwrap();
+    drop(stdin);
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("go-oidc answered within 30 s")
+        .unwrap();
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
+    (output.status.code().unwrap_or(-1), text(output.stdout), text(output.stderr))
+}
+
+#[tokio::test]
+async fn go_oidc_verifies_a_tollgate_token_by_discovery_alone() {
+    let build = tempfile::tempdir().unwrap();
+    let Some(verifier) = go_oidc_verifier(build.path()) else { return };
+    let ci = FakeIssuer::start(SigningAlg::Rs256).await;
+    let app = spawn_app(Setup {
+        issuers: issuer_entry("ci", &ci, ""),
+        policies: vec![policy("deploy", "ci", "repo:acme/*")],
+        extra: String::new(),
+    })
+    .await;
+    // go-oidc checks `exp` against the real clock: mint at the real time (the harness signs with ES256).
+    let now = tollgate::clock::SystemClock.now();
+    app.clock.set(now);
+    let token = ci.token(now.as_secs(), json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository": "acme/web"}));
+    let (status, body) = app.exchange(&token, "deploy").await;
+    assert_eq!(status, 200, "{body}");
+    let minted = body["access_token"].as_str().unwrap();
+
+    let (code, out, err) = go_oidc(&verifier, &app.url, "deploy-api", "ES256", minted).await;
+    assert_eq!(code, 0, "go-oidc refused a Tollgate token: {err}");
+    let claims: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((claims["iss"].as_str(), claims["repository"].as_str()), (Some(app.url.as_str()), Some("acme/web")));
+    // A wrong client id, and an algorithm the verifier does not accept: refused.
+    let (code, _, err) = go_oidc(&verifier, &app.url, "another-client", "ES256", minted).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("audience"), "{err}");
+    let (code, _, err) = go_oidc(&verifier, &app.url, "deploy-api", "RS256", minted).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("ES256") || err.contains("signing"), "{err}");
+}
