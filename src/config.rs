@@ -400,6 +400,7 @@ fn yaml_error(file: &str, error: &serde_saphyr::Error) -> ConfigError {
 }
 
 mod aws;
+mod dev;
 mod introspection;
 mod issuers;
 mod operators;

@@ -19,8 +19,8 @@ pub enum DevProvider {
 /// What `POST /dev/token` asks for.
 pub struct DevTokenRequest {
     pub provider: DevProvider,
-    /// Default: `tollgate` for GitHub-shaped tokens; the organisation's issuer URL for Semaphore-shaped ones
-    /// (as real Semaphore tokens have).
+    /// Default: `tollgate` for GitHub-shaped tokens; the organisation's URL, `https://<org>.semaphoreci.com`,
+    /// for Semaphore-shaped ones (as real Semaphore tokens have; it does not depend on where dev mode listens).
     pub audience: Option<String>,
     pub ttl_secs: u32,
     /// Overrides of the provider's default claims (any claim, even `iss`, to try out rejections).
@@ -85,12 +85,10 @@ impl DevIssuer {
         };
         let given_sub = request.claims.contains_key("sub");
         claims.extend(request.claims);
+        let org = claims.get("org").and_then(Value::as_str).unwrap_or("acme").to_owned();
         let iss = match request.provider {
             DevProvider::Github => self.github_issuer(),
-            DevProvider::Semaphore => {
-                let org = claims.get("org").and_then(Value::as_str).unwrap_or("acme").to_owned();
-                self.semaphore_issuer(&org)
-            }
+            DevProvider::Semaphore => self.semaphore_issuer(&org),
         };
         if !given_sub {
             claims.insert("sub".into(), Value::String(derive_sub(request.provider, &claims)));
@@ -98,7 +96,7 @@ impl DevIssuer {
         let standard = json!({
             "aud": request.audience.unwrap_or_else(|| match request.provider {
                 DevProvider::Github => "tollgate".to_owned(),
-                DevProvider::Semaphore => iss.clone(),
+                DevProvider::Semaphore => format!("https://{org}.semaphoreci.com"),
             }),
             "iss": iss, "iat": now.as_secs(), "nbf": now.as_secs(),
             "exp": now.plus_secs(i64::from(request.ttl_secs)).as_secs(),

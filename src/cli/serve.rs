@@ -18,10 +18,25 @@ pub async fn serve(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ExitCod
         (None, true) => (PathBuf::from(super::DEV_CONFIG), Mode::Dev),
         (None, false) => bail!("give --config FILE (or --dev for the embedded default)"),
     };
-    let config = Config::load(&path, &process_env)?;
+    let (config, moved) = match mode {
+        Mode::Dev => Config::load_dev(&path, &process_env)?,
+        Mode::Production => (Config::load(&path, &process_env)?, None),
+    };
     super::init_logging(config.log);
     if mode == Mode::Dev {
         tracing::warn!(config = %path.display(), "DEV MODE: ephemeral keys and an embedded CI issuer that mints tokens for anyone. Never use this in production.");
+        if let Some(base) = &moved {
+            tracing::info!(base = %base, "Dev mode: the config's URLs on its written listen address now point at this one.");
+        }
+        let dev_issuers: Vec<String> = config
+            .issuers
+            .iter()
+            .filter_map(|issuer| match &issuer.matcher {
+                tollgate::issuers::IssuerMatcher::Exact(url) => Some(format!("{} {url}", issuer.name)),
+                tollgate::issuers::IssuerMatcher::Template(template) => Some(format!("{} {template}", issuer.name)),
+            })
+            .collect();
+        tracing::info!(issuers = %dev_issuers.join(", "), token = %format!("{}/dev/token", config.minter.issuer_url), "Dev issuers.");
     }
     let mut app = App::build(&config, mode, Arc::new(SystemClock)).await?;
     let listener =

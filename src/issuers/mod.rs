@@ -85,6 +85,13 @@ pub enum PlaceholderRule {
     Pattern(Regex),
 }
 
+impl std::fmt::Display for IssuerTemplate {
+    /// The template as written: `prefix{name}suffix`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}{{{}}}{}", self.prefix, self.placeholder, self.suffix)
+    }
+}
+
 impl IssuerTemplate {
     /// Parses `prefix{name}suffix` (exactly one placeholder). Values must also be plain labels
     /// (`[A-Za-z0-9][A-Za-z0-9_-]*`), so no value can change a URL's host or path shape.

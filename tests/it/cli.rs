@@ -187,3 +187,54 @@ fn introspection_new_client_prints_a_secret_and_only_its_hash_for_the_config() {
     assert!(!stderr.contains(secret), "the secret goes to stdout only");
     assert_ne!(tollgate(&["introspection", "new-client", "vault"]).1, stdout, "a new secret every time");
 }
+
+/// Issue 13: `TOLLGATE_LISTEN=127.0.0.1:PORT tollgate serve --dev` on any port: the dev config's issuer URLs
+/// follow the listener, so a dev token exchanges (GitHub- and Semaphore-shaped), and the start says where.
+#[tokio::test]
+async fn dev_mode_serves_on_any_port() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let dev = std::fs::read_to_string(root.join("deploy/dev/tollgate.yaml")).unwrap();
+    let config = dir.path().join("tollgate.yaml");
+    let policies = format!("policies: {}", root.join("policies").display());
+    std::fs::write(&config, dev.replace("policies: ../../policies", &policies)).unwrap();
+    let port = crate::support::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["serve", "--dev", "--config", config.to_str().unwrap()])
+        .env("TOLLGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TOLLGATE_ADMIN_LISTEN", format!("127.0.0.1:{}", crate::support::free_port()))
+        .env("RUST_LOG", "info")
+        .env_remove("TOLLGATE_ISSUER_URL")
+        .env_remove("TOLLGATE_LOG_FORMAT")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let mut ready = false;
+    for _ in 0..500 {
+        if client.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(ready, "tollgate serve --dev on port {port} became ready");
+    for (provider, role) in [("github", "deploy-web"), ("semaphore", "semaphore-build")] {
+        let claims =
+            serde_json::json!({"provider": provider, "claims": {"repository": "acme/web", "ref": "refs/heads/main"}});
+        let token = client.post(format!("{url}/dev/token")).json(&claims).send().await.unwrap().text().await.unwrap();
+        let body = serde_json::json!({"token": token.trim(), "role": role});
+        let answer = client.post(format!("{url}/exchange")).json(&body).send().await.unwrap();
+        let status = answer.status().as_u16();
+        assert_eq!(status, 200, "{provider}: {}", answer.text().await.unwrap());
+    }
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let output =
+        tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output()).await.unwrap().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains(&format!("{url}/dev/issuer/github")), "the start names the dev issuers: {log}");
+}
