@@ -31,9 +31,9 @@ pub async fn serve(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ExitCod
         let dev_issuers: Vec<String> = config
             .issuers
             .iter()
-            .filter_map(|issuer| match &issuer.matcher {
-                tollgate::issuers::IssuerMatcher::Exact(url) => Some(format!("{} {url}", issuer.name)),
-                tollgate::issuers::IssuerMatcher::Template(template) => Some(format!("{} {template}", issuer.name)),
+            .map(|issuer| match &issuer.matcher {
+                tollgate::issuers::IssuerMatcher::Exact(url) => format!("{} {url}", issuer.name),
+                tollgate::issuers::IssuerMatcher::Template(template) => format!("{} {template}", issuer.name),
             })
             .collect();
         tracing::info!(issuers = %dev_issuers.join(", "), token = %format!("{}/dev/token", config.minter.issuer_url), "Dev issuers.");
