@@ -1,4 +1,4 @@
-//! Configuration: YAML file + `TOLLGATE_*` environment overrides -> `RawConfig` (serde, unknown keys refused)
+//! Configuration: YAML file + `TOLLGATE_*` environment overrides -> `RawConfig` (`raw`: serde, unknown keys refused)
 //! -> `Config`, validated once, with one sub-config per module (issuers, credentials, jwks).
 //!
 //! Every error names `file:line: key: reason`. Relative paths are taken from the config file's folder.
@@ -6,9 +6,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-
-use serde::Deserialize;
-use serde_saphyr::Spanned;
 
 use crate::audit::{AuditConfig, ClaimsRecord};
 use crate::broker::ExplainConfig;
@@ -87,133 +84,6 @@ pub struct SigningConfig {
     pub previous_keys: Vec<(PathBuf, SigningAlg, UnixTime)>,
     /// The key ring lives in the state store (`keyring`): shared by replicas, rotated through the admin API.
     pub managed: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    listen: Spanned<String>,
-    issuer_url: Spanned<String>,
-    #[serde(default)]
-    signing: RawSigning,
-    policies: String,
-    shadow: Option<RawShadow>,
-    #[serde(default)]
-    tokens: RawTokens,
-    #[serde(default)]
-    jwks: RawJwks,
-    #[serde(default = "default_leeway")]
-    default_leeway_seconds: u32,
-    trusted_issuers: Vec<Spanned<RawIssuer>>,
-    #[serde(default)]
-    explain: RawExplain,
-    #[serde(default = "default_true")]
-    watch_policies: bool,
-    #[serde(default)]
-    aws: RawAws,
-    #[serde(default)]
-    limits: RawLimits,
-    tls: Option<RawTls>,
-    shutdown_grace_seconds: Option<u32>,
-    #[serde(default)]
-    audit: RawAudit,
-    #[serde(default)]
-    log: RawLog,
-    #[serde(default)]
-    admin: RawAdmin,
-    #[serde(default)]
-    state: state::RawState,
-    #[serde(default)]
-    revocations: state::RawRevocations,
-    #[serde(default)]
-    introspection: introspection::RawIntrospection,
-    #[serde(default)]
-    operators: operators::RawOperators,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawShadow {
-    policies: String,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAudit {
-    path: Option<String>,
-    flush_interval_ms: Option<u64>,
-    claims: Option<String>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLog {
-    format: Option<Spanned<String>>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAdmin {
-    listen: Option<Spanned<String>>,
-    tls: Option<RawTls>,
-    metrics: Option<String>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawExplain {
-    claim_values: Option<Spanned<String>>,
-    in_errors: Option<bool>,
-    endpoint: Option<bool>,
-    show_expected: Option<bool>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSigning {
-    alg: Option<Spanned<String>>,
-    key_file: Option<String>,
-    #[serde(default)]
-    previous_keys: Vec<RawPreviousKey>,
-    #[serde(default)]
-    managed: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawPreviousKey {
-    key_file: String,
-    /// Defaults to `signing.alg`.
-    alg: Option<String>,
-    /// When this key stopped signing (RFC 3339).
-    retired_at: Spanned<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTokens {
-    #[serde(default = "default_max_ttl")]
-    max_ttl_seconds: Spanned<u32>,
-    #[serde(default)]
-    cap_at_inbound_exp: bool,
-}
-
-impl Default for RawTokens {
-    fn default() -> Self {
-        Self { max_ttl_seconds: default_max_ttl(), cap_at_inbound_exp: false }
-    }
-}
-
-fn default_true() -> bool {
-    true
-}
-
-fn default_leeway() -> u32 {
-    60
-}
-
-fn default_max_ttl() -> Spanned<u32> {
-    Spanned::new(3600, serde_saphyr::Location::UNKNOWN, serde_saphyr::Location::UNKNOWN)
 }
 
 impl Config {
@@ -404,14 +274,15 @@ mod dev;
 mod introspection;
 mod issuers;
 mod operators;
+mod raw;
 mod server;
 mod state;
 
-use aws::{RawAws, sts_config};
+use aws::sts_config;
 pub use issuers::profile_known_issuers;
-use issuers::{RawIssuer, RawJwks, issuer_config, jwks_settings, same_issuer};
+use issuers::{issuer_config, jwks_settings, same_issuer};
 pub use operators::MetricsAccess;
-use server::{RawLimits, RawTls};
+use raw::RawConfig;
 pub use state::{ENV_STATE_URL, RevocationSettings};
 
 #[cfg(test)]
