@@ -213,15 +213,7 @@ async fn dev_mode_serves_on_any_port() {
         .spawn()
         .unwrap();
     let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..500 {
-        if client.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(ready, "tollgate serve --dev on port {port} became ready");
+    crate::support::wait_ready(&client, &url).await;
     for (provider, role) in [("github", "deploy-web"), ("semaphore", "semaphore-build")] {
         let claims =
             serde_json::json!({"provider": provider, "claims": {"repository": "acme/web", "ref": "refs/heads/main"}});

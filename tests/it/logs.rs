@@ -44,15 +44,7 @@ async fn serve(github: &FakeIssuer, format: &str) -> Served {
         .spawn()
         .unwrap();
     let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..500 {
-        if client.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(ready);
+    crate::support::wait_ready(&client, &url).await;
     Served { child, url, client, _dir: dir }
 }
 

@@ -27,27 +27,58 @@ fn node_peer() -> Option<PathBuf> {
     None
 }
 
-/// `node verify-jose.mjs ISSUER AUDIENCE ALG`, the token on stdin: (exit code, stdout, stderr). Async: the
-/// Tollgate it fetches discovery from runs on this test's runtime. Bounded by 30 s.
-async fn jose(peer: &Path, issuer: &str, audience: &str, alg: &str, token: &str) -> (i32, String, String) {
-    let mut child = tokio::process::Command::new("node")
-        .arg(peer.join("verify-jose.mjs"))
-        .args([issuer, audience, alg])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+/// Runs a relying party with the token on stdin (never argv): (exit code, stdout, stderr). Async, because the
+/// Tollgate it fetches discovery from runs on this test's runtime; bounded by 30 s.
+async fn run_peer(mut command: tokio::process::Command, token: &str) -> (i32, String, String) {
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(token.as_bytes()).await.unwrap();
     drop(stdin);
     let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
         .await
-        .expect("jose answered within 30 s")
+        .expect("the relying party answered within 30 s")
         .unwrap();
     let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
     (output.status.code().unwrap_or(-1), text(output.stdout), text(output.stderr))
+}
+
+/// `node verify-jose.mjs ISSUER AUDIENCE ALG < token`.
+async fn jose(peer: &Path, issuer: &str, audience: &str, alg: &str, token: &str) -> (i32, String, String) {
+    let mut command = tokio::process::Command::new("node");
+    command.arg(peer.join("verify-jose.mjs")).args([issuer, audience, alg]);
+    run_peer(command, token).await
+}
+
+/// A Tollgate with one role, `deploy` (CI issuer `ci`, `repo:acme/*`, grant audience `deploy-api`), and `extra`
+/// config; its clock is the real one, because relying parties check `exp` against theirs.
+struct Live {
+    ci: FakeIssuer,
+    app: TestApp,
+}
+
+impl Live {
+    async fn start(extra: String) -> Live {
+        let ci = FakeIssuer::start(SigningAlg::Rs256).await;
+        let app = spawn_app(Setup {
+            issuers: issuer_entry("ci", &ci, ""),
+            policies: vec![policy("deploy", "ci", "repo:acme/*")],
+            extra,
+        })
+        .await;
+        app.clock.set(tollgate::clock::SystemClock.now());
+        Live { ci, app }
+    }
+
+    /// A Tollgate token of `deploy` for a job on `repository`'s main branch.
+    async fn mint(&self, repository: &str) -> String {
+        let sub = format!("repo:{repository}:ref:refs/heads/main");
+        let now = tollgate::clock::SystemClock.now().as_secs();
+        let token = self.ci.token(now, json!({"sub": sub, "repository": repository}));
+        let (status, body) = self.app.exchange(&token, "deploy").await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
 }
 
 #[tokio::test]
@@ -61,21 +92,8 @@ async fn node_jose_verifies_tollgate_tokens_of_every_algorithm_by_discovery() {
             .output()
             .unwrap();
         assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
-        let ci = FakeIssuer::start(SigningAlg::Rs256).await;
-        let app = spawn_app(Setup {
-            issuers: issuer_entry("ci", &ci, ""),
-            policies: vec![policy("deploy", "ci", "repo:acme/*")],
-            extra: format!("signing:\n  alg: {name}\n  key_file: {}\n", key_file.display()),
-        })
-        .await;
-        // jose checks `exp` against the real clock: mint at the real time.
-        let now = tollgate::clock::SystemClock.now();
-        app.clock.set(now);
-        let now = now.as_secs();
-        let token = ci.token(now, json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository": "acme/web"}));
-        let (status, body) = app.exchange(&token, "deploy").await;
-        assert_eq!(status, 200, "{body}");
-        let minted = body["access_token"].as_str().unwrap().to_owned();
+        let live = Live::start(format!("signing:\n  alg: {name}\n  key_file: {}\n", key_file.display())).await;
+        let (app, minted) = (&live.app, live.mint("acme/web").await);
         assert_eq!(alg.as_str(), name);
 
         let (code, out, err) = jose(&peer, &app.url, "deploy-api", name, &minted).await;
@@ -103,25 +121,8 @@ async fn node_jose_verifies_tollgate_tokens_of_every_algorithm_by_discovery() {
 #[tokio::test]
 async fn openbao_jwt_auth_logs_in_with_a_tollgate_token_found_by_discovery() {
     let Some(bao) = crate::support::openbao::OpenBao::start().await else { return };
-    let ci = FakeIssuer::start(SigningAlg::Rs256).await;
-    let app = spawn_app(Setup {
-        issuers: issuer_entry("ci", &ci, ""),
-        policies: vec![policy("deploy", "ci", "repo:acme/*")],
-        extra: String::new(),
-    })
-    .await;
-    // OpenBao checks `exp` against the real clock: mint at the real time.
-    let now = tollgate::clock::SystemClock.now();
-    app.clock.set(now);
-    let mint = |sub: &str, repository: &str| {
-        let token = ci.token(now.as_secs(), json!({"sub": sub, "repository": repository}));
-        let app = &app;
-        async move {
-            let (status, body) = app.exchange(&token, "deploy").await;
-            assert_eq!(status, 200, "{body}");
-            body["access_token"].as_str().unwrap().to_owned()
-        }
-    };
+    let live = Live::start(String::new()).await;
+    let app = &live.app;
     bao.post("sys/auth/jwt", json!({"type": "jwt"})).await;
     bao.post("auth/jwt/config", json!({"oidc_discovery_url": app.url, "bound_issuer": app.url})).await;
     let role = |audience: &str| {
@@ -133,7 +134,7 @@ async fn openbao_jwt_auth_logs_in_with_a_tollgate_token_found_by_discovery() {
     bao.post("auth/jwt/role/deploy", role("deploy-api")).await;
     bao.post("auth/jwt/role/elsewhere", role("another-api")).await;
 
-    let web = mint("repo:acme/web:ref:refs/heads/main", "acme/web").await;
+    let web = live.mint("acme/web").await;
     let (status, body) = bao.jwt_login("deploy", &web).await;
     assert_eq!(status, 200, "OpenBao refused a Tollgate token: {body}\n{}", bao.log());
     assert!(body["auth"]["client_token"].as_str().is_some_and(|token| !token.is_empty()), "{body}");
@@ -142,7 +143,7 @@ async fn openbao_jwt_auth_logs_in_with_a_tollgate_token_found_by_discovery() {
     let (status, body) = bao.jwt_login("elsewhere", &web).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("aud"), "{body}");
-    let api = mint("repo:acme/api:ref:refs/heads/main", "acme/api").await;
+    let api = live.mint("acme/api").await;
     let (status, body) = bao.jwt_login("deploy", &api).await;
     assert_eq!(status, 400, "{body}");
     assert!(body.to_string().contains("repository"), "{body}");
@@ -179,45 +180,20 @@ fn go_oidc_verifier(out: &Path) -> Option<PathBuf> {
     Some(binary)
 }
 
-/// Runs the go-oidc verifier (the token on stdin): (exit code, stdout, stderr), within 30 s.
+/// The go-oidc verifier: `BINARY ISSUER CLIENT_ID ALG < token`.
 async fn go_oidc(binary: &Path, issuer: &str, client_id: &str, alg: &str, token: &str) -> (i32, String, String) {
-    let mut child = tokio::process::Command::new(binary)
-        .args([issuer, client_id, alg])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(token.as_bytes()).await.unwrap();
-    drop(stdin);
-    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("go-oidc answered within 30 s")
-        .unwrap();
-    let text = |bytes: Vec<u8>| String::from_utf8(bytes).unwrap();
-    (output.status.code().unwrap_or(-1), text(output.stdout), text(output.stderr))
+    let mut command = tokio::process::Command::new(binary);
+    command.args([issuer, client_id, alg]);
+    run_peer(command, token).await
 }
 
 #[tokio::test]
 async fn go_oidc_verifies_a_tollgate_token_by_discovery_alone() {
     let build = tempfile::tempdir().unwrap();
     let Some(verifier) = go_oidc_verifier(build.path()) else { return };
-    let ci = FakeIssuer::start(SigningAlg::Rs256).await;
-    let app = spawn_app(Setup {
-        issuers: issuer_entry("ci", &ci, ""),
-        policies: vec![policy("deploy", "ci", "repo:acme/*")],
-        extra: String::new(),
-    })
-    .await;
-    // go-oidc checks `exp` against the real clock: mint at the real time (the harness signs with ES256).
-    let now = tollgate::clock::SystemClock.now();
-    app.clock.set(now);
-    let token = ci.token(now.as_secs(), json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository": "acme/web"}));
-    let (status, body) = app.exchange(&token, "deploy").await;
-    assert_eq!(status, 200, "{body}");
-    let minted = body["access_token"].as_str().unwrap();
+    // The harness signs with ES256.
+    let live = Live::start(String::new()).await;
+    let (app, minted) = (&live.app, &live.mint("acme/web").await);
 
     let (code, out, err) = go_oidc(&verifier, &app.url, "deploy-api", "ES256", minted).await;
     assert_eq!(code, 0, "go-oidc refused a Tollgate token: {err}");

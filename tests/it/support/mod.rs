@@ -100,6 +100,17 @@ pub async fn wait_for(condition: impl Fn() -> bool, what: &str) {
     panic!("timed out waiting for {what}");
 }
 
+/// Waits (at most 10 s) until a Tollgate at `url` answers `GET /readyz` with 200; panics otherwise.
+pub async fn wait_ready(client: &reqwest::Client, url: &str) {
+    for _ in 0..500 {
+        if client.get(format!("{url}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{url} did not become ready within 10 s");
+}
+
 /// A temporary working folder for one Tollgate: `policies/` holding `policies`, and an ES256 key at `signing.pem`.
 pub struct Workdir {
     pub dir: tempfile::TempDir,
