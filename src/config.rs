@@ -22,7 +22,7 @@ pub const ENV_KEY_FILE: &str = "TOLLGATE_SIGNING_KEY_FILE";
 pub const ENV_AWS_ENDPOINT_URL: &str = "TOLLGATE_AWS_ENDPOINT_URL";
 pub const ENV_ADMIN_LISTEN: &str = "TOLLGATE_ADMIN_LISTEN";
 /// The operator listener's address when the config names none: loopback only.
-pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8471";
 
 /// A configuration error, already formatted as `file:line: key: reason`.
 #[derive(Debug, thiserror::Error)]
@@ -110,7 +110,7 @@ impl Config {
             .or_else(|| raw.admin.listen.as_ref().map(|l| l.value.clone()))
             .unwrap_or_else(|| DEFAULT_ADMIN_LISTEN.to_owned());
         let admin_listen = admin_text.parse().map_err(|_| {
-            at(admin_line, "admin.listen", format!("{admin_text:?} is not an address like 127.0.0.1:9090"))
+            at(admin_line, "admin.listen", format!("{admin_text:?} is not an address like 127.0.0.1:8471"))
         })?;
         let issuer_url = env(ENV_ISSUER_URL).unwrap_or_else(|| raw.issuer_url.value.clone());
         let issuer_url = issuer_url.trim_end_matches('/').to_owned();

@@ -1,4 +1,4 @@
-//! The operator listener (config `admin.listen`, default 127.0.0.1:9090; TLS with `admin.tls`): `GET /healthz`,
+//! The operator listener (config `admin.listen`, default 127.0.0.1:8471; TLS with `admin.tls`): `GET /healthz`,
 //! `GET /metrics` (open, or for `role/viewer`: `admin.metrics`) and the admin API under `/admin/v1/` (JSON,
 //! described in `docs/openapi/admin.yaml`). With `http/`, the only code that imports axum.
 //!

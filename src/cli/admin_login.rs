@@ -69,7 +69,7 @@ pub async fn login(url: Option<&str>, output: Output, args: LoginArgs) -> anyhow
     // Always named: credentials (a code and its verifier, a break-glass secret) never go to a URL read from a
     // file someone else could have written.
     let Some(base) = url.map(str::to_owned) else {
-        bail!("give --url ADMIN_URL (the Tollgate admin listener, e.g. http://127.0.0.1:9090)");
+        bail!("give --url ADMIN_URL (the Tollgate admin listener, e.g. http://127.0.0.1:8471)");
     };
     let api = Api::new(&base, None)?;
     let mut body = Map::new();

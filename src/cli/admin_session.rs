@@ -145,7 +145,7 @@ mod tests {
 
     fn session() -> CachedSession {
         CachedSession {
-            url: "http://127.0.0.1:9090".into(),
+            url: "http://127.0.0.1:8471".into(),
             session_token: "tgs_secret".into(),
             expires_at: "2030-01-01T00:00:00Z".into(),
             id: "s1".into(),
@@ -174,6 +174,6 @@ mod tests {
 
     #[test]
     fn urls_compare_without_trailing_slashes() {
-        assert_eq!(normalize("http://127.0.0.1:9090/ "), "http://127.0.0.1:9090");
+        assert_eq!(normalize("http://127.0.0.1:8471/ "), "http://127.0.0.1:8471");
     }
 }

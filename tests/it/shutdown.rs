@@ -36,7 +36,7 @@ impl Binary {
         std::fs::write(&config, yaml).unwrap();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
             .args(["serve", "--config", config.to_str().unwrap()])
-            // Its own admin port: the default (9090) would collide with other binaries under test.
+            // Its own admin port: the default (8471) would collide with other binaries under test.
             .env("TOLLGATE_ADMIN_LISTEN", format!("127.0.0.1:{}", free_port()))
             .env("RUST_LOG", "info")
             .stderr(std::process::Stdio::piped())

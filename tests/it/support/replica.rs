@@ -56,7 +56,7 @@ impl Replica {
         let admin_port = free_port();
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
             .args(["serve", "--config", config.to_str().unwrap()])
-            // Its own admin port: the default (9090) would collide with the other replicas.
+            // Its own admin port: the default (8471) would collide with the other replicas.
             .env("TOLLGATE_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
             // The state URL comes from the configuration file only, whatever the surrounding environment says.
             .env_remove("TOLLGATE_STATE_URL")
