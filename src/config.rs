@@ -65,6 +65,8 @@ pub struct Config {
     pub admin_tls: Option<crate::tls::TlsConfig>,
     /// Who may read the admin listener's `/metrics`.
     pub admin_metrics: MetricsAccess,
+    /// `relying_parties`: services that trust Tollgate's tokens, for `tollgate check` only.
+    pub relying_parties: Vec<RelyingParty>,
 }
 
 /// How log lines look (config `log.format`; env `TOLLGATE_LOG_FORMAT` overrides).
@@ -246,6 +248,8 @@ impl Config {
             admin_tls: raw.admin.tls.as_ref().map(|tls| server::tls(tls, base)),
             admin_metrics: operators::metrics_access(raw.admin.metrics.as_deref(), admin_listen)
                 .map_err(|reason| ConfigError(format!("{file}: {reason}")))?,
+            relying_parties: relying::relying_parties(&raw.relying_parties)
+                .map_err(|reason| ConfigError(format!("{file}: {reason}")))?,
         })
     }
 
@@ -275,6 +279,7 @@ mod introspection;
 mod issuers;
 mod operators;
 mod raw;
+mod relying;
 mod server;
 mod state;
 
@@ -283,6 +288,7 @@ pub use issuers::profile_known_issuers;
 use issuers::{issuer_config, jwks_settings, same_issuer};
 pub use operators::MetricsAccess;
 use raw::RawConfig;
+pub use relying::{RelyingParty, RelyingPartyKind};
 pub use state::{ENV_STATE_URL, RevocationSettings};
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ pub mod operators;
 pub mod policy;
 pub mod recent;
 pub mod reload;
+pub mod relying_party;
 pub mod review;
 pub mod revocation;
 pub mod store;

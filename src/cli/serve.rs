@@ -94,7 +94,12 @@ pub fn check(path: &Path, strict: bool) -> anyhow::Result<ExitCode> {
             read_jwks_file(file, config.jwks.max_response_bytes)?;
         }
     }
-    let lints = policies.lints().len() + candidate.as_ref().map_or(0, |set| set.lints().len());
+    let findings = tollgate::relying_party::check(&config, &policies);
+    for finding in &findings {
+        println!("{finding}");
+    }
+    let party_warnings = findings.iter().filter(|f| f.severity == tollgate::relying_party::Severity::Warning).count();
+    let lints = policies.lints().len() + candidate.as_ref().map_or(0, |set| set.lints().len()) + party_warnings;
     let (issuers, roles) = (config.issuers.len(), policies.len());
     let shadow = candidate.map(|set| format!(", {} candidate policies in shadow", set.len())).unwrap_or_default();
     println!("{}: ok ({issuers} trusted issuers, {roles} policies{shadow}, {lints} warnings)", path.display());

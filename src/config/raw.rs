@@ -7,7 +7,7 @@ use serde_saphyr::Spanned;
 use super::aws::RawAws;
 use super::issuers::{RawIssuer, RawJwks};
 use super::server::{RawLimits, RawTls};
-use super::{introspection, operators, state};
+use super::{introspection, operators, relying, state};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +49,8 @@ pub(super) struct RawConfig {
     pub(super) introspection: introspection::RawIntrospection,
     #[serde(default)]
     pub(super) operators: operators::RawOperators,
+    #[serde(default)]
+    pub(super) relying_parties: Vec<relying::RawRelyingParty>,
 }
 
 #[derive(Deserialize)]

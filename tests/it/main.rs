@@ -12,6 +12,7 @@ mod exchange;
 mod fuzz_parsers;
 mod jwks_cache;
 mod limits;
+mod kubernetes;
 mod logs;
 mod metrics;
 mod operators;

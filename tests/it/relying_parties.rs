@@ -29,7 +29,7 @@ fn node_peer() -> Option<PathBuf> {
 
 /// Runs a relying party with the token on stdin (never argv): (exit code, stdout, stderr). Async, because the
 /// Tollgate it fetches discovery from runs on this test's runtime; bounded by 30 s.
-async fn run_peer(mut command: tokio::process::Command, token: &str) -> (i32, String, String) {
+pub(crate) async fn run_peer(mut command: tokio::process::Command, token: &str) -> (i32, String, String) {
     let mut child =
         command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true).spawn().unwrap();
     let mut stdin = child.stdin.take().unwrap();
@@ -151,7 +151,7 @@ async fn openbao_jwt_auth_logs_in_with_a_tollgate_token_found_by_discovery() {
 
 /// The go-oidc verifier built from tests/peers/go-oidc (GOPATH mode, Debian's Go packages), or `None` with a
 /// notice when Go or go-oidc is missing outside CI.
-fn go_oidc_verifier(out: &Path) -> Option<PathBuf> {
+pub(crate) fn go_oidc_verifier(out: &Path) -> Option<PathBuf> {
     let library = Path::new("/usr/share/gocode/src/github.com/coreos/go-oidc");
     let go = Command::new("go").arg("version").output().is_ok_and(|output| output.status.success());
     if !go || !library.is_dir() {

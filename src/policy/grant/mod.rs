@@ -84,6 +84,20 @@ impl TokenGrant {
         &self.audiences
     }
 
+    /// The names of the extra claims it sets (beside the broker's own: iss, sub, aud, exp, iat, nbf, jti, role).
+    pub fn claim_keys(&self) -> impl Iterator<Item = &str> {
+        self.claims.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// The value of an extra claim written in the policy as is (`None` when it is absent or comes from the
+    /// inbound token).
+    pub fn literal_claim(&self, name: &str) -> Option<&Value> {
+        self.claims.iter().find(|(key, _)| key == name).and_then(|(_, source)| match source {
+            ClaimSource::Literal(value) => Some(value),
+            ClaimSource::Copy(_) | ClaimSource::Text(_) => None,
+        })
+    }
+
     /// The minted token's lifetime, 1..=86400 seconds.
     pub fn ttl_seconds(&self) -> u32 {
         self.ttl_seconds
