@@ -1,174 +1,22 @@
-//! The `tollgate` command: parses arguments, sets up logging, and calls the subcommands in `cli/`. No logic here.
+//! The `tollgate` command: parses arguments (`cli/args.rs`), sets up logging, and calls the subcommands in
+//! `cli/`. No logic here.
 
 mod cli;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser as _};
 
-#[derive(Parser)]
-#[command(name = "tollgate", version, about = "CI workload-identity token broker")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Serve the public API.
-    Serve {
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Dev mode: ephemeral signing key, embedded dev CI issuer, POST /dev/token. Never for production.
-        #[arg(long)]
-        dev: bool,
-    },
-    /// Validate the config and the policies it names (lint warnings printed), without serving.
-    Check {
-        #[arg(long)]
-        config: PathBuf,
-        /// Treat policy lint warnings as errors.
-        #[arg(long)]
-        strict: bool,
-    },
-    /// Verify a captured token offline and print its claims (exit 0) or the reason (exit 1).
-    Verify {
-        #[arg(long)]
-        token: PathBuf,
-        #[arg(long, conflicts_with = "config")]
-        jwks: Option<PathBuf>,
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Accepted audience (with --jwks; default: accept the token's own).
-        #[arg(long)]
-        audience: Option<String>,
-        /// Verify as if the time were this RFC 3339 instant.
-        #[arg(long)]
-        at: Option<String>,
-    },
-    /// Trace a role's policy over a token (verified with --config) or a claims file, condition by condition.
-    Explain {
-        #[arg(long)]
-        role: String,
-        #[arg(long, conflicts_with = "claims", required_unless_present = "claims")]
-        token: Option<PathBuf>,
-        /// A JSON object of claims, evaluated without any signature check.
-        #[arg(long)]
-        claims: Option<PathBuf>,
-        /// The trusted issuer the claims come from (with --claims; default: the role's first).
-        #[arg(long)]
-        issuer: Option<String>,
-        /// Config with trusted issuers and policies (default without it: ./policies and the built-in profiles).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        #[arg(long)]
-        at: Option<String>,
-    },
-    /// From a CI job: find the job's OIDC token, exchange it at Tollgate, print the credential.
-    Exchange {
-        /// Tollgate's base URL.
-        #[arg(long)]
-        url: String,
-        #[arg(long)]
-        role: String,
-        /// Audience to request from the CI provider where the job chooses it (GitHub Actions, Buildkite).
-        #[arg(long, default_value = "tollgate")]
-        audience: String,
-        /// json, env (export lines) or credential-process (AWS CLI credential_process JSON).
-        #[arg(long, default_value = "json")]
-        format: String,
-        /// Read the CI token from this file.
-        #[arg(long, conflicts_with = "token_env")]
-        token_file: Option<PathBuf>,
-        /// Read the CI token from this environment variable (GitLab: the name given in `id_tokens:`).
-        #[arg(long)]
-        token_env: Option<String>,
-    },
-    /// Policy tools.
-    Policy {
-        #[command(subcommand)]
-        command: cli::policy_tools::PolicyCommand,
-    },
-    /// Signing-key tools.
-    Keys {
-        #[command(subcommand)]
-        command: KeysCommand,
-    },
-    /// Revoke credentials or identities (written to the store; every replica enforces it).
-    Revoke {
-        #[command(subcommand)]
-        command: cli::revoke::RevokeCommand<cli::revoke::Common>,
-    },
-    /// The revocations in force.
-    Revocations {
-        #[command(subcommand)]
-        command: RevocationsCommand,
-    },
-    /// `POST /introspect` clients.
-    Introspection {
-        #[command(subcommand)]
-        command: IntrospectionCommand,
-    },
-    /// The durable state store (`state:` in the config).
-    State {
-        #[command(subcommand)]
-        command: StateCommand,
-    },
-    /// The operator plane: sign in to a Tollgate admin API (`login`) and read or act on it.
-    Admin(cli::admin::AdminArgs),
-}
-
-#[derive(Subcommand)]
-enum StateCommand {
-    /// Open the store and apply pending schema migrations (serve does this at start too).
-    Migrate {
-        #[arg(long)]
-        config: PathBuf,
-    },
-    /// Print the store's schema version without changing it; exit 1 if it is behind this build.
-    Check {
-        #[arg(long)]
-        config: PathBuf,
-    },
-}
-
-#[derive(Subcommand)]
-enum RevocationsCommand {
-    /// Print the revocations in force, one JSON object per line.
-    List {
-        #[arg(long)]
-        config: PathBuf,
-    },
-    /// Delete a revocation before its time (by the id `revoke` printed).
-    Delete {
-        #[arg(long)]
-        config: PathBuf,
-        id: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum IntrospectionCommand {
-    /// Make a client's random secret (stdout) and its config entry with the secret's SHA-256 (stderr).
-    NewClient { name: String },
-}
-
-#[derive(Subcommand)]
-enum KeysCommand {
-    /// Generate a signing key (PKCS#8 PEM) and print its kid.
-    Generate {
-        #[arg(long, default_value = "ES256")]
-        alg: String,
-        #[arg(long)]
-        out: PathBuf,
-    },
-}
+use cli::args::{Cli, Command, IntrospectionCommand, KeysCommand, RevocationsCommand, StateCommand};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Completions { shell } = cli.command {
+        clap_complete::generate(shell, &mut Cli::command(), "tollgate", &mut std::io::stdout());
+        return ExitCode::SUCCESS;
+    }
     if !matches!(cli.command, Command::Serve { .. }) {
-        cli::init_logging(tollgate::config::LogFormat::Pretty); // `serve` starts logging once its config is read
+        let _ = cli::init_logging(tollgate::config::LogFormat::Pretty); // `serve` starts logging once its config is read
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -217,5 +65,6 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             cli::revoke::new_introspection_client(&name)
         }
         Command::Admin(args) => cli::admin::run(args).await,
+        Command::Completions { .. } => Ok(ExitCode::SUCCESS), // answered in main, before the runtime
     }
 }

@@ -19,7 +19,7 @@ use super::revoke::RevokeCommand;
 /// `tollgate admin`'s options and command.
 #[derive(clap::Args)]
 pub struct AdminArgs {
-    /// The admin API's base URL (default: the cached session's), e.g. http://127.0.0.1:9090.
+    /// The admin API's base URL (default: the cached session's), e.g. http://127.0.0.1:8471.
     #[arg(long, global = true)]
     url: Option<String>,
     /// table (aligned columns) or json (the API's JSON as it came).
@@ -32,26 +32,40 @@ pub struct AdminArgs {
 #[derive(clap::Subcommand)]
 pub enum AdminCommand {
     /// Sign in through an OpenID provider (browser, or --device) or with the break-glass secret; caches the session.
+    #[command(
+        after_help = "Examples:\n  tollgate admin login --url http://127.0.0.1:8471                    # browser, authorization code + PKCE\n  tollgate admin login --url http://127.0.0.1:8471 --device           # no browser here (RFC 8628)\n  tollgate admin login --url http://127.0.0.1:8471 --scope admin --ttl 900\n  tollgate admin login --url http://127.0.0.1:8471 --bootstrap-secret-file bootstrap-secret   # break-glass"
+    )]
     Login(LoginArgs),
     /// The signed-in identity, its roles and the session's scope.
+    #[command(after_help = "Example:\n  tollgate admin whoami --output json | jq .roles")]
     Whoami,
     /// End the session at the server and forget it here.
+    #[command(after_help = "Example:\n  tollgate admin logout")]
     Logout,
     /// Trusted issuers and the state of their keys.
+    #[command(after_help = "Example:\n  tollgate admin issuers")]
     Issuers,
     /// Roles: their policies' files, hashes, lints and trusted issuers.
+    #[command(after_help = "Example:\n  tollgate admin roles --output json | jq -r '.roles[].role'")]
     Roles,
     /// Tollgate's signing keys and their states; `keys rotate` rotates a store-managed ring (needs scope admin).
+    #[command(
+        after_help = "Examples:\n  tollgate admin keys\n  tollgate admin keys rotate   # a store-managed ring (signing.managed), in a session with scope admin"
+    )]
     Keys {
         #[command(subcommand)]
         command: Option<KeysCommand>,
     },
     /// Sessions in force, and ending anyone's (needs scope admin).
+    #[command(after_help = "Examples:\n  tollgate admin sessions list\n  tollgate admin sessions end ID")]
     Sessions {
         #[command(subcommand)]
         command: SessionsCommand,
     },
     /// Recent exchange decisions of the replica answering.
+    #[command(
+        after_help = "Examples:\n  tollgate admin decisions --outcome deny --limit 20\n  tollgate admin decisions --role deploy-web --output json"
+    )]
     Decisions {
         #[arg(long)]
         role: Option<String>,
@@ -62,39 +76,49 @@ pub enum AdminCommand {
         limit: Option<u32>,
     },
     /// The revocations in force.
+    #[command(after_help = "Example:\n  tollgate admin revocations list")]
     Revocations {
         #[command(subcommand)]
         command: RevocationsCommand,
     },
     /// Revoke credentials or identities (needs scope admin).
+    #[command(
+        after_help = "Example:\n  tollgate admin revoke identity --issuer github --claim sub --glob 'repo:acme/web:*' --reason 'compromised repository'"
+    )]
     Revoke {
         #[command(subcommand)]
         command: RevokeCommand<RevokeCommon>,
     },
     /// Delete a revocation before its time, by its id (needs scope admin).
+    #[command(after_help = "Example:\n  tollgate admin unrevoke ID   # the id in admin revocations list")]
     Unrevoke { id: String },
     /// Runner credentials for CI systems without OIDC.
+    #[command(
+        after_help = "Examples:\n  tollgate admin runners create jenkins-prod --label team=platform --expires-at 2027-06-01T00:00:00Z\n  tollgate admin runners list"
+    )]
     Runners {
         #[command(subcommand)]
         command: RunnersCommand,
     },
     /// Reload the trust policies from disk on the replica answering (needs scope admin).
+    #[command(after_help = "Example:\n  tollgate admin reload")]
     Reload,
 }
 
 #[derive(clap::Subcommand)]
 pub enum KeysCommand {
     /// Add a new store-managed key: published at once, signing once relying parties can have fetched it.
+    #[command(after_help = "Example:\n  tollgate admin keys rotate")]
     Rotate,
 }
 
 #[derive(clap::Subcommand)]
 pub enum SessionsCommand {
+    #[command(after_help = "Example:\n  tollgate admin sessions list")]
     List,
     /// End a session at once, by its id (from `sessions list` or `whoami`).
-    End {
-        id: String,
-    },
+    #[command(after_help = "Example:\n  tollgate admin sessions end ID   # the id in sessions list or whoami")]
+    End { id: String },
 }
 
 pub async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {

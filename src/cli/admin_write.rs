@@ -17,6 +17,7 @@ use super::revoke::{RevokeCommand, instant};
 #[derive(clap::Subcommand)]
 pub enum RevocationsCommand {
     /// The revocations in force.
+    #[command(after_help = "Example:\n  tollgate admin revocations list --output json")]
     List,
 }
 
@@ -34,8 +35,12 @@ pub struct RevokeCommon {
 #[derive(clap::Subcommand)]
 pub enum RunnersCommand {
     /// The runners (never their credentials).
+    #[command(after_help = "Example:\n  tollgate admin runners list")]
     List,
     /// Create a runner; its credential is printed once.
+    #[command(
+        after_help = "Example:\n  tollgate admin runners create jenkins-prod --label team=platform --expires-at 2027-06-01T00:00:00Z   # prints the credential once"
+    )]
     Create {
         name: String,
         /// A label (repeat for more).
@@ -46,8 +51,10 @@ pub enum RunnersCommand {
         expires_at: Option<String>,
     },
     /// Replace a runner's credential; the new one is printed once and the old one stops working.
+    #[command(after_help = "Example:\n  tollgate admin runners rotate ID   # prints the new credential once")]
     Rotate { id: String },
     /// Delete a runner: its credential stops working.
+    #[command(after_help = "Example:\n  tollgate admin runners delete ID")]
     Delete { id: String },
 }
 

@@ -8,6 +8,8 @@ pub mod admin_login;
 pub mod admin_output;
 pub mod admin_session;
 pub mod admin_write;
+pub mod args;
+pub mod banner;
 pub mod exchange;
 pub mod keys;
 pub mod policy;
@@ -21,8 +23,8 @@ pub mod verify;
 pub const DEV_CONFIG: &str = "deploy/dev/tollgate.yaml";
 
 /// Logging to stderr: `RUST_LOG` filters (default `info`); JSON or pretty per `format`, or `TOLLGATE_LOG_FORMAT`.
-/// Request lines carry their request id through the `request` span.
-pub fn init_logging(format: tollgate::config::LogFormat) {
+/// Request lines carry their request id through the `request` span. Returns whether the lines are JSON.
+pub fn init_logging(format: tollgate::config::LogFormat) -> bool {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
@@ -36,4 +38,5 @@ pub fn init_logging(format: tollgate::config::LogFormat) {
     } else {
         builder.init();
     }
+    json
 }

@@ -19,6 +19,9 @@ use super::admin_output::{self, Output};
 #[derive(clap::Subcommand)]
 pub enum PolicyCommand {
     /// Run the *.test.yaml cases beside the policies; prints failures and `N passed, N failed`.
+    #[command(
+        after_help = "Examples:\n  tollgate policy test policies\n  tollgate policy test --config tollgate.yaml   # the config's policy folder and trusted issuers"
+    )]
     Test {
         /// The policy folder (default: the config's, else ./policies).
         dir: Option<PathBuf>,
@@ -87,6 +90,9 @@ pub enum PolicyCommand {
     /// Acts on the instance answering; promoting again swaps back. Needs an admin session with scope admin
     /// (`tollgate admin login --scope admin`). The swap lasts until that instance restarts: make the config say
     /// the same before then.
+    #[command(
+        after_help = "Examples:\n  tollgate admin login --url http://127.0.0.1:8471 --scope admin\n  tollgate policy promote --expect SHA256   # sha256 of shadow in GET /admin/v1/policies"
+    )]
     Promote {
         /// The admin API's base URL (default: the cached session's).
         #[arg(long)]

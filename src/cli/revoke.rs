@@ -34,12 +34,18 @@ pub struct Common {
 #[derive(clap::Subcommand)]
 pub enum RevokeCommand<C: clap::Args> {
     /// One Tollgate-issued token, by its `jti` (introspection answers inactive).
+    #[command(
+        after_help = "Examples:\n  tollgate revoke jti JTI --config tollgate.yaml --reason 'token pasted in a ticket'\n  tollgate admin revoke jti JTI --reason 'token pasted in a ticket'"
+    )]
     Jti {
         jti: String,
         #[command(flatten)]
         common: C,
     },
     /// One inbound CI token, by its issuer (configured name) and `jti`: it is no longer exchanged.
+    #[command(
+        after_help = "Examples:\n  tollgate revoke inbound-jti --issuer github JTI --config tollgate.yaml --reason 'job log leaked its token'\n  tollgate admin revoke inbound-jti --issuer github JTI --reason 'job log leaked its token'"
+    )]
     InboundJti {
         #[arg(long)]
         issuer: String,
@@ -48,6 +54,9 @@ pub enum RevokeCommand<C: clap::Args> {
         common: C,
     },
     /// Every token of a CI identity: a claim that equals a value or matches a glob (`*`, `?`).
+    #[command(
+        after_help = "Examples:\n  tollgate revoke identity --issuer github --claim sub --glob 'repo:acme/web:*' --config tollgate.yaml --reason 'compromised repository'\n  tollgate admin revoke identity --issuer github --claim repository_owner_id --equals 1000 --reason 'org offboarded' --until 2027-01-01T00:00:00Z"
+    )]
     Identity {
         #[arg(long)]
         issuer: String,
@@ -61,6 +70,9 @@ pub enum RevokeCommand<C: clap::Args> {
         common: C,
     },
     /// Every Tollgate token minted for a role before a time (RFC 3339, default now); exchanges for it until then.
+    #[command(
+        after_help = "Examples:\n  tollgate revoke role deploy-web --config tollgate.yaml --reason 'policy was too wide'\n  tollgate admin revoke role deploy-web --before 2026-12-03T10:00:00Z --reason 'policy was too wide'"
+    )]
     Role {
         role: String,
         #[arg(long)]
@@ -69,6 +81,9 @@ pub enum RevokeCommand<C: clap::Args> {
         common: C,
     },
     /// A signing key: Tollgate tokens it signed, and inbound tokens signed with it (of --issuer, or of any).
+    #[command(
+        after_help = "Examples:\n  tollgate revoke kid KID --config tollgate.yaml --reason 'signing key exposed'\n  tollgate admin revoke kid KID --issuer github --reason 'issuer key compromised'"
+    )]
     Kid {
         kid: String,
         #[arg(long)]

@@ -22,30 +22,33 @@ pub async fn serve(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ExitCod
         Mode::Dev => Config::load_dev(&path, &process_env)?,
         Mode::Production => (Config::load(&path, &process_env)?, None),
     };
-    super::init_logging(config.log);
+    let json_logs = super::init_logging(config.log);
     if mode == Mode::Dev {
         tracing::warn!(config = %path.display(), "DEV MODE: ephemeral keys and an embedded CI issuer that mints tokens for anyone. Never use this in production.");
         if let Some(base) = &moved {
             tracing::info!(base = %base, "Dev mode: the config's URLs on its written listen address now point at this one.");
         }
-        let dev_issuers: Vec<String> = config
-            .issuers
-            .iter()
-            .map(|issuer| match &issuer.matcher {
-                tollgate::issuers::IssuerMatcher::Exact(url) => format!("{} {url}", issuer.name),
-                tollgate::issuers::IssuerMatcher::Template(template) => format!("{} {template}", issuer.name),
-            })
-            .collect();
-        tracing::info!(issuers = %dev_issuers.join(", "), token = %format!("{}/dev/token", config.minter.issuer_url), "Dev issuers.");
     }
     let mut app = App::build(&config, mode, Arc::new(SystemClock)).await?;
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let admin = config.admin_listen;
-    app.admin_listener = Some(
-        tokio::net::TcpListener::bind(admin).await.with_context(|| format!("binding the admin listener {admin}"))?,
+    let admin_listener =
+        tokio::net::TcpListener::bind(admin).await.with_context(|| format!("binding the admin listener {admin}"))?;
+    let facts = super::banner::facts(
+        &config,
+        mode,
+        listener.local_addr().unwrap_or(config.listen),
+        admin_listener.local_addr().unwrap_or(admin),
+        app.state.broker.policies().len(),
     );
-    tracing::info!(listen = %config.listen, admin = %admin, tls = app.tls.is_some(), issuer = %config.minter.issuer_url, policies = app.state.broker.policies().len(), "Tollgate is serving.");
+    if json_logs {
+        let facts: Vec<String> = facts.iter().map(|(label, value)| format!("{label}: {value}")).collect();
+        tracing::info!(facts = %facts.join("; "), "Tollgate is serving.");
+    } else {
+        eprint!("{}", super::banner::block(&facts, mode, json_logs));
+    }
+    app.admin_listener = Some(admin_listener);
     app.serve(listener, shutdown_signal()).await?;
     tracing::info!("Tollgate stopped.");
     Ok(ExitCode::SUCCESS)

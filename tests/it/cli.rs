@@ -198,12 +198,12 @@ async fn dev_mode_serves_on_any_port() {
     let config = dir.path().join("tollgate.yaml");
     let policies = format!("policies: {}", root.join("policies").display());
     std::fs::write(&config, dev.replace("policies: ../../policies", &policies)).unwrap();
-    let port = crate::support::free_port();
+    let (port, admin_port) = (crate::support::free_port(), crate::support::free_port());
     let url = format!("http://127.0.0.1:{port}");
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .args(["serve", "--dev", "--config", config.to_str().unwrap()])
         .env("TOLLGATE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TOLLGATE_ADMIN_LISTEN", format!("127.0.0.1:{}", crate::support::free_port()))
+        .env("TOLLGATE_ADMIN_LISTEN", format!("127.0.0.1:{admin_port}"))
         .env("RUST_LOG", "info")
         .env_remove("TOLLGATE_ISSUER_URL")
         .env_remove("TOLLGATE_LOG_FORMAT")
@@ -228,5 +228,17 @@ async fn dev_mode_serves_on_any_port() {
     let output =
         tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output()).await.unwrap().unwrap();
     let log = String::from_utf8_lossy(&output.stderr);
-    assert!(log.contains(&format!("{url}/dev/issuer/github")), "the start names the dev issuers: {log}");
+    // One block at the start: where it serves, its issuer and discovery, the admin listener, the dev issuers.
+    for line in [
+        format!("  public     {url}  (POST /exchange"),
+        format!("  issuer     {url}\n"),
+        format!("  discovery  {url}/.well-known/openid-configuration\n"),
+        format!("  admin      http://127.0.0.1:{admin_port}  (GET /metrics"),
+        format!("  dev token  POST {url}/dev/token\n"),
+        format!("  dev issuer github  {url}/dev/issuer/github\n"),
+        "  audit      stdout\n".to_owned(),
+    ] {
+        assert!(log.contains(&line), "the start block lacks {line:?}: {log}");
+    }
+    assert!(log.contains("is serving in DEV MODE"), "{log}");
 }
