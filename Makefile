@@ -10,13 +10,16 @@ run:
 	$(CARGO) run --bin tollgate -- serve --dev
 
 ## Install the test peers, then run the whole suite: unit, integration (real HTTP, PyJWT), benches once,
-## the config and policy checks, the policy test cases, the README lines, and the load benches once in smoke mode
+## the config and policy checks, the policy test cases, the README lines, the deployment artifacts' offline
+## checks (scripts/deploy-lint.sh: hadolint, kustomize, kubernetes-validate, checkov, tollgate check of the
+## Kubernetes config, systemd-analyze; its tools in .venv-deploy), and the load benches once in smoke mode
 ## (debug build, 1 s runs: they must keep working; their figures mean nothing there).
 test: deps
 	$(CARGO) test --all-targets
 	$(CARGO) run --quiet --bin tollgate -- check --strict --config deploy/dev/tollgate.yaml
 	$(CARGO) run --quiet --bin tollgate -- policy test policies
 	scripts/readme-test.sh
+	scripts/deploy-lint.sh
 	BENCH_SMOKE=1 CARGO="$(CARGO)" scripts/bench-load.sh
 
 ## Formatting and lints, warnings are errors.
