@@ -14,7 +14,6 @@ mod fuzz_parsers;
 mod jwks_cache;
 mod kubernetes;
 mod limits;
-mod kubernetes;
 mod logs;
 mod metrics;
 mod operators;
