@@ -1,7 +1,12 @@
 //! What the relying parties named in `relying_parties:` require of Tollgate's tokens, checked by `tollgate
 //! check` against the config and the compiled policies. A Kubernetes API server's OIDC authenticator needs an
 //! https issuer, an RS*/ES*/PS* signing algorithm (never EdDSA), its client id in `aud`, and the username and
-//! groups claims it maps. Nothing here runs while serving.
+//! groups claims it maps. `kubernetes` generates the API server's side of that trust from a role. Nothing here
+//! runs while serving.
+
+pub mod kubernetes;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 
