@@ -109,6 +109,7 @@ Examples:
 Examples (in a CI job):
   eval \"$(tollgate exchange --url https://tollgate.example.com --role deploy-web --format env)\"
   tollgate exchange --url https://tollgate.example.com --role deploy-web-aws --format credential-process
+  tollgate exchange --url https://tollgate.example.com --role deploy-k8s --format kubernetes   # kubectl's exec plugin
   tollgate exchange --url https://tollgate.example.com --role build --token-env TOLLGATE_ID_TOKEN   # GitLab")]
     Exchange {
         /// Tollgate's base URL.
@@ -119,7 +120,8 @@ Examples (in a CI job):
         /// Audience to request from the CI provider where the job chooses it (GitHub Actions, Buildkite).
         #[arg(long, default_value = "tollgate")]
         audience: String,
-        /// json, env (export lines) or credential-process (AWS CLI credential_process JSON).
+        /// json, env (export lines), credential-process (AWS CLI credential_process JSON) or kubernetes (kubectl's
+        /// client.authentication.k8s.io/v1 ExecCredential, for `tollgate kubeconfig`).
         #[arg(long, default_value = "json")]
         format: String,
         /// Read the CI token from this file.
@@ -172,6 +174,48 @@ Examples:
   tollgate admin whoami
   tollgate admin decisions --outcome deny")]
     Admin(super::admin::AdminArgs),
+    /// Print a kubeconfig whose user gets its token from Tollgate (kubectl's exec credential plugin).
+    #[command(after_help = "\
+Examples:
+  tollgate kubeconfig --url https://tollgate.example.com --role deploy-k8s --cluster prod \\
+    --server https://k8s.example.com:6443 --certificate-authority prod-ca.crt > kubeconfig
+  KUBECONFIG=kubeconfig kubectl auth whoami
+
+The user runs `tollgate exchange --format kubernetes`, which finds the CI token as `tollgate exchange` does;
+kubectl keeps the credential until it expires. Merge with others: KUBECONFIG=a:b kubectl config view --flatten")]
+    Kubeconfig {
+        /// Tollgate's base URL.
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        role: String,
+        /// The cluster's (and the context's) name in the kubeconfig.
+        #[arg(long)]
+        cluster: String,
+        /// The API server's https URL.
+        #[arg(long)]
+        server: String,
+        /// PEM of the CA that signed the API server's certificate (embedded as certificate-authority-data).
+        #[arg(long)]
+        certificate_authority: Option<PathBuf>,
+        /// Passed on to `tollgate exchange`: the audience asked of the CI provider.
+        #[arg(long)]
+        audience: Option<String>,
+        /// Passed on to `tollgate exchange`.
+        #[arg(long, conflicts_with = "token_env")]
+        token_file: Option<PathBuf>,
+        /// Passed on to `tollgate exchange`.
+        #[arg(long)]
+        token_env: Option<String>,
+        /// The plugin's command: the tollgate binary, if not on PATH.
+        #[arg(long, default_value = "tollgate")]
+        command: String,
+    },
+    /// The Kubernetes API server's side of trusting Tollgate, generated from a role.
+    Kubernetes {
+        #[command(subcommand)]
+        command: KubernetesCommand,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     #[command(after_help = "\
 Examples:
@@ -236,5 +280,40 @@ Examples:
         alg: String,
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KubernetesCommand {
+    /// Print the API server's AuthenticationConfiguration (or --oidc-* flags) for a role's tokens; exit 1 with the
+    /// reason when the API server could not accept them (EdDSA key, http issuer, a claim the grant lacks).
+    #[command(after_help = "\
+Examples:
+  tollgate kubernetes apiserver-config --config tollgate.yaml --role deploy-k8s > authentication-config.yaml
+  tollgate kubernetes apiserver-config --config tollgate.yaml --role deploy-k8s --format flags
+  tollgate kubernetes apiserver-config --config tollgate.yaml --role deploy-k8s --certificate-authority ca.pem")]
+    ApiserverConfig {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        role: String,
+        /// authentication-config (apiserver.config.k8s.io/v1beta1, for --authentication-config) or flags.
+        #[arg(long, default_value = "authentication-config", value_parser = ["authentication-config", "flags"])]
+        format: String,
+        /// PEM of the CA of Tollgate's certificate, when private (certificateAuthority, --oidc-ca-file).
+        #[arg(long)]
+        certificate_authority: Option<PathBuf>,
+        /// Default: a kind: kubernetes relying party's username_claim for the grant's audience, else sub.
+        #[arg(long)]
+        username_claim: Option<String>,
+        /// Default tollgate: (an empty value keeps names as they are).
+        #[arg(long)]
+        username_prefix: Option<String>,
+        /// Default: that relying party's groups_claim, else groups when the grant sets it.
+        #[arg(long)]
+        groups_claim: Option<String>,
+        /// Default tollgate:.
+        #[arg(long)]
+        groups_prefix: Option<String>,
     },
 }

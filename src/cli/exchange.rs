@@ -1,6 +1,7 @@
 //! `tollgate exchange`: the CI-side client. Finds the job's OIDC token itself (GitHub Actions, Semaphore,
 //! GitLab via `--token-env`, CircleCI, Buildkite, or `--token-file`), exchanges it at Tollgate and prints the
-//! result as JSON, `export` lines or AWS `credential_process` JSON. Never prints the CI token.
+//! result as JSON, `export` lines, AWS `credential_process` JSON or kubectl's `ExecCredential`. Never prints the
+//! CI token.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,7 +32,8 @@ pub async fn run(options: Options) -> anyhow::Result<ExitCode> {
         "json" => "json",
         "env" => "env",
         "credential-process" | "credential_process" => "credential_process",
-        other => bail!("--format {other:?} is not one of json, env, credential-process"),
+        "kubernetes" => "kubernetes",
+        other => bail!("--format {other:?} is not one of json, env, credential-process, kubernetes"),
     };
     let base = reqwest::Url::parse(&options.url).with_context(|| format!("--url {:?} is not a URL", options.url))?;
     if !tollgate::issuers::is_allowed_url(&base) {
@@ -41,7 +43,9 @@ pub async fn run(options: Options) -> anyhow::Result<ExitCode> {
     }
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build()?;
     let found = find_token(&options, &|name| std::env::var(name).ok().filter(|v| !v.is_empty()), &client).await?;
-    let url = format!("{}/exchange?format={format}", options.url.trim_end_matches('/'));
+    // kubectl's ExecCredential is made here, from the JSON answer.
+    let asked = if format == "kubernetes" { "json" } else { format };
+    let url = format!("{}/exchange?format={asked}", options.url.trim_end_matches('/'));
     let response = client
         .post(&url)
         .bearer_auth(found.token.trim())
@@ -51,6 +55,10 @@ pub async fn run(options: Options) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("calling {url}"))?;
     let status = response.status();
     let body = response.text().await.context("reading Tollgate's answer")?;
+    if status.is_success() && format == "kubernetes" {
+        println!("{}", super::kubernetes::exec_credential(&body)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     if status.is_success() {
         print!("{body}");
         if !body.ends_with('\n') {

@@ -12,6 +12,7 @@ pub mod args;
 pub mod banner;
 pub mod exchange;
 pub mod keys;
+pub mod kubernetes;
 pub mod policy;
 pub mod policy_tools;
 pub mod revoke;

@@ -124,3 +124,36 @@ async fn the_ci_client_finds_the_token_and_exchanges_it() {
     assert_eq!(code, 1);
     assert!(stderr.contains("HTTP 401"), "{stderr}");
 }
+
+/// Issue 14: `--format kubernetes` prints kubectl's ExecCredential: the minted token and its expiry, nothing else
+/// on stdout, and never the CI token.
+#[tokio::test]
+async fn the_kubernetes_format_is_an_exec_credential() {
+    let github = FakeIssuer::start(SigningAlg::Rs256).await;
+    let app = spawn_app(Setup {
+        issuers: issuer_entry("github", &github, ""),
+        policies: vec![policy("plain", "github", "repo:acme/*")],
+        extra: String::new(),
+    })
+    .await;
+    let token = github.token(NOW, json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository": "acme/web"}));
+    let args = ["exchange", "--url", &app.url, "--role", "plain", "--format", "kubernetes", "--token-env", "CI_TOKEN"];
+    let (code, stdout, stderr) = client(&args, &[("CI_TOKEN", token.as_str())]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let credential: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(credential["apiVersion"], "client.authentication.k8s.io/v1");
+    assert_eq!(credential["kind"], "ExecCredential");
+    let minted = credential["status"]["token"].as_str().unwrap();
+    let payload = minted.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], "deploy-api");
+    let expiry = tollgate::clock::UnixTime::from_secs(claims["exp"].as_i64().unwrap()).to_rfc3339();
+    assert_eq!(credential["status"]["expirationTimestamp"], expiry.as_str(), "kubectl refreshes at the token's exp");
+    assert!(!stdout.contains(&token) && !stderr.contains(&token) && !stderr.contains(minted), "{stderr}");
+    let (code, _, stderr) = client(&[&args[..5], &["--format", "yaml"]].concat(), &[]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not one of json, env, credential-process, kubernetes"), "{stderr}");
+}
