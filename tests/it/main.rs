@@ -12,6 +12,7 @@ mod disclosure;
 mod exchange;
 mod fuzz_parsers;
 mod jwks_cache;
+mod kubectl;
 mod kubernetes;
 mod limits;
 mod logs;

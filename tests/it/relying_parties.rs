@@ -149,9 +149,9 @@ async fn openbao_jwt_auth_logs_in_with_a_tollgate_token_found_by_discovery() {
     assert!(body.to_string().contains("repository"), "{body}");
 }
 
-/// The go-oidc verifier built from tests/peers/go-oidc (GOPATH mode, Debian's Go packages), or `None` with a
-/// notice when Go or go-oidc is missing outside CI.
-pub(crate) fn go_oidc_verifier(out: &Path) -> Option<PathBuf> {
+/// A Go peer built from tests/peers/NAME/main.go against Debian's go-oidc (GOPATH mode, offline), or `None`
+/// with a notice when Go or go-oidc is missing outside CI.
+pub(crate) fn go_peer(out: &Path, name: &str) -> Option<PathBuf> {
     let library = Path::new("/usr/share/gocode/src/github.com/coreos/go-oidc");
     let go = Command::new("go").arg("version").output().is_ok_and(|output| output.status.success());
     if !go || !library.is_dir() {
@@ -159,13 +159,11 @@ pub(crate) fn go_oidc_verifier(out: &Path) -> Option<PathBuf> {
             std::env::var("CI").as_deref() != Ok("true"),
             "CI=true but Go or go-oidc is missing (scripts/test-deps.sh)"
         );
-        eprintln!(
-            "notice: golang-go or golang-github-coreos-go-oidc-dev is missing; skipping the go-oidc relying party"
-        );
+        eprintln!("notice: golang-go or golang-github-coreos-go-oidc-dev is missing; skipping the {name} peer");
         return None;
     }
-    let binary = out.join("go-oidc-verify");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/go-oidc/main.go");
+    let binary = out.join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers").join(name).join("main.go");
     let built = Command::new("go")
         .args(["build", "-o"])
         .arg(&binary)
@@ -176,8 +174,13 @@ pub(crate) fn go_oidc_verifier(out: &Path) -> Option<PathBuf> {
         .env("GOFLAGS", "")
         .output()
         .unwrap();
-    assert!(built.status.success(), "go build: {}", String::from_utf8_lossy(&built.stderr));
+    assert!(built.status.success(), "go build {name}: {}", String::from_utf8_lossy(&built.stderr));
     Some(binary)
+}
+
+/// The go-oidc verifier built from tests/peers/go-oidc.
+pub(crate) fn go_oidc_verifier(out: &Path) -> Option<PathBuf> {
+    go_peer(out, "go-oidc")
 }
 
 /// The go-oidc verifier: `BINARY ISSUER CLIENT_ID ALG < token`.
