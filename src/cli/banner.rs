@@ -54,14 +54,14 @@ pub fn facts(
 }
 
 /// The block printed to stderr with pretty logs.
-pub fn block(facts: &[(&'static str, String)], mode: Mode, json_logs: bool) -> String {
+pub fn block(facts: &[(&'static str, String)], mode: Mode) -> String {
     let mut text = format!("Tollgate {} is serving", env!("CARGO_PKG_VERSION"));
     if mode == Mode::Dev {
         text.push_str(" in DEV MODE (an embedded CI issuer mints tokens for anyone: never in production)");
     }
     text.push('\n');
-    let logs = if json_logs { "stderr, JSON (RUST_LOG filters)" } else { "stderr (RUST_LOG filters)" };
-    for (label, value) in facts.iter().map(|(l, v)| (*l, v.as_str())).chain([("logs", logs)]) {
+    let logs = ("logs", "stderr (RUST_LOG filters)");
+    for (label, value) in facts.iter().map(|(l, v)| (*l, v.as_str())).chain([logs]) {
         let _ = writeln!(text, "  {label:<11}{value}");
     }
     text

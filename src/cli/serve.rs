@@ -46,7 +46,7 @@ pub async fn serve(config: Option<PathBuf>, dev: bool) -> anyhow::Result<ExitCod
         let facts: Vec<String> = facts.iter().map(|(label, value)| format!("{label}: {value}")).collect();
         tracing::info!(facts = %facts.join("; "), "Tollgate is serving.");
     } else {
-        eprint!("{}", super::banner::block(&facts, mode, json_logs));
+        eprint!("{}", super::banner::block(&facts, mode));
     }
     app.admin_listener = Some(admin_listener);
     app.serve(listener, shutdown_signal()).await?;

@@ -109,7 +109,7 @@ pub fn apiserver_config(
 
 /// Whether every token of the grant carries `claim`.
 fn sets(grant: &TokenGrant, claim: &str) -> bool {
-    ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "role"].contains(&claim) || grant.claim_keys().any(|k| k == claim)
+    super::MINTED_CLAIMS.contains(&claim) || grant.claim_keys().any(|k| k == claim)
 }
 
 /// A string as a YAML (and JSON) double-quoted scalar.

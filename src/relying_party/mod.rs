@@ -15,7 +15,7 @@ use crate::credentials::SigningAlg;
 use crate::policy::{Grant, PolicySet, TokenGrant};
 
 /// Claims every minted token carries, whatever its grant says.
-const MINTED_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "role"];
+pub(crate) const MINTED_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "role"];
 
 /// How much a finding matters: warnings count for `check --strict`, notes do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -65,7 +65,7 @@ fn check_and_keys_generate() {
     std::fs::write(&good, config("")).unwrap();
     let (code, stdout, stderr) = tollgate(&["check", "--config", good.to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("ok (2 trusted issuers, 3 policies, 0 warnings)"), "{stdout}");
+    assert!(stdout.contains("ok (2 trusted issuers, 4 policies, 0 warnings)"), "{stdout}");
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, config("unknown_key: 1\n")).unwrap();
     let (code, _, stderr) = tollgate(&["check", "--config", bad.to_str().unwrap()]);
