@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use base64::Engine as _;
 use tollgate::config::{Config, process_env};
 use tollgate::policy::PolicySet;
-use tollgate::relying_party::kubernetes::{Choices, apiserver_config};
+use tollgate::relying_party::kubernetes::{Choices, apiserver_config, quoted};
 
 /// kubectl's credential plugin API version.
 const EXEC_API_VERSION: &str = "client.authentication.k8s.io/v1";
@@ -44,11 +44,6 @@ pub struct KubeconfigOptions {
     pub token_env: Option<String>,
     /// The plugin's command (default `tollgate`, found on PATH).
     pub command: String,
-}
-
-/// A string as a YAML (and JSON) double-quoted scalar.
-fn quoted(text: &str) -> String {
-    serde_json::Value::String(text.to_owned()).to_string()
 }
 
 /// A kubeconfig with one cluster, one user whose token comes from `tollgate exchange --format kubernetes`, and

@@ -65,8 +65,11 @@ pub fn apiserver_config(
         return Err(format!("issuer_url {issuer_url:?} is not https; the Kubernetes API server requires https"));
     }
     let mut signing_algs = vec![config.signing.alg];
-    signing_algs.extend(config.signing.previous_keys.iter().map(|(_, alg, _)| *alg));
-    signing_algs.dedup();
+    for (_, alg, _) in &config.signing.previous_keys {
+        if !signing_algs.contains(alg) {
+            signing_algs.push(*alg);
+        }
+    }
     if signing_algs.contains(&SigningAlg::EdDsa) {
         return Err("a signing key (signing.alg or a previous key) is EdDSA, which the Kubernetes API server \
                     cannot verify: sign with ES256 or RS256"
@@ -112,8 +115,8 @@ fn sets(grant: &TokenGrant, claim: &str) -> bool {
     super::MINTED_CLAIMS.contains(&claim) || grant.claim_keys().any(|k| k == claim)
 }
 
-/// A string as a YAML (and JSON) double-quoted scalar.
-fn quoted(text: &str) -> String {
+/// A string as a YAML (and JSON) double-quoted scalar: whatever it holds, it stays one string.
+pub fn quoted(text: &str) -> String {
     serde_json::Value::String(text.to_owned()).to_string()
 }
 

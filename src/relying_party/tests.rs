@@ -111,3 +111,15 @@ fn check_counts_warnings_and_notes_per_relying_party() {
     );
     assert_eq!(findings.len(), 2, "{text:?}");
 }
+
+#[test]
+fn every_published_algorithm_is_listed_once() {
+    let previous = "  previous_keys:\n    - {key_file: a.pem, retired_at: \"2026-11-01T00:00:00Z\", alg: RS256}\n    - {key_file: b.pem, retired_at: \"2026-10-01T00:00:00Z\"}\n";
+    let yaml = format!(
+        "listen: 127.0.0.1:8080\nissuer_url: https://tg.example.com\nsigning:\n  alg: ES256\n  key_file: k.pem\n{previous}policies: p\ntrusted_issuers:\n  - {{name: ci, issuer: \"https://ci.example.com\", audiences: [tollgate]}}\n"
+    );
+    let config = Config::parse(&yaml, Path::new("/etc/tollgate/tollgate.yaml"), &|_| None).unwrap();
+    let settings = apiserver_config(&config, &policies(), "deploy-k8s", Choices::default()).unwrap();
+    assert_eq!(settings.signing_algs, ["ES256", "RS256"], "the live key first, the previous ES256 not twice");
+    assert!(settings.flags().contains("--oidc-signing-algs=ES256,RS256\n"));
+}
