@@ -65,58 +65,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             cli::revoke::new_introspection_client(&name)
         }
         Command::Admin(args) => cli::admin::run(args).await,
-        Command::Kubeconfig {
-            url,
-            role,
-            cluster,
-            server,
-            certificate_authority,
-            audience,
-            token_file,
-            token_env,
-            command,
-        } => {
-            let options = cli::kubernetes::KubeconfigOptions {
-                url,
-                role,
-                cluster,
-                server,
-                certificate_authority,
-                audience,
-                token_file,
-                token_env,
-                command,
-            };
+        Command::Kubeconfig(options) => {
             print!("{}", cli::kubernetes::kubeconfig(&options)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Kubernetes {
-            command:
-                KubernetesCommand::ApiserverConfig {
-                    config,
-                    role,
-                    format,
-                    certificate_authority,
-                    username_claim,
-                    username_prefix,
-                    groups_claim,
-                    groups_prefix,
-                },
-        } => {
-            let choices = tollgate::relying_party::kubernetes::Choices {
-                username_claim,
-                username_prefix,
-                groups_claim,
-                groups_prefix,
-                certificate_authority: None,
-            };
-            cli::kubernetes::print_apiserver_config(cli::kubernetes::ApiServerOptions {
-                config,
-                role,
-                format,
-                choices,
-                certificate_authority,
-            })
+        Command::Kubernetes { command: KubernetesCommand::ApiserverConfig(options) } => {
+            cli::kubernetes::print_apiserver_config(options)
         }
         Command::Completions { .. } => Ok(ExitCode::SUCCESS), // answered in main, before the runtime
     }

@@ -183,34 +183,7 @@ Examples:
 
 The user runs `tollgate exchange --format kubernetes`, which finds the CI token as `tollgate exchange` does;
 kubectl keeps the credential until it expires. Merge with others: KUBECONFIG=a:b kubectl config view --flatten")]
-    Kubeconfig {
-        /// Tollgate's base URL.
-        #[arg(long)]
-        url: String,
-        #[arg(long)]
-        role: String,
-        /// The cluster's (and the context's) name in the kubeconfig.
-        #[arg(long)]
-        cluster: String,
-        /// The API server's https URL.
-        #[arg(long)]
-        server: String,
-        /// PEM of the CA that signed the API server's certificate (embedded as certificate-authority-data).
-        #[arg(long)]
-        certificate_authority: Option<PathBuf>,
-        /// Passed on to `tollgate exchange`: the audience asked of the CI provider.
-        #[arg(long)]
-        audience: Option<String>,
-        /// Passed on to `tollgate exchange`.
-        #[arg(long, conflicts_with = "token_env")]
-        token_file: Option<PathBuf>,
-        /// Passed on to `tollgate exchange`.
-        #[arg(long)]
-        token_env: Option<String>,
-        /// The plugin's command: the tollgate binary, if not on PATH.
-        #[arg(long, default_value = "tollgate")]
-        command: String,
-    },
+    Kubeconfig(super::kubernetes::KubeconfigOptions),
     /// The Kubernetes API server's side of trusting Tollgate, generated from a role.
     Kubernetes {
         #[command(subcommand)]
@@ -292,28 +265,5 @@ Examples:
   tollgate kubernetes apiserver-config --config tollgate.yaml --role deploy-k8s > authentication-config.yaml
   tollgate kubernetes apiserver-config --config tollgate.yaml --role deploy-k8s --format flags
   tollgate kubernetes apiserver-config --config tollgate.yaml --role deploy-k8s --certificate-authority ca.pem")]
-    ApiserverConfig {
-        #[arg(long)]
-        config: PathBuf,
-        #[arg(long)]
-        role: String,
-        /// authentication-config (apiserver.config.k8s.io/v1beta1, for --authentication-config) or flags.
-        #[arg(long, default_value = "authentication-config", value_parser = ["authentication-config", "flags"])]
-        format: String,
-        /// PEM of the CA of Tollgate's certificate, when private (certificateAuthority, --oidc-ca-file).
-        #[arg(long)]
-        certificate_authority: Option<PathBuf>,
-        /// Default: a kind: kubernetes relying party's username_claim for the grant's audience, else sub.
-        #[arg(long)]
-        username_claim: Option<String>,
-        /// Default tollgate: (an empty value keeps names as they are).
-        #[arg(long)]
-        username_prefix: Option<String>,
-        /// Default: that relying party's groups_claim, else groups when the grant sets it.
-        #[arg(long)]
-        groups_claim: Option<String>,
-        /// Default tollgate:.
-        #[arg(long)]
-        groups_prefix: Option<String>,
-    },
+    ApiserverConfig(super::kubernetes::ApiServerOptions),
 }

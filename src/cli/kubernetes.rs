@@ -32,17 +32,33 @@ pub fn exec_credential(answer: &str) -> anyhow::Result<String> {
 }
 
 /// Options of `tollgate kubeconfig`.
+#[derive(clap::Args)]
 pub struct KubeconfigOptions {
+    /// Tollgate's base URL.
+    #[arg(long)]
     pub url: String,
+    #[arg(long)]
     pub role: String,
+    /// The cluster's (and the context's) name in the kubeconfig.
+    #[arg(long)]
     pub cluster: String,
+    /// The API server's https URL.
+    #[arg(long)]
     pub server: String,
+    /// PEM of the CA that signed the API server's certificate (embedded as certificate-authority-data).
+    #[arg(long)]
     pub certificate_authority: Option<PathBuf>,
-    /// Passed on to `tollgate exchange` when set.
+    /// Passed on to `tollgate exchange`: the audience asked of the CI provider.
+    #[arg(long)]
     pub audience: Option<String>,
+    /// Passed on to `tollgate exchange`.
+    #[arg(long, conflicts_with = "token_env")]
     pub token_file: Option<PathBuf>,
+    /// Passed on to `tollgate exchange`.
+    #[arg(long)]
     pub token_env: Option<String>,
-    /// The plugin's command (default `tollgate`, found on PATH).
+    /// The plugin's command: the tollgate binary, if not on PATH.
+    #[arg(long, default_value = "tollgate")]
     pub command: String,
 }
 
@@ -82,23 +98,47 @@ pub fn kubeconfig(options: &KubeconfigOptions) -> anyhow::Result<String> {
 }
 
 /// Options of `tollgate kubernetes apiserver-config`.
+#[derive(clap::Args)]
 pub struct ApiServerOptions {
+    #[arg(long)]
     pub config: PathBuf,
+    #[arg(long)]
     pub role: String,
-    /// `authentication-config` or `flags`.
+    /// authentication-config (apiserver.config.k8s.io/v1beta1, for --authentication-config) or flags.
+    #[arg(long, default_value = "authentication-config", value_parser = ["authentication-config", "flags"])]
     pub format: String,
-    pub choices: Choices,
+    /// PEM of the CA of Tollgate's certificate, when private (certificateAuthority, --oidc-ca-file).
+    #[arg(long)]
     pub certificate_authority: Option<PathBuf>,
+    /// Default: a kind: kubernetes relying party's username_claim for the grant's audience, else sub.
+    #[arg(long)]
+    pub username_claim: Option<String>,
+    /// Default tollgate: (an empty value keeps names as they are).
+    #[arg(long)]
+    pub username_prefix: Option<String>,
+    /// Default: that relying party's groups_claim, else groups when the grant sets it.
+    #[arg(long)]
+    pub groups_claim: Option<String>,
+    /// Default tollgate:.
+    #[arg(long)]
+    pub groups_prefix: Option<String>,
 }
 
 /// Prints the API server's side for the role; exit 1 with the reason when its tokens could not be accepted.
 pub fn print_apiserver_config(options: ApiServerOptions) -> anyhow::Result<ExitCode> {
     let config = Config::load(&options.config, &process_env)?;
     let policies = PolicySet::load_dir(&config.policies_dir, &config.known_issuers())?;
-    let mut choices = options.choices;
-    if let Some(file) = &options.certificate_authority {
-        choices.certificate_authority = Some((file.display().to_string(), read_pem(file)?));
-    }
+    let certificate_authority = match &options.certificate_authority {
+        Some(file) => Some((file.display().to_string(), read_pem(file)?)),
+        None => None,
+    };
+    let choices = Choices {
+        username_claim: options.username_claim,
+        username_prefix: options.username_prefix,
+        groups_claim: options.groups_claim,
+        groups_prefix: options.groups_prefix,
+        certificate_authority,
+    };
     let settings = match apiserver_config(&config, &policies, &options.role, choices) {
         Ok(settings) => settings,
         Err(reason) => {
