@@ -47,8 +47,9 @@ async fn client(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     (output.status.code().unwrap_or(-1), text(&output.stdout), text(&output.stderr))
 }
 
-#[tokio::test]
-async fn the_ci_client_finds_the_token_and_exchanges_it() {
+/// A Tollgate with the role `plain` (a token grant for `deploy-api`) trusting a GitHub-shaped issuer, and a
+/// token of that issuer for acme/web's main branch.
+async fn plain_app() -> (FakeIssuer, TestApp, String) {
     let github = FakeIssuer::start(SigningAlg::Rs256).await;
     let app = spawn_app(Setup {
         issuers: issuer_entry("github", &github, ""),
@@ -57,6 +58,12 @@ async fn the_ci_client_finds_the_token_and_exchanges_it() {
     })
     .await;
     let token = github.token(NOW, json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository": "acme/web"}));
+    (github, app, token)
+}
+
+#[tokio::test]
+async fn the_ci_client_finds_the_token_and_exchanges_it() {
+    let (_github, app, token) = plain_app().await;
     let (endpoint, seen) = github_endpoint(token.clone()).await;
     let base = ["exchange", "--url", &app.url, "--role", "plain"];
 
@@ -129,14 +136,7 @@ async fn the_ci_client_finds_the_token_and_exchanges_it() {
 /// on stdout, and never the CI token.
 #[tokio::test]
 async fn the_kubernetes_format_is_an_exec_credential() {
-    let github = FakeIssuer::start(SigningAlg::Rs256).await;
-    let app = spawn_app(Setup {
-        issuers: issuer_entry("github", &github, ""),
-        policies: vec![policy("plain", "github", "repo:acme/*")],
-        extra: String::new(),
-    })
-    .await;
-    let token = github.token(NOW, json!({"sub": "repo:acme/web:ref:refs/heads/main", "repository": "acme/web"}));
+    let (_github, app, token) = plain_app().await;
     let args = ["exchange", "--url", &app.url, "--role", "plain", "--format", "kubernetes", "--token-env", "CI_TOKEN"];
     let (code, stdout, stderr) = client(&args, &[("CI_TOKEN", token.as_str())]).await;
     assert_eq!(code, 0, "{stderr}");
