@@ -75,7 +75,7 @@ async fn a_tollgate_token_meets_the_kubernetes_api_servers_oidc_rules() {
     let issuer = format!("https://{}", listener.local_addr().unwrap());
     let yaml = format!(
         "listen: 127.0.0.1:0\nissuer_url: {issuer}\nsigning:\n  alg: RS256\n  key_file: {}\npolicies: {}\n\
-         tls:\n  cert_file: cert.pem\n  key_file: key.pem\nadmin:\n  listen: 127.0.0.1:0\n\
+         tls:\n  cert_file: cert.pem\n  key_file: key.pem\nadmin:\n  listen: 127.0.0.1:0\naudit:\n  path: audit.jsonl\n\
          relying_parties:\n  - {{name: prod, kind: kubernetes, audience: prod-cluster, groups_claim: groups}}\n\
          trusted_issuers:\n{}",
         key_file.display(),
