@@ -155,6 +155,7 @@ async fn kubectl_authenticates_with_a_tollgate_token_from_the_credential_plugin(
     ]);
     assert!(kubeconfig.contains("interactiveMode: Never"), "{kubeconfig}");
     std::fs::write(at("kubeconfig"), &kubeconfig).unwrap();
+    merges_with_another_kubeconfig(&kubectl, dir.path(), &issuer);
     let kubectl_command = |args: &[&str]| {
         let mut command = tokio::process::Command::new(&kubectl);
         command
@@ -204,4 +205,54 @@ async fn kubectl_authenticates_with_a_tollgate_token_from_the_credential_plugin(
     assert_ne!(hashes[1], hashes[2], "kubectl ran the plugin again once the credential expired");
     let _ = proxy.kill().await;
     let _ = server.kill().await;
+}
+
+/// `KUBECONFIG=a:b kubectl config view --flatten` keeps both generated kubeconfigs whole: two clusters (with
+/// their CA data), two users (each an exec plugin for its role), two contexts.
+fn merges_with_another_kubeconfig(kubectl: &Path, dir: &Path, issuer: &str) {
+    let cert = dir.join("cert.pem");
+    let other = tollgate(&[
+        "kubeconfig",
+        "--url",
+        issuer,
+        "--role",
+        "read-only",
+        "--cluster",
+        "staging",
+        "--server",
+        "https://staging.example.com:6443",
+        "--certificate-authority",
+        cert.to_str().unwrap(),
+    ]);
+    std::fs::write(dir.join("kubeconfig-staging"), other).unwrap();
+    let paths = format!("{}:{}", dir.join("kubeconfig").display(), dir.join("kubeconfig-staging").display());
+    let merged = Command::new(kubectl)
+        .args(["config", "view", "--flatten", "-o", "json"])
+        .env("KUBECONFIG", paths)
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(merged.status.success(), "{}", String::from_utf8_lossy(&merged.stderr));
+    let merged: Value = serde_json::from_slice(&merged.stdout).unwrap();
+    let names = |key: &str| -> Vec<String> {
+        merged[key].as_array().unwrap().iter().map(|item| item["name"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(names("clusters"), ["prod", "staging"], "{merged}");
+    assert_eq!(names("users"), ["tollgate-deploy-k8s@prod", "tollgate-read-only@staging"]);
+    assert_eq!(names("contexts"), ["prod", "staging"]);
+    assert_eq!(merged["current-context"], "prod", "the first file's current context wins");
+    let users = merged["users"].as_array().unwrap();
+    let args: Vec<&str> =
+        users[1]["user"]["exec"]["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    assert_eq!(args, ["exchange", "--url", issuer, "--role", "read-only", "--format", "kubernetes"]);
+    assert_eq!(users[1]["user"]["exec"]["interactiveMode"], "Never");
+    let pem = std::fs::read(&cert).unwrap();
+    let data = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pem);
+    assert!(
+        merged["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["cluster"]["certificate-authority-data"] == data.as_str())
+    );
 }
