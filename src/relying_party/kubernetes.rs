@@ -8,9 +8,10 @@ use std::fmt::Write as _;
 
 use serde::Deserialize;
 
+use super::{is_string_or_strings, token_sets};
 use crate::config::{Config, RelyingPartyKind};
 use crate::credentials::SigningAlg;
-use crate::policy::{Grant, PolicySet, TokenGrant};
+use crate::policy::{Grant, PolicySet};
 
 /// The API version of the structured authentication config this renders (Kubernetes 1.30 and later).
 pub const AUTHENTICATION_CONFIG_VERSION: &str = "apiserver.config.k8s.io/v1beta1";
@@ -64,12 +65,7 @@ pub fn apiserver_config(
     if !issuer_url.starts_with("https://") {
         return Err(format!("issuer_url {issuer_url:?} is not https; the Kubernetes API server requires https"));
     }
-    let mut signing_algs = vec![config.signing.alg];
-    for (_, alg, _) in &config.signing.previous_keys {
-        if !signing_algs.contains(alg) {
-            signing_algs.push(*alg);
-        }
-    }
+    let signing_algs = super::published_algs(config);
     if signing_algs.contains(&SigningAlg::EdDsa) {
         return Err("a signing key (signing.alg or a previous key) is EdDSA, which the Kubernetes API server \
                     cannot verify: sign with ES256 or RS256"
@@ -81,15 +77,18 @@ pub fn apiserver_config(
         .find(|party| party.kind == RelyingPartyKind::Kubernetes && grant.audiences().contains(&party.audience));
     let username_claim =
         choices.username_claim.or_else(|| party.map(|p| p.username_claim.clone())).unwrap_or_else(|| "sub".to_owned());
-    if !sets(grant, &username_claim) {
+    if !token_sets(grant, &username_claim) {
         return Err(format!("role {role}'s token has no {username_claim:?} claim to take the username from"));
     }
     let groups_claim = match choices.groups_claim.or_else(|| party.and_then(|p| p.groups_claim.clone())) {
-        Some(claim) if !sets(grant, &claim) => {
+        Some(claim) if !token_sets(grant, &claim) => {
             return Err(format!("role {role}'s token has no {claim:?} claim to take groups from"));
         }
+        Some(claim) if grant.literal_claim(&claim).is_some_and(|value| !is_string_or_strings(value)) => {
+            return Err(format!("role {role}'s {claim:?} claim is not a string or an array of strings"));
+        }
         Some(claim) => Some(claim),
-        None => sets(grant, "groups").then(|| "groups".to_owned()),
+        None => token_sets(grant, "groups").then(|| "groups".to_owned()),
     };
     let mut required_claims = vec![("role".to_owned(), role.to_owned())];
     for key in grant.claim_keys() {
@@ -108,11 +107,6 @@ pub fn apiserver_config(
         required_claims,
         certificate_authority: choices.certificate_authority,
     })
-}
-
-/// Whether every token of the grant carries `claim`.
-fn sets(grant: &TokenGrant, claim: &str) -> bool {
-    super::MINTED_CLAIMS.contains(&claim) || grant.claim_keys().any(|k| k == claim)
 }
 
 /// A string as a YAML (and JSON) double-quoted scalar: whatever it holds, it stays one string.

@@ -15,7 +15,7 @@ use crate::credentials::SigningAlg;
 use crate::policy::{Grant, PolicySet, TokenGrant};
 
 /// Claims every minted token carries, whatever its grant says.
-pub(crate) const MINTED_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "role"];
+const MINTED_CLAIMS: &[&str] = &["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "role"];
 
 /// How much a finding matters: warnings count for `check --strict`, notes do not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,8 +84,7 @@ fn kubernetes(
             format!("issuer_url {issuer:?} is not https; the Kubernetes API server requires https"),
         );
     }
-    let previous = config.signing.previous_keys.iter().map(|(_, alg, _)| *alg);
-    if std::iter::once(config.signing.alg).chain(previous).any(|alg| alg == SigningAlg::EdDsa) {
+    if published_algs(config).contains(&SigningAlg::EdDsa) {
         found(
             Severity::Warning,
             "a signing key (signing.alg or a previous key) is EdDSA; the Kubernetes API server accepts only RS*, ES* \
@@ -103,8 +102,7 @@ fn kubernetes(
         );
     }
     for (role, grant) in grants {
-        let sets = |claim: &str| MINTED_CLAIMS.contains(&claim) || grant.claim_keys().any(|key| key == claim);
-        if !sets(&party.username_claim) {
+        if !token_sets(grant, &party.username_claim) {
             found(
                 Severity::Warning,
                 format!("role {role}'s token has no {:?} claim (its username claim)", party.username_claim),
@@ -119,7 +117,7 @@ fn kubernetes(
             );
         }
         let Some(groups) = &party.groups_claim else { continue };
-        if !sets(groups) {
+        if !token_sets(grant, groups) {
             found(Severity::Warning, format!("role {role}'s token has no {groups:?} claim (its groups claim)"));
         } else if grant.literal_claim(groups).is_some_and(|value| !is_string_or_strings(value)) {
             found(Severity::Warning, format!("role {role}'s {groups:?} claim is not a string or an array of strings"));
@@ -127,7 +125,25 @@ fn kubernetes(
     }
 }
 
-fn is_string_or_strings(value: &serde_json::Value) -> bool {
+/// The algorithms of the keys relying parties find in the JWKS: the signing key's, then each previous key's,
+/// once each.
+pub(crate) fn published_algs(config: &Config) -> Vec<SigningAlg> {
+    let mut algs = vec![config.signing.alg];
+    for (_, alg, _) in &config.signing.previous_keys {
+        if !algs.contains(alg) {
+            algs.push(*alg);
+        }
+    }
+    algs
+}
+
+/// Whether every token of `grant` carries `claim` (the broker's own claims, or one the grant sets).
+pub(crate) fn token_sets(grant: &TokenGrant, claim: &str) -> bool {
+    MINTED_CLAIMS.contains(&claim) || grant.claim_keys().any(|key| key == claim)
+}
+
+/// What the API server accepts as groups: a string, or an array of strings.
+pub(crate) fn is_string_or_strings(value: &serde_json::Value) -> bool {
     match value {
         serde_json::Value::String(_) => true,
         serde_json::Value::Array(items) => items.iter().all(serde_json::Value::is_string),

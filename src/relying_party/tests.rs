@@ -87,6 +87,12 @@ fn grants_the_api_server_could_not_accept_are_refused_with_the_reason() {
     assert!(refused(&https, "deploy-k8s", email).contains("no \"email\" claim to take the username from"));
     let teams = Choices { groups_claim: Some("teams".into()), ..Choices::default() };
     assert!(refused(&https, "deploy-k8s", teams).contains("no \"teams\" claim to take groups from"));
+    let numbers = ROLE.replace("    team: platform\n", "    team: platform\n    level: 3\n");
+    let sources = [("deploy-k8s.yaml".to_owned(), numbers)];
+    let policies = PolicySet::from_sources(&sources, &[KnownIssuer::named("ci")]).unwrap();
+    let level = Choices { groups_claim: Some("level".into()), ..Choices::default() };
+    let reason = apiserver_config(&https, &policies, "deploy-k8s", level).unwrap_err();
+    assert!(reason.contains("\"level\" claim is not a string or an array of strings"), "{reason}");
 }
 
 #[test]
